@@ -394,3 +394,50 @@ describe('tensor ops match the float64 reference, forward and backward, on every
     }
   });
 });
+
+describe('WebGPU kernel variants', () => {
+  test('the tiled (workgroup-memory) matmul matches float64 on edge sizes, transposes and batches', async () => {
+    const gpu = devices.find((d) => d.kind === 'webgpu')!;
+    const backend = gpu.backend as unknown as { matmulKernel: 'tiled' | 'simple' };
+    const saved = backend.matmulKernel;
+    backend.matmulKernel = 'tiled';
+    try {
+      const rng = new Rng(SEED + 77);
+      for (let trial = 0; trial < 8; trial++) {
+        await scope(async () => {
+          const [m, k, n] = [pickOne(rng, [1, 7, 33, 64, 65, 130]), pickOne(rng, [1, 15, 16, 17, 64, 70]), pickOne(rng, [1, 5, 63, 64, 65])];
+          const transA = rng.uniform() < 0.5;
+          const transB = rng.uniform() < 0.5;
+          const batch = 1 + rng.int(3);
+          const aShape = [batch, transA ? k : m, transA ? m : k];
+          const bShape = rng.uniform() < 0.3 ? [transB ? n : k, transB ? k : n] : [batch, transB ? n : k, transB ? k : n];
+          const [a, ar] = pair(randomData(rng, R.size(aShape)), aShape, gpu);
+          const [b, br] = pair(randomData(rng, R.size(bShape)), bShape, gpu);
+          assertClose(await matmul(a, b, { transA, transB }).data(), R.matmulRef(ar, br, transA, transB).d, 1e-5, 4e-5, `tiled matmul m=${m} k=${k} n=${n} transA=${transA} transB=${transB}`);
+        });
+      }
+    } finally {
+      backend.matmulKernel = saved;
+    }
+  });
+
+  test('long-axis reductions (workgroup tree) match float64', async () => {
+    for (const device of devices) {
+      const rng = new Rng(SEED + 99);
+      for (const len of [257, 1000, 4099]) {
+        await scope(async () => {
+          const shape = [3, len, 2];
+          const [x, xr] = pair(randomData(rng, R.size(shape)), shape, device);
+          assertClose(await sum(x, 1).data(), R.rsum(xr, [1]).d, 1e-5, 1e-5, `sum over ${len} on ${device.kind}`);
+          assertClose(await max(x, 1).data(), R.rmax(xr, [1]).d, 0, 0, `max over ${len} on ${device.kind}`);
+          const am = await argmax(x, 1).data();
+          const want = R.rmax(xr, [1]).d;
+          for (let o = 0; o < 6; o++) {
+            const i = Math.floor(o / 2) * len * 2 + (o % 2) + am[o]! * 2;
+            if (xr.d[i] !== want[o]) throw new Error(`argmax over ${len} on ${device.kind}: position ${o}`);
+          }
+        });
+      }
+    }
+  });
+});

@@ -24,7 +24,7 @@ function twoSpirals(n: number, seed: number): { x: Float32Array; y: Int32Array }
   return { x, y };
 }
 
-async function trainSpirals(device: Device): Promise<number> {
+export async function trainSpirals(device: Device, steps = 300, lrMax = 0.03): Promise<number> {
   const { x, y } = twoSpirals(200, 7);
   const X = tensor(x, [400, 2], { device });
   const Y = tensor(y, [400], { device });
@@ -42,9 +42,8 @@ async function trainSpirals(device: Device): Promise<number> {
     const b = relu(add(matmul(a, w2), b2));
     return add(matmul(b, w3), b3);
   };
-  const steps = 600;
-  const opt = new AdamW(params, { lr: 0.02, weightDecay: 1e-4 });
-  const lr = warmupCosine({ lr: 0.02, warmupSteps: 20, totalSteps: steps, minLr: 0.002 });
+  const opt = new AdamW(params, { lr: lrMax, weightDecay: 1e-4 });
+  const lr = warmupCosine({ lr: lrMax, warmupSteps: 20, totalSteps: steps, minLr: lrMax / 10 });
   for (let s = 0; s < steps; s++) {
     opt.lr = lr(s);
     scope(() => {

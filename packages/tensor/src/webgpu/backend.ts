@@ -35,6 +35,11 @@ export class WebGPUBackend implements Backend {
   readonly adapter: string;
   readonly gpu: GPUDevice;
   lost = false;
+  /**
+   * 'tiled' (workgroup memory; the default on hardware) or 'simple' (barrier-free; the default on
+   * software adapters, where barriers are slow). Tests run both.
+   */
+  matmulKernel: 'tiled' | 'simple';
   private lostReason = '';
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly pool: BufferPool;
@@ -48,6 +53,7 @@ export class WebGPUBackend implements Backend {
     this.adapter = found.adapterDescription;
     this.pool = new BufferPool(this.gpu, (b) => this.transient.push(b));
     this.maxGroups = found.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
+    this.matmulKernel = found.isSoftware ? 'simple' : 'tiled';
     void this.gpu.lost.then((info) => {
       this.lost = true;
       this.lostReason = info.message || info.reason || 'unknown';
@@ -215,7 +221,12 @@ export class WebGPUBackend implements Backend {
   reduce(op: ReduceOp, x: Storage, outer: number, len: number, inner: number): Storage {
     const n = outer * inner;
     const out = this.alloc(op === 'argmax' ? 'int32' : x.dtype, n);
-    if (n > 0) {
+    if (n > 0 && len <= 256) {
+      this.runKernel({
+        key: `reduce-simple:${op}:${x.dtype}`, code: K.reduceSimpleShader(op, x.dtype), meta: Uint32Array.of(outer, len, inner),
+        inputs: [x], outputs: [out], workgroups: this.grid(n),
+      });
+    } else if (n > 0) {
       this.runKernel({
         key: `reduce:${op}:${x.dtype}`, code: K.reduceShader(op, x.dtype), meta: Uint32Array.of(outer, len, inner),
         inputs: [x], outputs: [out], workgroups: this.groups(n),
@@ -229,12 +240,18 @@ export class WebGPUBackend implements Backend {
     if (out.size === 0) return out;
     if (s.k === 0) return this.fill('float32', out.size, 0);
     if (s.batch > this.maxGroups) throw new TensorError('matmul', `batch ${s.batch} exceeds the device's ${this.maxGroups} workgroups per dimension`);
-    this.runKernel({
-      key: 'matmul:f32', code: K.matmulShader(),
-      meta: Uint32Array.of(s.m, s.k, s.n, s.transA ? 1 : 0, s.transB ? 1 : 0, s.aBatchStride, s.bBatchStride),
-      inputs: [a, b], outputs: [out],
-      workgroups: [Math.ceil(s.n / 64), Math.ceil(s.m / 64), s.batch],
-    });
+    const meta = Uint32Array.of(s.m, s.k, s.n, s.aBatchStride, s.bBatchStride);
+    if (this.matmulKernel === 'tiled') {
+      this.runKernel({
+        key: `matmul:${s.transA}:${s.transB}`, code: K.matmulShader(s.transA, s.transB), meta,
+        inputs: [a, b], outputs: [out], workgroups: [Math.ceil(s.n / 64), Math.ceil(s.m / 64), s.batch],
+      });
+    } else {
+      this.runKernel({
+        key: `matmul-simple:${s.transA}:${s.transB}`, code: K.matmulSimpleShader(s.transA, s.transB), meta,
+        inputs: [a, b], outputs: [out], workgroups: [Math.ceil(s.n / 64), Math.ceil(s.m / 16), s.batch],
+      });
+    }
     return out;
   }
 

@@ -225,62 +225,129 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }
 
 /**
- * Tiled matmul: a 64x64 output tile per workgroup of 16x16 threads, 4x4 outputs per thread,
- * K in steps of 16 through workgroup memory. Bounds-checked, any transposition, batch in z.
- * meta: [m, k, n, transA, transB, aBatchStride, bBatchStride]
+ * Barrier-free reduction for short axes: one thread per output walks the axis (Kahan-compensated
+ * sums). Workgroup barriers are slow on software adapters, and short axes leave a 256-thread
+ * workgroup idle anyway. meta: [outer, len, inner]
  */
-export function matmulShader(): string {
+export function reduceSimpleShader(op: ReduceOp, dtype: DType): string {
+  const t = ty(dtype);
+  const isArg = op === 'argmax';
+  const init = op === 'sum' ? (dtype === 'int32' ? '0' : '0.0') : op === 'min' ? (dtype === 'int32' ? '2147483647' : 'f32_bits(0x7f800000u)') : dtype === 'int32' ? '-2147483647 - 1' : 'f32_bits(0xff800000u)';
+  const body =
+    op === 'sum' && dtype === 'float32' ? 'let y = v - comp; let s = acc + y; comp = (s - acc) - y; acc = s;'
+    : op === 'sum' ? 'acc = acc + v;'
+    : op === 'max' ? 'if (v > acc || v != v) { acc = v; }'
+    : op === 'min' ? 'if (v < acc || v != v) { acc = v; }'
+    : 'if (v > acc) { acc = v; ai = j; }';
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${isArg ? 'i32' : t}>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  let outer = mt[0]; let len = mt[1]; let inner = mt[2];
+  if (i >= outer * inner) { return; }
+  let oo = i / inner;
+  let base = oo * len * inner + (i - oo * inner);
+  var acc: ${t} = ${init};
+  var comp: ${t} = ${dtype === 'int32' ? '0' : '0.0'};
+  var ai: u32 = 0u;
+  for (var j = 0u; j < len; j++) {
+    let v = xs[base + j * inner];
+    ${body}
+  }
+  out[i] = ${isArg ? 'i32(ai)' : 'acc'};
+}`;
+}
+
+/**
+ * Tiled matmul: a 64x64 output tile per workgroup of 16x16 threads, 4x4 outputs per thread held
+ * in four vec4 accumulators, K in steps of 16 through workgroup memory. Transposition is baked in
+ * per pipeline and everything is unrolled (dynamic array indexing spills on some drivers).
+ * Bounds-checked for any size; batch in z. meta: [m, k, n, aBatchStride, bBatchStride]
+ */
+export function matmulShader(transA: boolean, transB: boolean): string {
+  const aAt = transA ? 'A[aOff + gk * m + gr]' : 'A[aOff + gr * k + gk]';
+  const bAt = transB ? 'B[bOff + gc * k + gk]' : 'B[bOff + gk * n + gc]';
+  const rows = [0, 1, 2, 3];
   return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> A: array<f32>`, `var<storage, read> B: array<f32>`, `var<storage, read_write> C: array<f32>`])}
-const TM = 64u;
-const TN = 64u;
-const TK = 16u;
-var<workgroup> As: array<f32, 1024>; // [TK][TM]
-var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+var<workgroup> As: array<f32, 1024>; // [16][64]: As[kk * 64 + row]
+var<workgroup> Bs: array<vec4<f32>, 256>; // [16][16]: Bs[kk * 16 + col / 4]
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let m = mt[0]; let k = mt[1]; let n = mt[2];
-  let transA = mt[3] == 1u; let transB = mt[4] == 1u;
-  let aOff = wid.z * mt[5];
-  let bOff = wid.z * mt[6];
-  let cOff = wid.z * m * n;
-  let row0 = wid.y * TM;
-  let col0 = wid.x * TN;
+  let aOff = wid.z * mt[3];
+  let bOff = wid.z * mt[4];
+  let row0 = wid.y * 64u;
+  let col0 = wid.x * 64u;
   let tid = lid.y * 16u + lid.x;
-  var acc: array<f32, 16>;
-  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
-  for (var k0 = 0u; k0 < k; k0 += TK) {
+${rows.map((r) => `  var acc${r} = vec4<f32>(0.0);`).join('\n')}
+  for (var k0 = 0u; k0 < k; k0 += 16u) {
     for (var e = tid; e < 1024u; e += 256u) {
-      let kk = e / TM; let mm = e - kk * TM;
-      let gr = row0 + mm; let gk = k0 + kk;
+      let kk = e / 64u; let rr = e - kk * 64u;
+      let gr = row0 + rr; let gk = k0 + kk;
       var av = 0.0;
-      if (gr < m && gk < k) { av = select(A[aOff + gr * k + gk], A[aOff + gk * m + gr], transA); }
+      if (gr < m && gk < k) { av = ${aAt}; }
       As[e] = av;
-      let nn = e - kk * TN;
-      let gc = col0 + nn;
-      var bv = 0.0;
-      if (gc < n && gk < k) { bv = select(B[bOff + gk * n + gc], B[bOff + gc * k + gk], transB); }
-      Bs[e] = bv;
     }
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var r = 0u; r < 4u; r++) { a[r] = As[kk * TM + lid.y * 4u + r]; }
-      for (var c = 0u; c < 4u; c++) { b[c] = Bs[kk * TN + lid.x * 4u + c]; }
-      for (var r = 0u; r < 4u; r++) {
-        for (var c = 0u; c < 4u; c++) { acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]); }
+    {
+      let kk = tid / 16u; let c4 = tid - kk * 16u;
+      let gk = k0 + kk;
+      var bv = vec4<f32>(0.0);
+      if (gk < k) {
+${[0, 1, 2, 3].map((c) => `        { let gc = col0 + c4 * 4u + ${c}u; if (gc < n) { bv[${c}] = ${bAt}; } }`).join('\n')}
       }
+      Bs[tid] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < 16u; kk++) {
+      let b = Bs[kk * 16u + lid.x];
+      let base = kk * 64u + lid.y * 4u;
+${rows.map((r) => `      acc${r} = fma(vec4<f32>(As[base + ${r}u]), b, acc${r});`).join('\n')}
     }
     workgroupBarrier();
   }
-  for (var r = 0u; r < 4u; r++) {
-    let gr = row0 + lid.y * 4u + r;
-    if (gr >= m) { continue; }
-    for (var c = 0u; c < 4u; c++) {
-      let gc = col0 + lid.x * 4u + c;
-      if (gc < n) { C[cOff + gr * n + gc] = acc[r * 4u + c]; }
+  let gc = col0 + lid.x * 4u;
+${rows.map((r) => `  {
+    let gr = row0 + lid.y * 4u + ${r}u;
+    if (gr < m) {
+      let o = wid.z * m * n + gr * n + gc;
+      if (gc < n) { C[o] = acc${r}.x; }
+      if (gc + 1u < n) { C[o + 1u] = acc${r}.y; }
+      if (gc + 2u < n) { C[o + 2u] = acc${r}.z; }
+      if (gc + 3u < n) { C[o + 3u] = acc${r}.w; }
     }
+  }`).join('\n')}
+}`;
+}
+
+/**
+ * Barrier-free matmul: each thread computes a 1x4 strip of C from global memory. Software
+ * adapters (SwiftShader) run workgroup barriers as coroutine switches, which makes the tiled
+ * kernel several times slower there; on hardware the tiled kernel is used.
+ * meta: [m, k, n, aBatchStride, bBatchStride]
+ */
+export function matmulSimpleShader(transA: boolean, transB: boolean): string {
+  const aAt = transA ? 'A[aOff + p * m + r]' : 'A[aOff + r * k + p]';
+  const bAt = (c: string): string => (transB ? `B[bOff + (${c}) * k + p]` : `B[bOff + p * n + ${c}]`);
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> A: array<f32>`, `var<storage, read> B: array<f32>`, `var<storage, read_write> C: array<f32>`])}
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let m = mt[0]; let k = mt[1]; let n = mt[2];
+  let r = gid.y;
+  let c0 = gid.x * 4u;
+  if (r >= m || c0 >= n) { return; }
+  let aOff = gid.z * mt[3];
+  let bOff = gid.z * mt[4];
+  let c1 = min(c0 + 1u, n - 1u); let c2 = min(c0 + 2u, n - 1u); let c3 = min(c0 + 3u, n - 1u);
+  var acc = vec4<f32>(0.0);
+  for (var p = 0u; p < k; p++) {
+    let a = ${aAt};
+    acc = fma(vec4<f32>(a), vec4<f32>(${bAt('c0')}, ${bAt('c1')}, ${bAt('c2')}, ${bAt('c3')}), acc);
   }
+  let o = gid.z * m * n + r * n + c0;
+  C[o] = acc.x;
+  if (c0 + 1u < n) { C[o + 1u] = acc.y; }
+  if (c0 + 2u < n) { C[o + 2u] = acc.z; }
+  if (c0 + 3u < n) { C[o + 3u] = acc.w; }
 }`;
 }
 
