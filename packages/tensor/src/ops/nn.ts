@@ -1,0 +1,124 @@
+import { record } from '../autograd.js';
+import { TensorError, fmtShape } from '../errors.js';
+import { sizeOf } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { requireFloat, requireInt, sameDevice } from './check.js';
+import { fromStorage, tensor } from './create.js';
+import { add, addScalar, mul, neg, rsqrt, sub } from './elementwise.js';
+import { concat, slice } from './layout.js';
+import { logsumexp, mean, sum } from './reduce.js';
+
+/** Rows of `table` [V, D] picked by int32 `indices` [...] -> [..., D]. */
+export function embedding(table: Tensor, indices: Tensor): Tensor {
+  const op = 'embedding';
+  sameDevice(op, table, indices);
+  requireInt(op, indices);
+  if (table.rank !== 2) throw new TensorError(op, `table must be [rows, dim], got ${fmtShape(table.shape)}`);
+  const [rows, cols] = table.shape as [number, number];
+  const s = table.device.backend.gatherRows(table.storage(op), indices.storage(op), rows, cols);
+  const out = fromStorage(table.device, s, [...indices.shape, cols], table.dtype);
+  return record(out, op, [table], (g) => [
+    fromStorage(table.device, table.device.backend.scatterAddRows(g.storage(op), indices.storage(op), rows, cols), table.shape, 'float32'),
+  ]);
+}
+
+/** x[..., idx[...]]: one value per row of the last axis. */
+export function pick(x: Tensor, indices: Tensor): Tensor {
+  const op = 'pick';
+  sameDevice(op, x, indices);
+  requireInt(op, indices);
+  const lead = x.shape.slice(0, -1);
+  if (indices.rank !== lead.length || indices.shape.some((d, i) => d !== lead[i])) {
+    throw new TensorError(op, `indices ${fmtShape(indices.shape)} must match the leading dims of ${fmtShape(x.shape)}`);
+  }
+  const n = sizeOf(lead);
+  const c = x.shape[x.rank - 1]!;
+  const out = fromStorage(x.device, x.device.backend.pickLast(x.storage(op), indices.storage(op), n, c), lead, 'float32');
+  return record(out, op, [x], (g) => [
+    fromStorage(x.device, x.device.backend.unpickLast(g.storage(op), indices.storage(op), n, c), x.shape, 'float32'),
+  ]);
+}
+
+export interface CrossEntropyOptions {
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/** Cross-entropy of logits [..., C] against int32 class targets [...]. */
+export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  requireFloat('crossEntropy', logits);
+  if (logits.rank < 1) throw new TensorError('crossEntropy', `logits must have a class axis, got ${fmtShape(logits.shape)}`);
+  const nll = sub(logsumexp(logits, -1), pick(logits, targets));
+  const r = options.reduction ?? 'mean';
+  return r === 'none' ? nll : r === 'sum' ? sum(nll) : mean(nll);
+}
+
+function checkParam(op: string, x: Tensor, p: Tensor | undefined, what: string): void {
+  if (p && (p.rank !== 1 || p.shape[0] !== x.shape[x.rank - 1])) {
+    throw new TensorError(op, `${what} ${fmtShape(p.shape)} must be [${x.shape[x.rank - 1]}] for input ${fmtShape(x.shape)}`);
+  }
+}
+
+/** LayerNorm over the last axis with optional affine weight and bias. */
+export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5): Tensor {
+  requireFloat('layerNorm', x);
+  checkParam('layerNorm', x, weight, 'weight');
+  checkParam('layerNorm', x, bias, 'bias');
+  const d = sub(x, mean(x, -1, true));
+  let y = mul(d, rsqrt(addScalar(mean(mul(d, d), -1, true), eps)));
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+/** RMSNorm over the last axis. */
+export function rmsNorm(x: Tensor, weight?: Tensor, eps = 1e-6): Tensor {
+  requireFloat('rmsNorm', x);
+  checkParam('rmsNorm', x, weight, 'weight');
+  const y = mul(x, rsqrt(addScalar(mean(mul(x, x), -1, true), eps)));
+  return weight ? mul(y, weight) : y;
+}
+
+export interface RotaryOptions {
+  /** Frequency base (10000 in most models). */
+  base?: number;
+  /** Position of the first row (for decoding after a cache). */
+  offset?: number;
+  /** Rotate only the first `rotaryDim` features (GPT-NeoX partial rotary). */
+  rotaryDim?: number;
+}
+
+/**
+ * Rotary position embedding on x [..., N, D] with the rotate-half pairing (feature i with
+ * i + d/2), as in GPT-NeoX and Llama.
+ */
+export function rotary(x: Tensor, options: RotaryOptions = {}): Tensor {
+  const op = 'rotary';
+  requireFloat(op, x);
+  if (x.rank < 2) throw new TensorError(op, `input must be [..., N, D], got ${fmtShape(x.shape)}`);
+  const n = x.shape[x.rank - 2]!;
+  const dim = x.shape[x.rank - 1]!;
+  const rd = options.rotaryDim ?? dim;
+  if (rd % 2 !== 0 || rd > dim) throw new TensorError(op, `rotary dim ${rd} must be even and <= ${dim}`);
+  const base = options.base ?? 10000;
+  const offset = options.offset ?? 0;
+  const half = rd / 2;
+  const cos = new Float32Array(n * rd);
+  const sin = new Float32Array(n * rd);
+  for (let p = 0; p < n; p++) {
+    for (let i = 0; i < half; i++) {
+      const ang = (p + offset) * Math.pow(base, (-2 * i) / rd);
+      cos[p * rd + i] = cos[p * rd + i + half] = Math.cos(ang);
+      sin[p * rd + i] = sin[p * rd + i + half] = Math.sin(ang);
+    }
+  }
+  const c = tensor(cos, [n, rd], { device: x.device });
+  const s = tensor(sin, [n, rd], { device: x.device });
+  const lead = x.shape.slice(0, -1).map(() => 0);
+  const xr = rd === dim ? x : slice(x, [...lead, 0], [...x.shape.slice(0, -1), rd]);
+  const x1 = slice(xr, [...lead, 0], [...xr.shape.slice(0, -1), half]);
+  const x2 = slice(xr, [...lead, half], [...xr.shape.slice(0, -1), half]);
+  const rotated = concat([neg(x2), x1], -1);
+  const y = add(mul(xr, c), mul(rotated, s));
+  if (rd === dim) return y;
+  return concat([y, slice(x, [...lead, rd], [...x.shape.slice(0, -1), dim - rd])], -1);
+}
