@@ -11,6 +11,7 @@ import { perHead, toMaskMod, toScoreMod, MaskMod, type MaskLike, type ScoreFn, t
 import { ModError } from './mods/parse.js';
 import { planFlash, type FlashPlan } from './flash-plan.js';
 import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
+import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 
 export interface ProbsRequest {
@@ -143,10 +144,16 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   return res;
 }
 
+/** ATTNLAB_CPU_KERNELS=js forces the plain JS forward (for comparison). */
+function forceJs(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.['ATTNLAB_CPU_KERNELS'] === 'js';
+}
+
 async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): Promise<{ out: Tensor; lse: Tensor }> {
   const { B, Hq, Nq, D } = dims;
   const [qa, ka, va] = await Promise.all([hostArray(q, 'attention'), hostArray(k, 'attention'), hostArray(v, 'attention')]);
-  const r = flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+  const r = wasmApplies(D) && !forceJs() ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
   const dev = q.device;
   const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
   if (!needGrad) return { out: fromHost(dev, r.out, [B, Hq, Nq, D]), lse: fromHost(dev, r.lse, [B, Hq, Nq]) };

@@ -89,6 +89,9 @@ test('attention: scoreMod (ALiBi + softcap), sigmoid normalisation, Nq > Nk empt
   }, 5);
   await check({ B: 1, Hq: 2, Hkv: 2, Nq: 40, Nk: 40, D: 32, mask: slidingWindow(9), backward: true, label: 'sigmoid', opts: { normalize: 'sigmoid' } }, 6);
   await check({ B: 1, Hq: 2, Hkv: 1, Nq: 20, Nk: 6, D: 16, mask: causal(), backward: true, label: 'Nq > Nk' }, 7);
+  // D not a multiple of 16 takes the plain JS forward instead of WebAssembly SIMD.
+  await check({ B: 1, Hq: 2, Hkv: 1, Nq: 70, Nk: 70, D: 12, mask: slidingWindow(20), backward: true, label: 'D=12 (JS path)' }, 8);
+  await check({ B: 1, Hq: 2, Hkv: 2, Nq: 30, Nk: 30, D: 12, backward: true, label: 'D=12 sigmoid (JS path)', opts: { normalize: 'sigmoid' } }, 9);
   // Fully masked rows: out 0, lse -Infinity.
   const q = tensor(randn(rng(1), 20 * 16), [1, 1, 20, 16]);
   const k = tensor(randn(rng(2), 6 * 16), [1, 1, 6, 16]);
