@@ -78,7 +78,10 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   }
   const QBLOCK = bm ? bm.qBlock : defaultQBlock(Nq);
   const KBLOCK = bm ? bm.kBlock : 64;
-  const bcMax = Math.max(1, Math.min(32, Math.floor(2048 / D)));
+  // Two staged tiles of BC rows x D floats (+ two floats per row and a few words) must fit the
+  // default 16 KiB of workgroup storage; BC is a power of two so it divides common block sizes.
+  let bcMax = 1;
+  while (bcMax < 32 && (bcMax * 2) * (8 * D + 8) + 64 <= 16384) bcMax *= 2;
   const mask = bm ? bm.mask : null;
   // aux layout: 8 tables, then mod data.
   const tables = bm ? [bm.kvNum, bm.kvIdx, bm.fullKvNum, bm.fullKvIdx, bm.qNum, bm.qIdx, bm.fullQNum, bm.fullQIdx] : [];

@@ -23,14 +23,8 @@ export function testDevice(): Promise<GPUDevice | null> {
         keepAlive = gpu;
         const adapter = await gpu.requestAdapter();
         if (!adapter) return null;
-        const device = await adapter.requestDevice({
-          requiredLimits: {
-            maxStorageBuffersPerShaderStage: Math.min(8, adapter.limits.maxStorageBuffersPerShaderStage),
-            maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
-            maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-            maxBufferSize: adapter.limits.maxBufferSize,
-          },
-        });
+        // Default limits on purpose: kernels must fit what every WebGPU device offers.
+        const device = await adapter.requestDevice();
         device.addEventListener('uncapturederror', (e) => console.error('WebGPU error:', (e as GPUUncapturedErrorEvent).error.message));
         return device;
       } catch (e) {
