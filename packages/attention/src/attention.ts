@@ -4,7 +4,7 @@
  */
 import {
   customGrad, isGradEnabled, matmul, mulScalar, reshape, slice, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
-  where, tensor, broadcastTo, logsumexp, TensorError, type Tensor,
+  where, tensor, broadcastTo, logsumexp, zeros, TensorError, type Tensor,
 } from '@attnlab/tensor';
 import { BlockMask } from './blockmask.js';
 import { perHead, toMaskMod, toScoreMod, MaskMod, type MaskLike, type ScoreFn, type ScoreMod } from './mods/mods.js';
@@ -13,6 +13,8 @@ import { planFlash, type FlashPlan } from './flash-plan.js';
 import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
 import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
+import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
+import { destroyPlan, flashBackwardGpu, flashForwardGpu, uploadPlan } from './gpu/flash.js';
 
 export interface ProbsRequest {
   /** Query heads to return (default all). */
@@ -152,34 +154,57 @@ function forceJs(): boolean {
 
 async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): Promise<{ out: Tensor; lse: Tensor }> {
   const { B, Hq, Nq, D } = dims;
-  const [qa, ka, va] = await Promise.all([hostArray(q, 'attention'), hostArray(k, 'attention'), hostArray(v, 'attention')]);
-  const r = wasmApplies(D) && !forceJs() ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+  const op = 'attention';
   const dev = q.device;
   const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
-  if (!needGrad) return { out: fromHost(dev, r.out, [B, Hq, Nq, D]), lse: fromHost(dev, r.lse, [B, Hq, Nq]) };
-  if (dev.kind !== 'cpu') {
-    throw new TensorError('attention', 'gradients through attention on WebGPU need the WebGPU kernels wired to the tensor backend (not available in this build); use the CPU device for training');
-  }
-  // One packed output [.., D + 1] (out | lse) so a single custom node receives both gradients.
-  const R = B * Hq * Nq;
-  const packedArr = new Float32Array(R * (D + 1));
-  for (let i = 0; i < R; i++) {
-    packedArr.set(r.out.subarray(i * D, (i + 1) * D), i * (D + 1));
-    packedArr[i * (D + 1) + D] = r.lse[i]!;
-  }
-  const packed = customGrad(fromHost(dev, packedArr, [B, Hq, Nq, D + 1]), 'flashAttention', [q, k, v], (g) => {
-    const ga = cpuArray(g, 'flashAttention backward');
-    const dOut = new Float32Array(R * D);
-    const dLse = new Float32Array(R);
-    for (let i = 0; i < R; i++) {
-      dOut.set(ga.subarray(i * (D + 1), i * (D + 1) + D), i * D);
-      dLse[i] = ga[i * (D + 1) + D]!;
+  let outT: Tensor;
+  let lseT: Tensor;
+  /** Gradients for upstream dOut and/or dLse (null: zero). */
+  let backward: (gOut: Tensor | null, gLse: Tensor | null) => Tensor[];
+  if (dev.kind === 'webgpu') {
+    const be = gpuBackend(dev, op);
+    const st = uploadPlan(be.gpu, plan);
+    const o = allocTensor(dev, be, [B, Hq, Nq, D]);
+    const l = allocTensor(dev, be, [B, Hq, Nq]);
+    const [bq, bk, bv] = [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
+    be.flush();
+    flashForwardGpu(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf });
+    outT = o.t;
+    lseT = l.t;
+    if (!needGrad) {
+      destroyPlan(st);
+      return { out: outT, lse: lseT };
     }
-    const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
-    return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
-  });
-  const out = slice(packed, [0, 0, 0, 0], [B, Hq, Nq, D]);
-  const lse = reshape(slice(packed, [0, 0, 0, D], [B, Hq, Nq, 1]), [B, Hq, Nq]);
+    const ob = o.buf;
+    const lb = l.buf;
+    backward = (gOut, gLse) => {
+      const dq = allocTensor(dev, be, q.shape);
+      const dk = allocTensor(dev, be, k.shape);
+      const dv = allocTensor(dev, be, v.shape);
+      const zero = gOut ? null : zeros([B, Hq, Nq, D], { device: dev });
+      const dOutBuf = bufferOfTensor(be, gOut ?? zero!, 'attention backward');
+      const dLseBuf = gLse ? bufferOfTensor(be, gLse, 'attention backward') : null;
+      be.flush();
+      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, lb, dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf });
+      zero?.dispose();
+      return [dq.t, dk.t, dv.t];
+    };
+  } else {
+    const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
+    const r = wasmApplies(D) && !forceJs() ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+    outT = fromHost(dev, r.out, [B, Hq, Nq, D]);
+    lseT = fromHost(dev, r.lse, [B, Hq, Nq]);
+    if (!needGrad) return { out: outT, lse: lseT };
+    backward = (gOut, gLse) => {
+      const dOut = gOut ? cpuArray(gOut, 'attention backward') : new Float32Array(r.out.length);
+      const dLse = gLse ? cpuArray(gLse, 'attention backward') : null;
+      const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
+      return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
+    };
+  }
+  // Two autograd nodes: lse's backward only runs when lse feeds the loss.
+  const out = customGrad(outT, 'flashAttention', [q, k, v], (g) => backward(g, null));
+  const lse = customGrad(lseT, 'flashAttentionLse', [q, k, v], (g) => backward(null, g));
   return { out, lse };
 }
 

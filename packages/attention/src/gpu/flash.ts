@@ -24,10 +24,13 @@ export function destroyPlan(st: FlashGpuState): void {
 }
 
 /** Encode the forward pass; returns fresh out [B,Hq,Nq,D] and lse [B,Hq,Nq] buffers. */
-export function flashForwardGpu(device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer): { out: GPUBuffer; lse: GPUBuffer } {
+export function flashForwardGpu(
+  device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer,
+  outputs?: { out: GPUBuffer; lse: GPUBuffer },
+): { out: GPUBuffer; lse: GPUBuffer } {
   const { B, Hq, Nq, D } = plan.dims;
-  const out = createStorage(device, B * Hq * Nq * D * 4);
-  const lse = createStorage(device, B * Hq * Nq * 4);
+  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * D * 4);
+  const lse = outputs?.lse ?? createStorage(device, B * Hq * Nq * 4);
   const enc = device.createCommandEncoder();
   encodeDispatch(device, enc, flashForwardSource(plan.fwd), st.params, st.aux, [q, k, v, out, lse], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
   device.queue.submit([enc.finish()]);
@@ -39,15 +42,15 @@ export function flashForwardGpu(device: GPUDevice, plan: FlashPlan, st: FlashGpu
  */
 export function flashBackwardGpu(
   device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, lse: GPUBuffer,
-  dOut: GPUBuffer, dLse: GPUBuffer | null,
+  dOut: GPUBuffer, dLse: GPUBuffer | null, outputs?: { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer },
 ): { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer } {
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
   const R = B * Hq * Nq;
   const stats = createStorage(device, 2 * R * 4);
   const zeros = dLse ?? createStorage(device, R * 4);
-  const dq = createStorage(device, R * D * 4);
-  const dk = createStorage(device, B * Hkv * Nk * D * 4);
-  const dv = createStorage(device, B * Hkv * Nk * D * 4);
+  const dq = outputs?.dq ?? createStorage(device, R * D * 4);
+  const dk = outputs?.dk ?? createStorage(device, B * Hkv * Nk * D * 4);
+  const dv = outputs?.dv ?? createStorage(device, B * Hkv * Nk * D * 4);
   const enc = device.createCommandEncoder();
   const groups = Math.ceil(R / 64);
   encodeDispatch(device, enc, flashPreprocessSource({ D, sigmoid: plan.fwd.sigmoid }), st.params, st.aux, [out, dOut, lse, zeros, stats], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
