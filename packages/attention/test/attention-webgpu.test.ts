@@ -107,3 +107,22 @@ test('attention on WebGPU: N = 8192, D = 64, one head stays under 5% of an N x N
   assert.ok(l.every(Number.isFinite));
   assert.equal(out.shape[2], N);
 });
+
+test('attention on WebGPU: compiled pipelines are cached; captured values do not recompile', async (t) => {
+  const dev = await webgpu();
+  if (!dev) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const { gpu } = await import('../src/index.js');
+  const device = (dev.backend as unknown as { gpu: GPUDevice }).gpu;
+  const r = rng(13);
+  const q = tensor(randn(r, 2 * 40 * 16), [1, 2, 40, 16], { device: dev });
+  await attention(q, q, q, { mask: slidingWindow(8) });
+  const n0 = gpu.pipelineCount(device);
+  const a = await attention(q, q, q, { mask: slidingWindow(20) });
+  await attention(q, q, q, { mask: slidingWindow(8) });
+  assert.equal(gpu.pipelineCount(device), n0, 'a different window is data, not code');
+  const ref = R.attentionRef(await q.data(), await q.data(), await q.data(), { B: 1, Hq: 2, Hkv: 2, Nq: 40, Nk: 40, D: 16 }, { mask: slidingWindow(20) });
+  assert.ok(maxAbsDiff(await a.out.data(), ref.out) <= 1e-4);
+});
