@@ -8,6 +8,7 @@
 import { customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
 import { featureDim, featurize, linearAttentionRefBackward, type FeatureMap } from './reference/linear.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
+import { linearAttentionGpu } from './linear-gpu.js';
 
 export interface LinearAttentionOptions {
   featureMap?: FeatureMap;
@@ -178,6 +179,10 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
     const want = [B, H, F, W];
     if (s0t.rank !== 4 || s0t.shape.some((d, i) => d !== want[i])) throw new TensorError(op, `initialState must be ${fmt(want)}, got ${fmt(s0t.shape)}`);
     if (s0t.device !== q.device) throw new TensorError(op, 'initialState must be on the device of q');
+  }
+  if (q.device.kind === 'webgpu') {
+    // Chunk kernels on the GPU (all modes agree; the chunk form is the one with a kernel).
+    return linearAttentionGpu(q, k, v, s0t, { map, scale, lam, normalize, C: Math.min(C, 64), outputFinalState: opts.outputFinalState ?? false });
   }
   const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
   const s0 = s0t ? await hostArray(s0t, op) : null;

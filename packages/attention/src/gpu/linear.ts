@@ -21,6 +21,7 @@ export interface LinearGpuDims {
 export function linearChunkGpu(
   device: GPUDevice, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, s0: GPUBuffer | null, dims: LinearGpuDims,
   opts: { decay: ArrayLike<number>; scale: number; chunkSize: number; reverse: boolean },
+  outputs?: { y: GPUBuffer; finalState: GPUBuffer },
 ): { y: GPUBuffer; finalState: GPUBuffer } {
   const { BH, H, N, F, W } = dims;
   const C = opts.chunkSize;
@@ -30,8 +31,8 @@ export function linearChunkGpu(
   const ds = createStorage(device, BH * nC * F * W * 4);
   const sp = createStorage(device, BH * nC * F * W * 4);
   const zero = s0 ?? createStorage(device, BH * F * W * 4);
-  const finalState = createStorage(device, BH * F * W * 4);
-  const y = createStorage(device, BH * N * W * 4);
+  const finalState = outputs?.finalState ?? createStorage(device, BH * F * W * 4);
+  const y = outputs?.y ?? createStorage(device, BH * N * W * 4);
   const enc = device.createCommandEncoder();
   const fwGroups = Math.ceil((F * W) / 64);
   encodeDispatch(device, enc, linearChunkStatesSource(opts.reverse), params, aux, [k, v, ds], [fwGroups, nC, BH]);
