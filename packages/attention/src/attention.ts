@@ -3,7 +3,7 @@
  * score mods, GQA, per-head gates, lse and recomputed probabilities, connected to autograd.
  */
 import {
-  customGrad, isGradEnabled, matmul, mulScalar, reshape, slice, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
+  customGrad, isGradEnabled, matmul, mulScalar, reshape, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
   where, tensor, broadcastTo, logsumexp, zeros, TensorError, type Tensor,
 } from '@attnlab/tensor';
 import { BlockMask } from './blockmask.js';

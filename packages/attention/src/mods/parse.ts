@@ -111,9 +111,6 @@ class Parser {
   private peek(o = 0): Token {
     return this.toks[Math.min(this.i + o, this.toks.length - 1)]!;
   }
-  private next(): Token {
-    return this.toks[this.i++]!;
-  }
   private is(v: string): boolean {
     const t = this.peek();
     return (t.t === 'punct' || t.t === 'id') && t.v === v;
