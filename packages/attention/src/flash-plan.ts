@@ -42,7 +42,21 @@ const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 const blockCache = new WeakMap<MaskMod, Map<string, BlockMask>>();
 
 /** The BlockMask of `mask` for these dims and tile sizes, cached per mask object. */
+/** Named masks are rebuilt by every causal()/slidingWindow() call: cache them by description. */
+const namedCache = new Map<string, BlockMask>();
+const NAMED_CACHE_MAX = 64;
+
 export function blockMaskFor(mask: MaskMod, B: number, H: number, Nq: number, Nk: number, qBlock: number, kBlock: number): BlockMask {
+  if (mask.isNamed) {
+    const key = `${mask.name}|${mask.uses.has('h') ? H : 1},${Nq},${Nk},${qBlock},${kBlock}`;
+    let bm = namedCache.get(key);
+    if (!bm || bm.B !== B || bm.H !== H) {
+      bm = createBlockMask(mask, { B, H, Nq, Nk, blockSize: [qBlock, kBlock] });
+      if (namedCache.size >= NAMED_CACHE_MAX) namedCache.delete(namedCache.keys().next().value as string);
+      namedCache.set(key, bm);
+    }
+    return bm;
+  }
   let m = blockCache.get(mask);
   if (!m) {
     m = new Map();
