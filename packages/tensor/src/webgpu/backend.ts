@@ -123,7 +123,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** Workgroup grid for n threads of a 1-D kernel (2-D when over the per-dimension limit). */
-  private grid(n: number): [number, number] {
+  grid(n: number): [number, number] {
     const groups = Math.ceil(n / K.WG);
     if (groups <= this.maxGroups) return [Math.max(groups, 1), 1];
     const y = Math.ceil(groups / this.maxGroups);
