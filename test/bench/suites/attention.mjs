@@ -122,7 +122,7 @@ async function cpuSuite(records) {
     console.log(JSON.stringify(rec));
     for (const t of [q, k, v]) t.dispose();
   }
-  records.push({ suite: 'attention', device: 'cpu', name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });
+  records.push({ suite: 'attention', device: 'cpu', adapter: dev.adapter, name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });
 }
 
 async function gpuSuite(records) {
@@ -130,7 +130,7 @@ async function gpuSuite(records) {
   try {
     dev = await getDevice({ prefer: 'webgpu' });
   } catch (e) {
-    records.push({ suite: 'attention', device: 'webgpu', error: `no WebGPU device: ${e.message}` });
+    records.push({ suite: 'attention', device: 'webgpu', adapter: 'none', error: `no WebGPU device: ${e.message}` });
     return;
   }
   const software = dev.isSoftware;
@@ -172,8 +172,8 @@ async function gpuSuite(records) {
     records.push(rec);
     console.log(JSON.stringify(rec));
   }
-  if (linTimes.length > 1) records.push({ suite: 'attention', device: 'webgpu', name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });
-  records.push({ suite: 'attention', device: 'webgpu', note: 'onnxruntime-web on WebGPU (headless Chromium) is not measured yet' });
+  if (linTimes.length > 1) records.push({ suite: 'attention', device: 'webgpu', adapter: dev.adapter, name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });
+  records.push({ suite: 'attention', device: 'webgpu', adapter: dev.adapter, note: 'onnxruntime-web on WebGPU (headless Chromium) is not measured yet' });
 }
 
 export async function run() {
