@@ -1,0 +1,266 @@
+/**
+ * attention(q, k, v, opts): exact softmax / sigmoid attention with FlexAttention-style masks,
+ * score mods, GQA, per-head gates, lse and recomputed probabilities, connected to autograd.
+ */
+import {
+  customGrad, isGradEnabled, matmul, mulScalar, reshape, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
+  where, tensor, broadcastTo, logsumexp, zeros, TensorError, type Tensor,
+} from '@attnlab/tensor';
+import { BlockMask } from './blockmask.js';
+import { perHead, toMaskMod, toScoreMod, MaskMod, type MaskLike, type ScoreFn, type ScoreMod } from './mods/mods.js';
+import { ModError } from './mods/parse.js';
+import { planFlash, type FlashPlan } from './flash-plan.js';
+import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
+import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
+import { cpuArray, fromHost, hostArray } from './tensor-io.js';
+import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
+import { destroyPlan, flashBackwardGpu, flashForwardGpu, uploadPlan } from './gpu/flash.js';
+
+export interface ProbsRequest {
+  /** Query heads to return (default all). */
+  heads?: number[];
+  /** Query rows [start, end) (default all). */
+  rows?: [number, number];
+  /** Batch index (default 0). */
+  batch?: number;
+}
+
+export interface AttentionOptions {
+  /** Default 1/sqrt(D). */
+  scale?: number;
+  /** A MaskMod / (b,h,q,k)=>boolean, a named mask, a BlockMask, or one mask per query head. */
+  mask?: MaskLike | BlockMask | MaskLike[] | null;
+  /** (s,b,h,q,k)=>number applied to scaled scores (ALiBi, softcap, temperature...). */
+  scoreMod?: ScoreMod | ScoreFn | null;
+  normalize?: 'softmax' | 'sigmoid';
+  /** Bias added before the sigmoid (FlashSigmoid); default -log(Nk). */
+  sigmoidBias?: number;
+  /** 'flash' (default): tiled, never Nq x Nk; 'naive': materialised scores through tensor ops. */
+  impl?: 'flash' | 'naive';
+  /** Per query head multiplier on the head's output (0 ablates it). A tensor gets gradients. */
+  headGate?: Tensor | ArrayLike<number> | null;
+  /** Recompute probabilities for some heads/rows from lse: [heads, rows, Nk]. */
+  returnProbs?: boolean | ProbsRequest;
+}
+
+export interface AttentionResult {
+  /** [B, Hq, Nq, D] */
+  out: Tensor;
+  /** [B, Hq, Nq]: log-sum-exp of the scores (sigmoid: log of the row's total weight); -Infinity for empty rows. */
+  lse: Tensor;
+  /** [heads, rows, Nk] when returnProbs was given. */
+  probs?: Tensor;
+}
+
+export interface AttnShape {
+  B: number;
+  Hq: number;
+  Hkv: number;
+  Nq: number;
+  Nk: number;
+  D: number;
+}
+
+const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
+
+/** Validate q/k/v and return the dims; errors name the op and shapes. */
+export function checkQkv(op: string, q: Tensor, k: Tensor, v: Tensor): AttnShape {
+  for (const [n, t] of [['q', q], ['k', k], ['v', v]] as const) {
+    if (t.rank !== 4) throw new TensorError(op, `${n} must be [B, H, N, D], got ${fmt(t.shape)}`);
+    if (t.dtype !== 'float32') throw new TensorError(op, `${n} must be float32, got ${t.dtype}`);
+  }
+  if (q.device !== k.device || q.device !== v.device) throw new TensorError(op, `q, k, v must be on one device (got ${q.device.kind}, ${k.device.kind}, ${v.device.kind})`);
+  const [B, Hq, Nq, D] = q.shape as [number, number, number, number];
+  const [Bk, Hkv, Nk, Dk] = k.shape as [number, number, number, number];
+  if (Bk !== B) throw new TensorError(op, `batch of k ${fmt(k.shape)} does not match q ${fmt(q.shape)}`);
+  if (Dk !== D) throw new TensorError(op, `head dim of k ${fmt(k.shape)} does not match q ${fmt(q.shape)}`);
+  if (v.shape.some((d, i) => d !== k.shape[i])) throw new TensorError(op, `v ${fmt(v.shape)} must have the shape of k ${fmt(k.shape)}`);
+  if ([B, Hq, Nq, D, Hkv, Nk].some((d) => d < 1)) throw new TensorError(op, `empty dimension in q ${fmt(q.shape)} / k ${fmt(k.shape)}`);
+  if (Hq % Hkv !== 0) throw new TensorError(op, `query heads (${Hq}) must be a multiple of key/value heads (${Hkv}) for GQA/MQA`);
+  return { B, Hq, Hkv, Nq, Nk, D };
+}
+
+export function resolveMask(op: string, mask: AttentionOptions['mask'], Hq: number): MaskMod | BlockMask | null {
+  if (mask === undefined || mask === null) return null;
+  if (mask instanceof BlockMask || mask instanceof MaskMod) return mask;
+  if (Array.isArray(mask)) {
+    if (mask.length !== Hq) throw new ModError(`${op}: got ${mask.length} per-head masks for ${Hq} query heads`);
+    return perHead(mask);
+  }
+  return toMaskMod(mask as MaskLike);
+}
+
+function resolveScale(op: string, scale: number | undefined, D: number): number {
+  const s = scale ?? 1 / Math.sqrt(D);
+  if (typeof s !== 'number' || !Number.isFinite(s)) throw new TensorError(op, `scale must be a finite number, got ${String(scale)}`);
+  return s;
+}
+
+function gateTensor(op: string, gate: AttentionOptions['headGate'], like: Tensor, Hq: number): Tensor | null {
+  if (gate === undefined || gate === null) return null;
+  if (typeof (gate as Tensor).shape === 'object' && typeof (gate as Tensor).rank === 'number') {
+    const g = gate as Tensor;
+    if (g.size !== Hq) throw new TensorError(op, `headGate has ${g.size} entries for ${Hq} query heads`);
+    return reshape(g, [1, Hq, 1, 1]);
+  }
+  const arr = gate as ArrayLike<number>;
+  if (arr.length !== Hq) throw new TensorError(op, `headGate has ${arr.length} entries for ${Hq} query heads`);
+  return tensor(Float32Array.from(arr), [1, Hq, 1, 1], { device: like.device });
+}
+
+/** Shared planning for attention() and the probes. */
+export function attentionPlan(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): { plan: FlashPlan; dims: AttnShape; sigmoid: boolean; sigBias: number } {
+  const dims = checkQkv(op, q, k, v);
+  const scale = resolveScale(op, opts.scale, dims.D);
+  const normalize = opts.normalize ?? 'softmax';
+  if (normalize !== 'softmax' && normalize !== 'sigmoid') throw new TensorError(op, `normalize must be 'softmax' or 'sigmoid', got '${String(normalize)}'`);
+  const sigBias = opts.sigmoidBias ?? -Math.log(dims.Nk);
+  if (!Number.isFinite(sigBias)) throw new TensorError(op, `sigmoidBias must be finite, got ${sigBias}`);
+  const mask = resolveMask(op, opts.mask, dims.Hq);
+  const scoreMod = opts.scoreMod ? toScoreMod(opts.scoreMod) : null;
+  const plan = planFlash(dims, { mask, scoreMod, normalize, scale, sigmoidBias: sigBias });
+  return { plan, dims, sigmoid: normalize === 'sigmoid', sigBias };
+}
+
+export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Promise<AttentionResult> {
+  const op = 'attention';
+  const impl = opts.impl ?? 'flash';
+  if (impl !== 'flash' && impl !== 'naive') throw new TensorError(op, `impl must be 'flash' or 'naive', got '${String(impl)}'`);
+  const { plan, dims, sigmoid, sigBias } = attentionPlan(op, q, k, v, opts);
+  const gate = gateTensor(op, opts.headGate, q, dims.Hq);
+  let out: Tensor;
+  let lse: Tensor;
+  if (impl === 'naive') ({ out, lse } = naiveAttention(q, k, v, plan, dims, sigmoid, sigBias));
+  else ({ out, lse } = await flashAttention(q, k, v, plan, dims, sigmoid, sigBias));
+  if (gate) {
+    const gated = mul(out, gate);
+    // The ungated output is an intermediate unless autograd needs it (gate or input gradients).
+    if (!out.requiresGrad && !gate.requiresGrad) out.dispose();
+    out = gated;
+  }
+  const res: AttentionResult = { out, lse };
+  if (opts.returnProbs) {
+    const req: ProbsRequest = opts.returnProbs === true ? {} : opts.returnProbs;
+    res.probs = await probs(q, k, lse, plan, dims, sigmoid, sigBias, req);
+  }
+  return res;
+}
+
+/** ATTNLAB_CPU_KERNELS=js forces the plain JS forward (for comparison). */
+function forceJs(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  return env?.['ATTNLAB_CPU_KERNELS'] === 'js';
+}
+
+async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): Promise<{ out: Tensor; lse: Tensor }> {
+  const { B, Hq, Nq, D } = dims;
+  const op = 'attention';
+  const dev = q.device;
+  const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  let outT: Tensor;
+  let lseT: Tensor;
+  /** Gradients for upstream dOut and/or dLse (null: zero). */
+  let backward: (gOut: Tensor | null, gLse: Tensor | null) => Tensor[];
+  if (dev.kind === 'webgpu') {
+    const be = gpuBackend(dev, op);
+    const st = uploadPlan(be.gpu, plan);
+    const o = allocTensor(dev, be, [B, Hq, Nq, D]);
+    const l = allocTensor(dev, be, [B, Hq, Nq]);
+    const [bq, bk, bv] = [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
+    be.flush();
+    flashForwardGpu(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf });
+    outT = o.t;
+    lseT = l.t;
+    if (!needGrad) {
+      destroyPlan(st);
+      return { out: outT, lse: lseT };
+    }
+    const ob = o.buf;
+    const lb = l.buf;
+    backward = (gOut, gLse) => {
+      const dq = allocTensor(dev, be, q.shape);
+      const dk = allocTensor(dev, be, k.shape);
+      const dv = allocTensor(dev, be, v.shape);
+      const zero = gOut ? null : zeros([B, Hq, Nq, D], { device: dev });
+      const dOutBuf = bufferOfTensor(be, gOut ?? zero!, 'attention backward');
+      const dLseBuf = gLse ? bufferOfTensor(be, gLse, 'attention backward') : null;
+      be.flush();
+      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, lb, dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf });
+      zero?.dispose();
+      return [dq.t, dk.t, dv.t];
+    };
+  } else {
+    const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
+    const r = wasmApplies(D) && !forceJs() ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+    outT = fromHost(dev, r.out, [B, Hq, Nq, D]);
+    lseT = fromHost(dev, r.lse, [B, Hq, Nq]);
+    if (!needGrad) return { out: outT, lse: lseT };
+    backward = (gOut, gLse) => {
+      const dOut = gOut ? cpuArray(gOut, 'attention backward') : new Float32Array(r.out.length);
+      const dLse = gLse ? cpuArray(gLse, 'attention backward') : null;
+      const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
+      return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
+    };
+  }
+  // Two autograd nodes: lse's backward only runs when lse feeds the loss.
+  const out = customGrad(outT, 'flashAttention', [q, k, v], (g) => backward(g, null));
+  const lse = customGrad(lseT, 'flashAttentionLse', [q, k, v], (g) => backward(null, g));
+  return { out, lse };
+}
+
+/** Materialised-scores attention through tensor ops (for comparison and benchmarks). */
+function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): { out: Tensor; lse: Tensor } {
+  const { B, Hq, Hkv, Nq, Nk, D } = dims;
+  if (plan.scoreMod) throw new TensorError('attention', "impl 'naive' does not support scoreMod; use impl 'flash'");
+  const G = Hq / Hkv;
+  const expand = (t: Tensor): Tensor => (G === 1 ? t : reshape(broadcastTo(reshape(t, [B, Hkv, 1, Nk, D]), [B, Hkv, G, Nk, D]), [B, Hq, Nk, D]));
+  const ke = expand(k);
+  const ve = expand(v);
+  let s = mulScalar(matmul(q, ke, { transB: true }), plan.params.scale);
+  let keep: Tensor | null = null;
+  let rowAny: Tensor | null = null;
+  if (plan.blockMask) {
+    const bm = plan.blockMask;
+    const Bm = bm.Bm;
+    const Hm = bm.Hm;
+    const dense = new Float32Array(Bm * Hm * Nq * Nk);
+    const any = new Float32Array(Bm * Hm * Nq);
+    for (let b = 0; b < Bm; b++) {
+      for (let h = 0; h < Hm; h++) {
+        const d = bm.toDense(b, h);
+        const off = (b * Hm + h) * Nq * Nk;
+        for (let i = 0; i < Nq * Nk; i++) dense[off + i] = d[i]!;
+        for (let i = 0; i < Nq; i++) for (let j = 0; j < Nk; j++) if (d[i * Nk + j]) any[(b * Hm + h) * Nq + i] = 1;
+      }
+    }
+    keep = tensor(dense, [Bm, Hm, Nq, Nk], { device: q.device });
+    rowAny = tensor(any, [Bm, Hm, Nq, 1], { device: q.device });
+    s = where(keep, s, -1e30);
+  }
+  let p: Tensor;
+  let lse: Tensor;
+  if (sigmoid) {
+    p = sigmoidOp(addScalar(s, sigBias));
+    if (keep) p = mul(p, keep);
+    lse = log(sum(p, [-1], false));
+  } else {
+    p = softmax(s, -1);
+    if (rowAny) p = mul(p, rowAny);
+    lse = logsumexp(s, [-1], false);
+    if (rowAny) lse = where(reshape(rowAny, rowAny.shape.slice(0, 3)), lse, -Infinity);
+  }
+  const out = matmul(p, ve);
+  return { out, lse };
+}
+
+async function probs(q: Tensor, k: Tensor, lse: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number, req: ProbsRequest): Promise<Tensor> {
+  const heads = req.heads ?? Array.from({ length: dims.Hq }, (_, i) => i);
+  const rows = req.rows ?? [0, dims.Nq];
+  const b = req.batch ?? 0;
+  for (const h of heads) if (!Number.isInteger(h) || h < 0 || h >= dims.Hq) throw new TensorError('attention', `returnProbs: head ${h} is out of range [0, ${dims.Hq})`);
+  if (!(rows[0] >= 0 && rows[1] <= dims.Nq && rows[0] < rows[1])) throw new TensorError('attention', `returnProbs: rows [${rows.join(', ')}) are out of range for Nq = ${dims.Nq}`);
+  if (!(Number.isInteger(b) && b >= 0 && b < dims.B)) throw new TensorError('attention', `returnProbs: batch ${b} is out of range`);
+  const [qa, ka, la] = await Promise.all([hostArray(q, 'attention'), hostArray(k, 'attention'), hostArray(lse, 'attention')]);
+  const p = probsCpu(plan, qa, ka, la, b, heads, rows, sigmoid, sigBias);
+  return fromHost(q.device, p, [heads.length, rows[1] - rows[0], dims.Nk]);
+}

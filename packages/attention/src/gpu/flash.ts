@@ -1,0 +1,64 @@
+/** Run the flash kernels on GPUBuffers (layout [B, H, N, D], f32). */
+import type { FlashPlan } from '../flash-plan.js';
+import {
+  flashBackwardDkvSource, flashBackwardDqSource, flashForwardSource, flashPreprocessSource, packFlashParams,
+} from '../wgsl/flash.js';
+import { createBufferFrom, createStorage, encodeDispatch } from './runner.js';
+
+/** Upload the plan's params and aux once; reuse for forward and backward. */
+export interface FlashGpuState {
+  params: GPUBuffer;
+  aux: GPUBuffer;
+}
+
+export function uploadPlan(device: GPUDevice, plan: FlashPlan): FlashGpuState {
+  return {
+    params: createBufferFrom(device, packFlashParams(plan.params), GPUBufferUsage.UNIFORM),
+    aux: createBufferFrom(device, plan.aux, GPUBufferUsage.STORAGE),
+  };
+}
+
+export function destroyPlan(st: FlashGpuState): void {
+  st.params.destroy();
+  st.aux.destroy();
+}
+
+/** Encode the forward pass; returns fresh out [B,Hq,Nq,D] and lse [B,Hq,Nq] buffers. */
+export function flashForwardGpu(
+  device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer,
+  outputs?: { out: GPUBuffer; lse: GPUBuffer },
+): { out: GPUBuffer; lse: GPUBuffer } {
+  const { B, Hq, Nq, D } = plan.dims;
+  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * D * 4);
+  const lse = outputs?.lse ?? createStorage(device, B * Hq * Nq * 4);
+  const enc = device.createCommandEncoder();
+  encodeDispatch(device, enc, flashForwardSource(plan.fwd), st.params, st.aux, [q, k, v, out, lse], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
+  device.queue.submit([enc.finish()]);
+  return { out, lse };
+}
+
+/**
+ * Encode the backward pass for upstream dOut (and dLse, or null). Returns fresh dq, dk, dv.
+ */
+export function flashBackwardGpu(
+  device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, lse: GPUBuffer,
+  dOut: GPUBuffer, dLse: GPUBuffer | null, outputs?: { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer },
+): { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer } {
+  const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
+  const R = B * Hq * Nq;
+  const stats = createStorage(device, 2 * R * 4);
+  const zeros = dLse ?? createStorage(device, R * 4);
+  const dq = outputs?.dq ?? createStorage(device, R * D * 4);
+  const dk = outputs?.dk ?? createStorage(device, B * Hkv * Nk * D * 4);
+  const dv = outputs?.dv ?? createStorage(device, B * Hkv * Nk * D * 4);
+  const enc = device.createCommandEncoder();
+  const groups = Math.ceil(R / 64);
+  encodeDispatch(device, enc, flashPreprocessSource({ D, sigmoid: plan.fwd.sigmoid }), st.params, st.aux, [out, dOut, lse, zeros, stats], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
+  encodeDispatch(device, enc, flashBackwardDqSource(plan.fwd), st.params, st.aux, [q, k, v, dOut, stats, dq], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
+  encodeDispatch(device, enc, flashBackwardDkvSource(plan.dkv), st.params, st.aux, [q, k, v, dOut, stats, dk, dv], [Math.ceil(Nk / plan.dkv.BR), Hkv, B]);
+  device.queue.submit([enc.finish()]);
+  // Safe to destroy after submit: WebGPU keeps buffers alive until queued work completes.
+  stats.destroy();
+  if (!dLse) zeros.destroy();
+  return { dq, dk, dv };
+}

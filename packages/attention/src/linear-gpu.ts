@@ -1,0 +1,90 @@
+/**
+ * linearAttention on WebGPU: feature maps as tensor ops (so their gradients come from autograd),
+ * then the chunk kernels on featurised inputs. The core's backward reuses the same kernels:
+ *   dphi_q = LA(q=dy, k=v', v=phi_k, S0=S0^T)                          forward time
+ *   dphi_k = LA_rev(q=v', k=dy, v=phi_q, S0=dS_fin^T / (lambda scale))   reverse time
+ *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / (lambda scale)), dS0 = lambda scale S_final(that run)
+ */
+import {
+  addScalar, concat, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, div, slice, type Tensor,
+} from '@attnlab/tensor';
+import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
+import { linearChunkGpu } from './gpu/linear.js';
+import type { FeatureMap } from './reference/linear.js';
+
+export function featurizeTensor(map: FeatureMap, x: Tensor, scale: number): Tensor {
+  switch (map) {
+    case 'identity':
+      return x;
+    case 'relu':
+      return relu(x);
+    case 'elu1':
+      return addScalar(elu(x), 1);
+    case 'taylor2': {
+      const [B, H, N, D] = x.shape as [number, number, number, number];
+      const outer = mul(reshape(x, [B, H, N, D, 1]), reshape(x, [B, H, N, 1, D]));
+      return concat([ones([B, H, N, 1], { device: x.device }), mulScalar(x, Math.sqrt(scale)), mulScalar(reshape(outer, [B, H, N, D * D]), scale / Math.SQRT2)], 3);
+    }
+  }
+}
+
+interface CoreOpts {
+  lam: number[];
+  outScale: number;
+  C: number;
+}
+
+/** Run LA on tensors [B,H,N,F] x2, [B,H,N,W], S0 [B,H,F,W] | null -> y [B,H,N,W], S [B,H,F,W]. */
+function runCore(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, o: CoreOpts, reverse: boolean): { y: Tensor; S: Tensor } {
+  const dev = fq.device;
+  const be = gpuBackend(dev, 'linearAttention');
+  const [B, H, N, F] = fq.shape as [number, number, number, number];
+  const W = vp.shape[3]!;
+  const y = allocTensor(dev, be, [B, H, N, W]);
+  const S = allocTensor(dev, be, [B, H, F, W]);
+  const bufs = [fq, fk, vp].map((t) => bufferOfTensor(be, t, 'linearAttention')) as [GPUBuffer, GPUBuffer, GPUBuffer];
+  const s0b = s0 ? bufferOfTensor(be, s0, 'linearAttention') : null;
+  be.flush();
+  linearChunkGpu(be.gpu, bufs[0], bufs[1], bufs[2], s0b, { BH: B * H, H, N, F, W }, { decay: o.lam, scale: o.outScale, chunkSize: o.C, reverse }, { y: y.buf, finalState: S.buf });
+  return { y: y.t, S: S.t };
+}
+
+/** The differentiable core: y and the final state from featurised inputs. */
+export function linearCoreGpu(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, o: CoreOpts): { y: Tensor; S: Tensor } {
+  const { y, S } = runCore(fq, fk, vp, s0, o, false);
+  const inputs = s0 ? [fq, fk, vp, s0] : [fq, fk, vp];
+  if (!(isGradEnabled() && inputs.some((t) => t.requiresGrad))) return { y, S };
+  const H = fq.shape[1]!;
+  const dev = fq.device;
+  const perHead = (vals: number[]): Tensor => tensor(Float32Array.from(vals), [1, H, 1, 1], { device: dev });
+  const backward = (dy: Tensor | null, dS: Tensor | null): (Tensor | null)[] => {
+    const dyT = dy ?? zeros(y.shape, { device: dev });
+    const initRev = dS ? mul(dS, perHead(o.lam.map((l) => 1 / (l * o.outScale)))) : null;
+    const dfq = runCore(dyT, vp, fk, s0 ? transpose(s0, -2, -1) : null, o, false).y;
+    const dfk = runCore(vp, dyT, fq, initRev ? transpose(initRev, -2, -1) : null, o, true).y;
+    const rv = runCore(fk, fq, dyT, initRev, o, true);
+    const grads: (Tensor | null)[] = [dfq, dfk, rv.y];
+    if (s0) grads.push(mulScalar(mul(rv.S, perHead(o.lam)), o.outScale));
+    else rv.S.dispose();
+    return grads;
+  };
+  return {
+    y: customGrad(y, 'linearAttentionCore', inputs, (g) => backward(g, null)),
+    S: customGrad(S, 'linearAttentionState', inputs, (g) => backward(null, g)),
+  };
+}
+
+export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, o: {
+  map: FeatureMap; scale: number; lam: number[]; normalize: boolean; C: number; outputFinalState: boolean;
+}): { out: Tensor; finalState?: Tensor } {
+  const [B, H, N] = q.shape as [number, number, number, number];
+  const Dv = v.shape[3]!;
+  const fq = featurizeTensor(o.map, q, o.scale);
+  const fk = featurizeTensor(o.map, k, o.scale);
+  const vp = o.normalize ? concat([v, ones([B, H, N, 1], { device: v.device })], 3) : v;
+  const { y, S } = linearCoreGpu(fq, fk, vp, s0, { lam: o.lam, outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
+  const out = o.normalize ? div(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
+  const res: { out: Tensor; finalState?: Tensor } = { out };
+  if (o.outputFinalState) res.finalState = S;
+  return res;
+}

@@ -1,0 +1,285 @@
+import { ModError } from './parse.js';
+import { toFloat, type Capture, type Expr, type Program } from './ir.js';
+
+// ---------------------------------------------------------------------------------------------
+// Symbolic derivative of a scoreMod with respect to s (for the backward pass).
+
+const ZERO: Expr = { kind: 'num', value: 0, ty: 'float' };
+const ONE: Expr = { kind: 'num', value: 1, ty: 'float' };
+const isZero = (e: Expr): boolean => e.kind === 'num' && e.value === 0;
+const isOne = (e: Expr): boolean => e.kind === 'num' && e.value === 1;
+const bin = (op: '+' | '-' | '*' | '/', l: Expr, r: Expr): Expr => {
+  const a = toFloat(l);
+  const b = toFloat(r);
+  if (op === '+') {
+    if (isZero(a)) return b;
+    if (isZero(b)) return a;
+  }
+  if (op === '-') {
+    if (isZero(b)) return a;
+    if (isZero(a)) return { kind: 'unary', op: '-', arg: b, ty: 'float' };
+  }
+  if (op === '*') {
+    if (isZero(a) || isZero(b)) return ZERO;
+    if (isOne(a)) return b;
+    if (isOne(b)) return a;
+  }
+  if (op === '/' && isZero(a)) return ZERO;
+  return { kind: 'binary', op, left: a, right: b, ty: 'float' };
+};
+const call = (fn: string, ...args: Expr[]): Expr => ({ kind: 'call', fn, args: args.map(toFloat), ty: 'float' });
+
+/** A program computing d(scoreMod)/ds: the original locals, then one derivative local per local. */
+export function derivativeProgram(p: Program): Program {
+  const n = p.locals.length;
+  const dl: Expr[] = [];
+  const d = (e: Expr): Expr => {
+    if (e.ty !== 'float') return ZERO;
+    switch (e.kind) {
+      case 'var':
+        return e.name === 's' ? ONE : ZERO;
+      case 'local':
+        return isZero(dl[e.id]!) ? ZERO : { kind: 'local', id: n + e.id, ty: 'float' };
+      case 'num':
+      case 'scalar':
+      case 'elem':
+        return ZERO;
+      case 'cast':
+        return ZERO; // int-valued expressions do not depend on s
+      case 'unary':
+        return bin('-', ZERO, d(e.arg));
+      case 'binary': {
+        const da = d(e.left);
+        const db = d(e.right);
+        switch (e.op) {
+          case '+':
+            return bin('+', da, db);
+          case '-':
+            return bin('-', da, db);
+          case '*':
+            return bin('+', bin('*', da, e.right), bin('*', e.left, db));
+          case '/':
+            return bin('/', bin('-', bin('*', da, e.right), bin('*', e.left, db)), bin('*', e.right, e.right));
+          case '%':
+            return bin('-', da, bin('*', call('trunc', bin('/', e.left, e.right)), db));
+          default:
+            return ZERO;
+        }
+      }
+      case 'cond': {
+        const a = d(e.then);
+        const b = d(e.else);
+        if (isZero(a) && isZero(b)) return ZERO;
+        return { kind: 'cond', test: e.test, then: a, else: b, ty: 'float' };
+      }
+      case 'call': {
+        const [x, y] = e.args as [Expr, Expr | undefined];
+        const dx = d(x);
+        switch (e.fn) {
+          case 'min':
+          case 'max': {
+            const dy = d(y!);
+            if (isZero(dx) && isZero(dy)) return ZERO;
+            const test: Expr = { kind: 'binary', op: e.fn === 'min' ? '<=' : '>=', left: x, right: y!, ty: 'bool' };
+            return { kind: 'cond', test, then: dx, else: dy, ty: 'float' };
+          }
+          case 'abs':
+            return bin('*', call('sign', x), dx);
+          case 'exp':
+            return bin('*', e, dx);
+          case 'log':
+            return bin('/', dx, x);
+          case 'sqrt':
+            return bin('/', dx, bin('*', { kind: 'num', value: 2, ty: 'float' }, e));
+          case 'tanh':
+            return bin('*', bin('-', ONE, bin('*', e, e)), dx);
+          case 'pow': {
+            const dy = d(y!);
+            const t1 = bin('*', bin('*', y!, call('pow', x, bin('-', y!, ONE))), dx);
+            const t2 = isZero(dy) ? ZERO : bin('*', bin('*', e, call('log', x)), dy);
+            return bin('+', t1, t2);
+          }
+          default:
+            return ZERO; // floor, ceil, sign, trunc: piecewise constant
+        }
+      }
+      default:
+        return ZERO;
+    }
+  };
+  for (const l of p.locals) dl.push(d(l.value));
+  const body = d(p.body);
+  return {
+    ...p,
+    locals: [...p.locals, ...dl.map((value, i) => ({ name: `d_${p.locals[i]!.name}`, value }))],
+    body,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// JavaScript (CPU evaluator).
+
+function ixCheck(name: string, dim: number) {
+  return (i: number): number => {
+    if (!Number.isInteger(i) || i < 0 || i >= dim) throw new ModError(`index ${i} out of range for captured '${name}' (dim ${dim})`);
+    return i;
+  };
+}
+
+function jsExpr(e: Expr): string {
+  switch (e.kind) {
+    case 'num':
+      return `(${e.value})`;
+    case 'bool':
+      return e.value ? 'true' : 'false';
+    case 'var':
+      return e.name;
+    case 'local':
+      return `l${e.id}`;
+    case 'qoff':
+      return 'qoff';
+    case 'scalar':
+      return e.ty === 'bool' ? `(c${e.cap} !== 0)` : `c${e.cap}`;
+    case 'elem':
+      return `t${e.cap}[${e.indices.map((x, i) => `x${e.cap}_${i}(${jsExpr(x)}) * s${e.cap}_${i}`).join(' + ')}]`;
+    case 'unary':
+      return `(${e.op}${jsExpr(e.arg)})`;
+    case 'binary': {
+      const op = e.op === '==' ? '===' : e.op === '!=' ? '!==' : e.op;
+      return `(${jsExpr(e.left)} ${op} ${jsExpr(e.right)})`;
+    }
+    case 'cond':
+      return `(${jsExpr(e.test)} ? ${jsExpr(e.then)} : ${jsExpr(e.else)})`;
+    case 'call':
+      return `Math.${e.fn}(${e.args.map(jsExpr).join(', ')})`;
+    case 'cast':
+      return jsExpr(e.arg);
+  }
+}
+
+/** Compile a program to a JS function (s?, b, h, q, k) with qoff and captures bound. */
+export function programToJs(p: Program, qoff: number): (...args: number[]) => number | boolean {
+  const names: string[] = ['qoff'];
+  const values: unknown[] = [qoff];
+  p.captures.forEach((c: Capture, i) => {
+    if (c.kind === 'scalar') {
+      names.push(`c${i}`);
+      values.push(c.value);
+    } else {
+      names.push(`t${i}`);
+      values.push(c.data);
+      c.shape.forEach((dim, j) => {
+        names.push(`x${i}_${j}`, `s${i}_${j}`);
+        values.push(ixCheck(c.name, dim), c.strides[j]);
+      });
+    }
+  });
+  const params = p.role === 'mask' ? 'b, h, q, k' : 's, b, h, q, k';
+  const body = p.locals.map((l, i) => `const l${i} = ${jsExpr(l.value)};`).join('\n') + `\nreturn ${jsExpr(p.body)};`;
+  const make = new Function(...names, `"use strict"; return (${params}) => {\n${body}\n};`) as (...a: unknown[]) => (...args: number[]) => number | boolean;
+  return make(...values);
+}
+
+// ---------------------------------------------------------------------------------------------
+// WGSL.
+
+export function wgslF32(v: number): string {
+  if (!Number.isFinite(v)) throw new ModError(`cannot emit non-finite constant ${v} to WGSL`);
+  if (Math.abs(v) > 3.4028234663852886e38) throw new ModError(`constant ${v} does not fit in f32`);
+  let s = v.toString();
+  if (!/[.eE]/.test(s)) s += '.0';
+  return v < 0 ? `(${s}f)` : `${s}f`;
+}
+
+export function wgslI32(v: number): string {
+  return v < 0 ? `(${v}i)` : `${v}i`;
+}
+
+/** Where a program's captures live in the shared u32 data buffer. */
+export interface WgslDataRef {
+  /** Name of the `array<u32>` storage buffer. */
+  buf: string;
+  /** WGSL u32 expression for the first word of the mod data region. */
+  base: string;
+}
+
+function wgslExpr(e: Expr, offs: number[], p: Program, ref: WgslDataRef): string {
+  const w = (x: Expr): string => wgslExpr(x, offs, p, ref);
+  switch (e.kind) {
+    case 'num':
+      return e.ty === 'int' ? wgslI32(e.value) : wgslF32(e.value);
+    case 'bool':
+      return e.value ? 'true' : 'false';
+    case 'var':
+      return e.name;
+    case 'local':
+      return `l${e.id}`;
+    case 'qoff':
+      return 'qoff';
+    case 'scalar': {
+      const at = `${ref.buf}[${ref.base} + ${offs[e.cap]}u]`;
+      return e.ty === 'bool' ? `(${at} != 0u)` : e.ty === 'int' ? `bitcast<i32>(${at})` : `bitcast<f32>(${at})`;
+    }
+    case 'elem': {
+      const c = p.captures[e.cap]!;
+      if (c.kind !== 'tensor') throw new ModError('internal: element of a scalar');
+      const idx = e.indices.map((x, i) => `u32(clamp(${w(x)}, 0i, ${c.shape[i]! - 1}i)) * ${c.strides[i]}u`).join(' + ');
+      const at = `${ref.buf}[${ref.base} + ${offs[e.cap]}u + ${idx}]`;
+      return e.ty === 'int' ? `bitcast<i32>(${at})` : `bitcast<f32>(${at})`;
+    }
+    case 'unary':
+      return `(${e.op}${w(e.arg)})`;
+    case 'binary':
+      return `(${w(e.left)} ${e.op} ${w(e.right)})`;
+    case 'cond':
+      return `select(${w(e.else)}, ${w(e.then)}, ${w(e.test)})`;
+    case 'call':
+      if (e.fn === 'tanh') return `tanh(clamp(${w(e.args[0]!)}, -15.0f, 15.0f))`;
+      if (e.fn === 'trunc' && e.ty === 'int') return `i32(trunc(${w(e.args[0]!)}))`;
+      return `${e.fn}(${e.args.map(w).join(', ')})`;
+    case 'cast':
+      return `f32(${w(e.arg)})`;
+  }
+}
+
+const WGSL_TY = { bool: 'bool', int: 'i32', float: 'f32' } as const;
+
+/** Words of mod data this program's captures need. */
+export function captureWords(p: Program): number {
+  return p.captures.reduce((n, c) => n + (c.kind === 'scalar' ? 1 : c.data.length), 0);
+}
+
+/** Write a program's captures into `out` at `at` (u32 words); returns each capture's offset. */
+export function packCaptures(p: Program, out: Uint32Array, at: number): number[] {
+  const f32 = new Float32Array(out.buffer, out.byteOffset, out.length);
+  const i32 = new Int32Array(out.buffer, out.byteOffset, out.length);
+  const offs: number[] = [];
+  let o = at;
+  for (const c of p.captures) {
+    offs.push(o - at);
+    if (c.kind === 'scalar') {
+      if (c.ty === 'float') f32[o] = c.value;
+      else i32[o] = c.value;
+      o++;
+    } else {
+      if (c.ty === 'float') f32.set(c.data, o);
+      else i32.set(c.data, o);
+      o += c.data.length;
+    }
+  }
+  return offs;
+}
+
+/**
+ * A WGSL function for the program. Mask: fn name(b, h, q, k, qoff: i32) -> bool;
+ * score: fn name(s: f32, b, h, q, k, qoff: i32) -> f32. `offs` are capture offsets relative to
+ * `ref.base` plus `at` (the program's start in the data region).
+ */
+export function programToWgsl(p: Program, name: string, ref: WgslDataRef, offs: number[], at: number): string {
+  const absOffs = offs.map((o) => o + at);
+  const params = (p.role === 'mask' ? '' : 's: f32, ') + 'b: i32, h: i32, q: i32, k: i32, qoff: i32';
+  const ret = p.role === 'mask' ? 'bool' : 'f32';
+  const lines = p.locals.map((l, i) => `  let l${i}: ${WGSL_TY[l.value.ty]} = ${wgslExpr(l.value, absOffs, p, ref)};`);
+  // Silence "unused" by touching every parameter once (WGSL does not warn, but keeps lets tidy).
+  return `fn ${name}(${params}) -> ${ret} {\n${lines.join('\n')}${lines.length ? '\n' : ''}  return ${wgslExpr(p.body, absOffs, p, ref)};\n}\n`;
+}

@@ -1,0 +1,505 @@
+/**
+ * WGSL sources for tiled flash attention (f32): forward with online softmax (or sigmoid
+ * weights), a backward preprocess (delta per row), and FlashAttention-2 style recompute kernels
+ * for dQ (per query tile) and dK/dV (per key tile, summing over the query heads of a GQA group).
+ *
+ * Block tables and mod captures share one `aux: array<u32>` buffer (offsets in the uniform
+ * params), keeping every kernel within 8 storage buffers. Tiles the block mask marks absent are
+ * never visited; full tiles skip mask evaluation; partial tiles evaluate `mask_mod` per element.
+ * Without a table every key block is visited as full.
+ */
+
+export interface FlashKernelConfig {
+  /** Head dim (q, k, v). */
+  D: number;
+  /** Query rows per workgroup (one thread per row) in forward/dQ; key rows per workgroup in dK/dV. */
+  BR: number;
+  /** Inner tile: keys staged in workgroup memory per step (forward/dQ); query rows per step (dK/dV). */
+  BC: number;
+  /** Block-mask tile sizes (multiples of BR / BC as used). */
+  QBLOCK: number;
+  KBLOCK: number;
+  hasTable: boolean;
+  /** WGSL of mask_mod / score_mod / score_mod_grad (from wgslMods), '' when none. */
+  modsCode: string;
+  hasMask: boolean;
+  hasScore: boolean;
+  sigmoid: boolean;
+}
+
+/** Uniform params shared by all flash kernels (16 x u32). */
+export const FLASH_PARAMS_WORDS = 24;
+
+export interface FlashParams {
+  B: number; Hq: number; Hkv: number; Nq: number; Nk: number; scale: number; sigBias: number;
+  nQB: number; nKB: number; Bm: number; Hm: number;
+  kvNumOff: number; kvIdxOff: number; fullNumOff: number; fullIdxOff: number;
+  qNumOff: number; qIdxOff: number; fullQNumOff: number; fullQIdxOff: number; mdBase: number;
+}
+
+export function packFlashParams(p: FlashParams): ArrayBuffer {
+  const buf = new ArrayBuffer(FLASH_PARAMS_WORDS * 4);
+  const u = new Uint32Array(buf);
+  const i = new Int32Array(buf);
+  const f = new Float32Array(buf);
+  u[0] = p.B; u[1] = p.Hq; u[2] = p.Hkv; u[3] = p.Nq; u[4] = p.Nk;
+  i[5] = p.Nk - p.Nq;
+  f[6] = p.scale; f[7] = p.sigBias;
+  u[8] = p.nQB; u[9] = p.nKB; u[10] = p.Bm; u[11] = p.Hm;
+  u[12] = p.kvNumOff; u[13] = p.kvIdxOff; u[14] = p.fullNumOff; u[15] = p.fullIdxOff;
+  u[16] = p.qNumOff; u[17] = p.qIdxOff; u[18] = p.fullQNumOff; u[19] = p.fullQIdxOff;
+  u[20] = p.mdBase;
+  u[21] = 0xff800000; // bits of -Infinity (WGSL constants cannot hold it)
+  return buf;
+}
+
+const PARAMS_STRUCT = /* wgsl */ `
+struct Params {
+  B: u32, Hq: u32, Hkv: u32, Nq: u32, Nk: u32, qoff: i32, scale: f32, sig_bias: f32,
+  nQB: u32, nKB: u32, Bm: u32, Hm: u32,
+  kv_num: u32, kv_idx: u32, full_num: u32, full_idx: u32,
+  q_num: u32, q_idx: u32, full_q_num: u32, full_q_idx: u32,
+  md_base: u32, ninf_bits: u32, pad0: u32, pad1: u32,
+}
+`;
+
+function header(c: FlashKernelConfig): string {
+  return `${PARAMS_STRUCT}
+const D: u32 = ${c.D}u;
+const BR: u32 = ${c.BR}u;
+const BC: u32 = ${c.BC}u;
+const QBLOCK: u32 = ${c.QBLOCK}u;
+const KBLOCK: u32 = ${c.KBLOCK}u;
+const NEG: f32 = -1.0e30f;
+const NEG_HALF: f32 = -5.0e29f;
+`;
+}
+
+/** Modified score, -> NEG when masked. */
+function scoreFn(c: FlashKernelConfig): string {
+  return `
+fn mod_score(raw: f32, b: i32, h: i32, q: i32, k: i32) -> f32 {
+  ${c.hasScore ? 'return score_mod(raw, b, h, q, k, P.qoff);' : 'return raw;'}
+}
+fn mod_grad(raw: f32, b: i32, h: i32, q: i32, k: i32) -> f32 {
+  ${c.hasScore ? 'return score_mod_grad(raw, b, h, q, k, P.qoff);' : 'return 1.0f;'}
+}
+fn keep(partial: bool, b: i32, h: i32, q: i32, k: i32) -> bool {
+  ${c.hasMask ? 'return !partial || mask_mod(b, h, q, k, P.qoff);' : 'return true;'}
+}
+fn sigm(x: f32) -> f32 {
+  if (x >= 0.0f) { return 1.0f / (1.0f + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0f + e);
+}
+`;
+}
+
+/** Block-table helpers: how many blocks a (b, h, row block) visits and which. */
+function tableFns(c: FlashKernelConfig): string {
+  if (!c.hasTable) {
+    return `
+fn n_blocks(tbl_row: u32, transposed: bool) -> vec2<u32> {
+  if (transposed) { return vec2<u32>(0u, (P.Nq + QBLOCK - 1u) / QBLOCK); }
+  return vec2<u32>(0u, (P.Nk + KBLOCK - 1u) / KBLOCK);
+}
+fn block_at(tbl_row: u32, t: u32, n: vec2<u32>, transposed: bool) -> u32 { return t; }
+`;
+  }
+  return `
+fn n_blocks(tbl_row: u32, transposed: bool) -> vec2<u32> {
+  if (transposed) { return vec2<u32>(aux[P.q_num + tbl_row], aux[P.full_q_num + tbl_row]); }
+  return vec2<u32>(aux[P.kv_num + tbl_row], aux[P.full_num + tbl_row]);
+}
+// Partial blocks first (t < n.x), then full ones.
+fn block_at(tbl_row: u32, t: u32, n: vec2<u32>, transposed: bool) -> u32 {
+  let width = select(P.nKB, P.nQB, transposed);
+  if (t < n.x) {
+    return aux[select(P.kv_idx, P.q_idx, transposed) + tbl_row * width + t];
+  }
+  return aux[select(P.full_idx, P.full_q_idx, transposed) + tbl_row * width + (t - n.x)];
+}
+`;
+}
+
+function tableRow(bExpr: string, hExpr: string, blockExpr: string, width: string): string {
+  return `((select(${bExpr}, 0u, P.Bm == 1u) * P.Hm + select(${hExpr}, 0u, P.Hm == 1u)) * ${width} + ${blockExpr})`;
+}
+
+const BINDINGS_COMMON = (extra: string) => `
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> aux: array<u32>;
+${extra}`;
+
+export interface KernelSource {
+  code: string;
+  /** Storage bindings after (0: uniform params, 1: aux), in order: name and access. */
+  buffers: { name: string; access: 'read' | 'read_write' }[];
+}
+
+/** Forward: out [B,Hq,Nq,D] (ungated), lse [B,Hq,Nq]. Dispatch (ceil(Nq/BR), Hq, B). */
+export function flashForwardSource(c: FlashKernelConfig): KernelSource {
+  const buffers = [
+    { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
+    { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+${c.modsCode}
+${scoreFn(c)}
+${tableFns(c)}
+var<workgroup> Ks: array<f32, ${c.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${c.BC * c.D}>;
+var<workgroup> wg_u: array<u32, 3>;
+
+@compute @workgroup_size(${c.BR})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.z;
+  let h = wid.y;
+  let hk = h / (P.Hq / P.Hkv);
+  let q0 = wid.x * BR;
+  let row = q0 + lid;
+  let valid = row < P.Nq;
+  let qbase = ((b * P.Hq + h) * P.Nq + row) * D;
+  let kvbase = (b * P.Hkv + hk) * P.Nk;
+  var qr: array<f32, ${c.D}>;
+  var acc: array<f32, ${c.D}>;
+  if (valid) {
+    for (var d = 0u; d < D; d++) { qr[d] = Qb[qbase + d]; acc[d] = 0.0f; }
+  }
+  var m = NEG;
+  var l = 0.0f;
+  let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
+  if (lid == 0u) {
+    let n = n_blocks(tbl_row, false);
+    wg_u[0] = n.x;
+    wg_u[1] = n.y;
+  }
+  let n_part = workgroupUniformLoad(&wg_u[0]);
+  let n_full = workgroupUniformLoad(&wg_u[1]);
+  let nvec = vec2<u32>(n_part, n_full);
+  for (var t = 0u; t < n_part + n_full; t++) {
+    if (lid == 0u) { wg_u[2] = block_at(tbl_row, t, nvec, false); }
+    let kb = workgroupUniformLoad(&wg_u[2]);
+    let partial = t < n_part;
+    for (var sub = 0u; sub < KBLOCK; sub += BC) {
+      let k0 = kb * KBLOCK + sub;
+      if (k0 >= P.Nk) { break; }
+      workgroupBarrier();
+      for (var e = lid; e < BC * D; e += BR) {
+        let kk = k0 + e / D;
+        var kv = 0.0f;
+        var vv = 0.0f;
+        if (kk < P.Nk) {
+          kv = Kb[(kvbase + kk) * D + e % D];
+          vv = Vb[(kvbase + kk) * D + e % D];
+        }
+        Ks[e] = kv;
+        Vs[e] = vv;
+      }
+      workgroupBarrier();
+      if (valid) {
+        var sc: array<f32, ${c.BC}>;
+        var tmax = NEG;
+        for (var j = 0u; j < BC; j++) {
+          let kk = k0 + j;
+          var s = NEG;
+          if (kk < P.Nk && keep(partial, i32(b), i32(h), i32(row), i32(kk))) {
+            var dot = 0.0f;
+            for (var d = 0u; d < D; d++) { dot += qr[d] * Ks[j * D + d]; }
+            s = mod_score(dot * P.scale, i32(b), i32(h), i32(row), i32(kk));
+          }
+          sc[j] = s;
+          tmax = max(tmax, s);
+        }
+        ${c.sigmoid ? `
+        for (var j = 0u; j < BC; j++) {
+          if (sc[j] > NEG_HALF) {
+            let p = sigm(sc[j] + P.sig_bias);
+            l += p;
+            for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
+          }
+        }` : `
+        if (tmax > NEG_HALF) {
+          let mnew = max(m, tmax);
+          let corr = exp(m - mnew);
+          m = mnew;
+          l *= corr;
+          for (var d = 0u; d < D; d++) { acc[d] *= corr; }
+          for (var j = 0u; j < BC; j++) {
+            if (sc[j] > NEG_HALF) {
+              let p = exp(sc[j] - m);
+              l += p;
+              for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
+            }
+          }
+        }`}
+      }
+    }
+  }
+  if (valid) {
+    let r = (b * P.Hq + h) * P.Nq + row;
+    if (l > 0.0f) {
+      ${c.sigmoid ? `let inv = 1.0f;
+      Lb[r] = log(l);` : `let inv = 1.0f / l;
+      Lb[r] = m + log(l);`}
+      for (var d = 0u; d < D; d++) { Ob[r * D + d] = acc[d] * inv; }
+    } else {
+      Lb[r] = bitcast<f32>(P.ninf_bits);
+      for (var d = 0u; d < D; d++) { Ob[r * D + d] = 0.0f; }
+    }
+  }
+}
+`;
+  return { code, buffers };
+}
+
+/**
+ * Backward preprocess: stats[r] = lse[r]; stats[R + r] = delta' with
+ * softmax: delta' = sum(dO * O) - dLse; sigmoid: delta' = -dLse * exp(-lse). One thread per row.
+ * Dispatch (ceil(R / 64), 1, 1). The kernel reads dLse from `DLb` (zeros when lse is unused).
+ */
+export function flashPreprocessSource(c: { D: number; sigmoid: boolean }): KernelSource {
+  const buffers = [
+    { name: 'Ob', access: 'read' as const }, { name: 'DOb', access: 'read' as const }, { name: 'Lb', access: 'read' as const },
+    { name: 'DLb', access: 'read' as const }, { name: 'Sb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const code = `${PARAMS_STRUCT}
+const D: u32 = ${c.D}u;
+${BINDINGS_COMMON(decl)}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let R = P.B * P.Hq * P.Nq;
+  let r = gid.x + gid.y * 65535u * 64u;
+  if (r >= R) { return; }
+  let lse = Lb[r];
+  Sb[r] = lse;
+  ${c.sigmoid ? `
+  var delta = 0.0f;
+  if (lse > -1.0e30f) { delta = -DLb[r] * exp(-lse); }
+  Sb[R + r] = delta;` : `
+  var dot = 0.0f;
+  for (var d = 0u; d < D; d++) { dot += DOb[r * D + d] * Ob[r * D + d]; }
+  Sb[R + r] = dot - DLb[r];`}
+  _ = aux[0];
+}
+`;
+  return { code, buffers };
+}
+
+/** Probability and d(score) of one element given raw score, lse and delta'. Returns vec2(p, ds_raw). */
+function gradElem(c: FlashKernelConfig): string {
+  return `
+fn p_ds(raw: f32, lse: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec2<f32> {
+  let s = mod_score(raw, b, h, q, k);
+  ${c.sigmoid ? `let p = sigm(s + P.sig_bias);
+  let ds = (dp - delta) * p * (1.0f - p);` : `let p = exp(s - lse);
+  let ds = p * (dp - delta);`}
+  return vec2<f32>(p, ds * mod_grad(raw, b, h, q, k));
+}
+`;
+}
+
+/** dQ: one thread per query row, visiting the same tiles as forward. Dispatch (ceil(Nq/BR), Hq, B). */
+export function flashBackwardDqSource(c: FlashKernelConfig): KernelSource {
+  const buffers = [
+    { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
+    { name: 'DOb', access: 'read' as const }, { name: 'Sb', access: 'read' as const }, { name: 'DQb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+${c.modsCode}
+${scoreFn(c)}
+${tableFns(c)}
+${gradElem(c)}
+var<workgroup> Ks: array<f32, ${c.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${c.BC * c.D}>;
+var<workgroup> wg_u: array<u32, 3>;
+
+@compute @workgroup_size(${c.BR})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.z;
+  let h = wid.y;
+  let hk = h / (P.Hq / P.Hkv);
+  let q0 = wid.x * BR;
+  let row = q0 + lid;
+  let R = P.B * P.Hq * P.Nq;
+  let r = (b * P.Hq + h) * P.Nq + row;
+  let kvbase = (b * P.Hkv + hk) * P.Nk;
+  var valid = row < P.Nq;
+  var qr: array<f32, ${c.D}>;
+  var dor: array<f32, ${c.D}>;
+  var dq: array<f32, ${c.D}>;
+  var lse = 0.0f;
+  var delta = 0.0f;
+  if (valid) {
+    lse = Sb[r];
+    delta = Sb[R + r];
+    valid = lse > NEG_HALF;
+    for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dor[d] = DOb[r * D + d]; dq[d] = 0.0f; }
+  }
+  let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
+  if (lid == 0u) {
+    let n = n_blocks(tbl_row, false);
+    wg_u[0] = n.x;
+    wg_u[1] = n.y;
+  }
+  let n_part = workgroupUniformLoad(&wg_u[0]);
+  let n_full = workgroupUniformLoad(&wg_u[1]);
+  let nvec = vec2<u32>(n_part, n_full);
+  for (var t = 0u; t < n_part + n_full; t++) {
+    if (lid == 0u) { wg_u[2] = block_at(tbl_row, t, nvec, false); }
+    let kb = workgroupUniformLoad(&wg_u[2]);
+    let partial = t < n_part;
+    for (var sub = 0u; sub < KBLOCK; sub += BC) {
+      let k0 = kb * KBLOCK + sub;
+      if (k0 >= P.Nk) { break; }
+      workgroupBarrier();
+      for (var e = lid; e < BC * D; e += BR) {
+        let kk = k0 + e / D;
+        var kv = 0.0f;
+        var vv = 0.0f;
+        if (kk < P.Nk) {
+          kv = Kb[(kvbase + kk) * D + e % D];
+          vv = Vb[(kvbase + kk) * D + e % D];
+        }
+        Ks[e] = kv;
+        Vs[e] = vv;
+      }
+      workgroupBarrier();
+      if (valid) {
+        for (var j = 0u; j < BC; j++) {
+          let kk = k0 + j;
+          if (kk < P.Nk && keep(partial, i32(b), i32(h), i32(row), i32(kk))) {
+            var dot = 0.0f;
+            var dp = 0.0f;
+            for (var d = 0u; d < D; d++) {
+              dot += qr[d] * Ks[j * D + d];
+              dp += dor[d] * Vs[j * D + d];
+            }
+            let g = p_ds(dot * P.scale, lse, delta, dp, i32(b), i32(h), i32(row), i32(kk));
+            let c = g.y * P.scale;
+            for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
+          }
+        }
+      }
+    }
+  }
+  if (row < P.Nq) {
+    for (var d = 0u; d < D; d++) { DQb[r * D + d] = select(0.0f, dq[d], valid); }
+  }
+}
+`;
+  return { code, buffers };
+}
+
+/**
+ * dK, dV: one thread per key row (BR keys per workgroup), looping over the query heads of the
+ * GQA group and their active query blocks (transposed table). Dispatch (ceil(Nk/BR), Hkv, B).
+ */
+export function flashBackwardDkvSource(c: FlashKernelConfig): KernelSource {
+  const buffers = [
+    { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
+    { name: 'DOb', access: 'read' as const }, { name: 'Sb', access: 'read' as const },
+    { name: 'DKb', access: 'read_write' as const }, { name: 'DVb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+${c.modsCode}
+${scoreFn(c)}
+${tableFns(c)}
+${gradElem(c)}
+var<workgroup> Qs: array<f32, ${c.BC * c.D}>;
+var<workgroup> DOs: array<f32, ${c.BC * c.D}>;
+var<workgroup> Ls: array<f32, ${c.BC}>;
+var<workgroup> Ds: array<f32, ${c.BC}>;
+var<workgroup> wg_u: array<u32, 3>;
+
+@compute @workgroup_size(${c.BR})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.z;
+  let hk = wid.y;
+  let G = P.Hq / P.Hkv;
+  let k0 = wid.x * BR;
+  let col = k0 + lid;
+  let valid = col < P.Nk;
+  let R = P.B * P.Hq * P.Nq;
+  let kr = (b * P.Hkv + hk) * P.Nk + col;
+  var kr_: array<f32, ${c.D}>;
+  var vr: array<f32, ${c.D}>;
+  var dk: array<f32, ${c.D}>;
+  var dv: array<f32, ${c.D}>;
+  if (valid) {
+    for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; vr[d] = Vb[kr * D + d]; dk[d] = 0.0f; dv[d] = 0.0f; }
+  }
+  for (var gi = 0u; gi < G; gi++) {
+    let h = hk * G + gi;
+    let tbl_row = ${tableRow('b', 'h', 'k0 / KBLOCK', 'P.nKB')};
+    workgroupBarrier();
+    if (lid == 0u) {
+      let n = n_blocks(tbl_row, true);
+      wg_u[0] = n.x;
+      wg_u[1] = n.y;
+    }
+    let n_part = workgroupUniformLoad(&wg_u[0]);
+    let n_full = workgroupUniformLoad(&wg_u[1]);
+    let nvec = vec2<u32>(n_part, n_full);
+    let qrow0 = (b * P.Hq + h) * P.Nq;
+    for (var t = 0u; t < n_part + n_full; t++) {
+      if (lid == 0u) { wg_u[2] = block_at(tbl_row, t, nvec, true); }
+      let qb = workgroupUniformLoad(&wg_u[2]);
+      let partial = t < n_part;
+      for (var sub = 0u; sub < QBLOCK; sub += BC) {
+        let i0 = qb * QBLOCK + sub;
+        if (i0 >= P.Nq) { break; }
+        workgroupBarrier();
+        for (var e = lid; e < BC * D; e += BR) {
+          let ii = i0 + e / D;
+          var qv = 0.0f;
+          var dov = 0.0f;
+          if (ii < P.Nq) {
+            qv = Qb[(qrow0 + ii) * D + e % D];
+            dov = DOb[(qrow0 + ii) * D + e % D];
+          }
+          Qs[e] = qv;
+          DOs[e] = dov;
+        }
+        for (var e = lid; e < BC; e += BR) {
+          let ii = i0 + e;
+          var lv = NEG;
+          var dl = 0.0f;
+          if (ii < P.Nq) { lv = Sb[qrow0 + ii]; dl = Sb[R + qrow0 + ii]; }
+          Ls[e] = lv;
+          Ds[e] = dl;
+        }
+        workgroupBarrier();
+        if (valid) {
+          for (var i = 0u; i < BC; i++) {
+            let ii = i0 + i;
+            if (ii < P.Nq && Ls[i] > NEG_HALF && keep(partial, i32(b), i32(h), i32(ii), i32(col))) {
+              var dot = 0.0f;
+              var dp = 0.0f;
+              for (var d = 0u; d < D; d++) {
+                dot += Qs[i * D + d] * kr_[d];
+                dp += DOs[i * D + d] * vr[d];
+              }
+              let g = p_ds(dot * P.scale, Ls[i], Ds[i], dp, i32(b), i32(h), i32(ii), i32(col));
+              let c = g.y * P.scale;
+              for (var d = 0u; d < D; d++) {
+                dv[d] += g.x * DOs[i * D + d];
+                dk[d] += c * Qs[i * D + d];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (valid) {
+    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d]; DVb[kr * D + d] = dv[d]; }
+  }
+}
+`;
+  return { code, buffers };
+}
