@@ -63,7 +63,7 @@ export async function run() {
     records.push({ name: 'matmul ratio', n, adapter: `${cpu.adapter} vs ${ortAdapter(1)}`, oursOverOrtTime: +(row.ours / row.ort1).toFixed(3) });
     if (gpu && (!gpu.isSoftware || n <= 1024)) {
       const ms = await ours(gpu, n);
-      records.push({ name: 'matmul', impl: 'attnlab webgpu (tiled WGSL)', n, adapter: gpu.adapter, ms: +ms.toFixed(3), gflops: gflops(n, ms) });
+      records.push({ name: 'matmul', impl: `attnlab webgpu (${gpu.backend.matmulKernel} WGSL kernel)`, n, adapter: gpu.adapter, ms: +ms.toFixed(3), gflops: gflops(n, ms) });
     }
   }
   return records;
