@@ -19,3 +19,4 @@ export { tasks, induction, mqar, copy, passkey, grammar, grammarSentence, GRAMMA
 export { train, evaluate, maskedCrossEntropy, batchTensors, type TrainOptions, type TrainResult, type StepInfo, type EvalOptions, type EvalResult } from './train.js';
 export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES, type SafeTensor, type SafetensorsFile, type SafetensorsDType, type WritableTensor } from './safetensors.js';
 export { loadHFModel, modelFromHF, configFromHF, configToHF, modelToSafetensors, saveModel, type HFGPT2Config } from './hf.js';
+export { CharTokenizer, ByteTokenizer, BPETokenizer, trainBPE, GPT2_PATTERN, type Tokenizer, type TokenizerJson } from './tokenizers.js';
