@@ -20,3 +20,4 @@ export { train, evaluate, maskedCrossEntropy, batchTensors, type TrainOptions, t
 export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES, type SafeTensor, type SafetensorsFile, type SafetensorsDType, type WritableTensor } from './safetensors.js';
 export { loadHFModel, modelFromHF, configFromHF, configToHF, modelToSafetensors, saveModel, type HFGPT2Config } from './hf.js';
 export { CharTokenizer, ByteTokenizer, BPETokenizer, trainBPE, GPT2_PATTERN, type Tokenizer, type TokenizerJson } from './tokenizers.js';
+export { patchingSweep, logitDiff, accuracy, type PatchingOptions, type PatchingResult, type PatchMetric, type PatchSite } from './patching.js';
