@@ -21,3 +21,4 @@ export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES, type SafeTensor, t
 export { loadHFModel, modelFromHF, configFromHF, configToHF, modelToSafetensors, saveModel, type HFGPT2Config } from './hf.js';
 export { CharTokenizer, ByteTokenizer, BPETokenizer, trainBPE, GPT2_PATTERN, type Tokenizer, type TokenizerJson } from './tokenizers.js';
 export { patchingSweep, logitDiff, accuracy, type PatchingOptions, type PatchingResult, type PatchMetric, type PatchSite } from './patching.js';
+export { exportOnnx, type OnnxExportOptions } from './onnx.js';
