@@ -35,9 +35,25 @@ export interface AttentionOutput {
 
 export type AttentionImpl = (q: Tensor, k: Tensor, v: Tensor, options: AttentionImplOptions) => AttentionOutput | Promise<AttentionOutput>;
 
-/** Anything with `getAttention(name)`: this module, or @attnlab/attention's registry. */
+/** Anything with `getAttention(name)`: this module's shape. */
 export interface AttentionRegistry {
   getAttention(name: string): AttentionImpl | undefined;
+}
+
+/** A variant as @attnlab/attention registers it: `{ forward(q, k, v, opts) }` or a bare function. */
+export type ExternalVariant =
+  | { forward(q: Tensor, k: Tensor, v: Tensor, opts?: Record<string, unknown>): Promise<AttentionOutput> | AttentionOutput }
+  | ((q: Tensor, k: Tensor, v: Tensor, opts?: Record<string, unknown>) => Promise<AttentionOutput> | AttentionOutput);
+
+/**
+ * The parts of @attnlab/attention the model uses: its registry (which throws on unknown names)
+ * and the named `causal()` mask. Variants named in `masked` ('softmax', 'sigmoid' by default)
+ * get `{ scale, mask: causal() }`; the others only get the options given to `setAttention`
+ * (linear attention is causal by construction there).
+ */
+export interface ExternalAttentionModule {
+  getAttention(name: string): ExternalVariant | undefined;
+  causal?: () => unknown;
 }
 
 const local = new Map<string, AttentionImpl>();
@@ -62,12 +78,35 @@ export function getAttention(name: string): AttentionImpl | undefined {
   return local.get(name);
 }
 
+/** Names in the local registry (external registries are consulted by name only). */
 export function listAttention(): string[] {
   return [...local.keys()].sort();
 }
 
-/** Route variant lookups through another registry (e.g. @attnlab/attention) before the local one. */
-export function useAttentionRegistry(reg: AttentionRegistry): () => void {
+/**
+ * Route variant lookups through @attnlab/attention (or any module with the same registry) before
+ * the local one: `useAttentionRegistry(await import('@attnlab/attention'))`. Its 'softmax' (flash)
+ * then serves every unhooked forward. Returns a function that undoes it.
+ */
+export function useAttentionRegistry(mod: ExternalAttentionModule | AttentionRegistry, options: { masked?: readonly string[] } = {}): () => void {
+  const masked = new Set(options.masked ?? ['softmax', 'sigmoid']);
+  const ext = mod as ExternalAttentionModule;
+  const reg: AttentionRegistry = {
+    getAttention(name) {
+      const v = ext.getAttention(name);
+      if (!v) return undefined;
+      const fwd = typeof v === 'function' ? v : v.forward.bind(v);
+      return async (q, k, vv, o) => {
+        const { scale, causal: isCausal, returnProbs: _probs, ...rest } = o;
+        void _probs;
+        const opts: Record<string, unknown> = masked.has(name)
+          ? { ...rest, scale, ...(isCausal ? { mask: ext.causal ? ext.causal() : 'causal' } : {}) }
+          : rest;
+        const r = await fwd(q, k, vv, opts);
+        return { out: r.out };
+      };
+    },
+  };
   external.push(reg);
   return () => {
     const i = external.indexOf(reg);

@@ -9,7 +9,7 @@ export { HeadControls, type HeadControl, type HeadSelector, type HeadsListener, 
 export { hookNames, matches, type Hook, type HookFn, type HookFilter, type HookContext, type ActivationCache } from './hooks.js';
 export {
   registerAttention, getAttention, listAttention, useAttentionRegistry, denseAttention, causalMask,
-  type AttentionImpl, type AttentionImplOptions, type AttentionOutput, type AttentionRegistry, type PatternPerturb,
+  type AttentionImpl, type AttentionImplOptions, type AttentionOutput, type AttentionRegistry, type ExternalAttentionModule, type ExternalVariant, type PatternPerturb,
 } from './attention.js';
 export {
   Transformer, KVCache, sampleRow,
