@@ -45,17 +45,25 @@ async function measure(device, { batchSize = 32, forwardIters = 5, trainSteps = 
   };
 }
 
-export default async function run() {
-  const results = { suite: 'models', model: 'induction-2l (2 layers, 8 heads, d_model 64, attn-only)', date: new Date().toISOString(), cpu: null, webgpu: null };
-  results.cpu = await measure(cpuDevice());
+/** Records in the shape of the other suites: { name, device, adapter, ...figures }. */
+export async function run() {
+  const devices = [cpuDevice()];
   try {
-    const gpu = await getDevice({ prefer: 'webgpu' });
-    results.webgpu = await measure(gpu);
+    devices.push(await getDevice({ prefer: 'webgpu' }));
   } catch (e) {
-    results.webgpu = { skipped: `no WebGPU device: ${e.message}` };
+    console.warn(`models bench: no WebGPU (${e.message})`);
   }
-  return results;
+  const records = [];
+  for (const device of devices) {
+    const m = await measure(device, device.isSoftware ? { forwardIters: 2, trainSteps: 2 } : {});
+    const base = { device: device.kind, adapter: device.adapter, model: 'induction-2l (2 layers, 8 heads, d_model 64, attn-only)', batchSize: m.batchSize, seqLen: m.seqLen };
+    records.push({ name: 'induction-2l forward', ...base, tokensPerSecond: +m.forwardTokensPerSecond.toFixed(1), msPerBatch: +m.forwardMsPerBatch.toFixed(2) });
+    records.push({ name: 'induction-2l training step', ...base, tokensPerSecond: +m.trainTokensPerSecond.toFixed(1), msPerStep: +m.trainMsPerStep.toFixed(2) });
+  }
+  return records;
 }
+
+export default run;
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const r = await run();
