@@ -32,7 +32,7 @@ export const recipes = {
   'mqar-linear': {
     task: { kind: 'mqar', vocabSize: 64, numKV: 8, seqLen: 40 },
     model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, attnOnly: false, dMlp: 128, nCtx: 40, positional: 'learned', norm: 'layernorm' },
-    attention: 'linear',
+    attention: 'linear-elu1',
     train: { steps: 800, batchSize: 16, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 2 },
     initSeed: 2,
     metric: 'accuracy',
