@@ -1,4 +1,5 @@
 import type { MatmulSpec } from '../backend.js';
+import { gemmWasm, gemmWorthIt } from './wasm/gemm.js';
 
 /** Reference-quality CPU matmul: float64 accumulation, any transposition and batch broadcast. */
 export function matmulJS(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
@@ -24,6 +25,8 @@ export function matmulJS(a: Float32Array, b: Float32Array, out: Float32Array, s:
   }
 }
 
+/** Large products go to the WebAssembly SIMD kernel; small ones stay in float64 JavaScript. */
 export function matmulCpu(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
-  matmulJS(a, b, out, s);
+  if (gemmWorthIt(s.m, s.k, s.n)) gemmWasm(a, b, out, s);
+  else matmulJS(a, b, out, s);
 }

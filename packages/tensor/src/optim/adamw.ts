@@ -1,8 +1,7 @@
-import { noGrad } from '../autograd.js';
 import { TensorError } from '../errors.js';
-import { add, addScalar, div, mul, mulScalar, sqrt } from '../ops/elementwise.js';
 import { zerosLike } from '../ops/create.js';
-import { keep, scope } from '../scope.js';
+import { keep } from '../scope.js';
+import { adamwUpdate } from './adamw-kernel.js';
 import type { Tensor } from '../tensor.js';
 
 export interface AdamWOptions {
@@ -15,7 +14,7 @@ export interface AdamWOptions {
   noDecay?: (p: Tensor) => boolean;
 }
 
-/** AdamW on any device: the update is made of tensor ops, so it runs where the parameters live. */
+/** AdamW on any device: one fused in-place update per parameter where the parameters live. */
 export class AdamW {
   lr: number;
   readonly betas: [number, number];
@@ -43,30 +42,23 @@ export class AdamW {
 
   step(): void {
     this.stepCount++;
-    const [b1, b2] = this.betas;
-    const c1 = 1 - Math.pow(b1, this.stepCount);
-    const c2 = 1 - Math.pow(b2, this.stepCount);
-    noGrad(() => {
-      for (const p of this.params) {
-        const g = p.grad;
-        if (!g) continue;
-        scope(() => {
-          const m0 = this.m.get(p) ?? keep(zerosLike(p));
-          const v0 = this.v.get(p) ?? keep(zerosLike(p));
-          const m1 = keep(add(mulScalar(m0, b1), mulScalar(g, 1 - b1)));
-          const v1 = keep(add(mulScalar(v0, b2), mulScalar(mul(g, g), 1 - b2)));
-          m0.dispose();
-          v0.dispose();
-          this.m.set(p, m1);
-          this.v.set(p, v1);
-          const update = div(mulScalar(m1, 1 / c1), addScalar(sqrt(mulScalar(v1, 1 / c2)), this.eps));
-          const wd = this.noDecay(p) ? 0 : this.weightDecay;
-          const decayed = wd ? mulScalar(p, 1 - this.lr * wd) : p;
-          const next = add(decayed, mulScalar(update, -this.lr));
-          p.assign(keep(next));
-        });
+    const [beta1, beta2] = this.betas;
+    const c1 = 1 - Math.pow(beta1, this.stepCount);
+    const c2 = 1 - Math.pow(beta2, this.stepCount);
+    for (const p of this.params) {
+      const g = p.grad;
+      if (!g) continue;
+      let m = this.m.get(p);
+      let v = this.v.get(p);
+      if (!m || !v) {
+        m = keep(zerosLike(p));
+        v = keep(zerosLike(p));
+        this.m.set(p, m);
+        this.v.set(p, v);
       }
-    });
+      const weightDecay = this.noDecay(p) ? 0 : this.weightDecay;
+      adamwUpdate(p, g, m.storage('AdamW'), v.storage('AdamW'), { lr: this.lr, beta1, beta2, eps: this.eps, weightDecay, c1, c2 });
+    }
   }
 
   zeroGrad(): void {

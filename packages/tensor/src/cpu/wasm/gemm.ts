@@ -1,0 +1,91 @@
+import type { MatmulSpec } from '../../backend.js';
+import { GEMM_WASM_BASE64 } from './gemm-wasm.js';
+
+/**
+ * The CPU device's matmul: operands are packed (4-row blocks of A, 8-column panels of B, zero
+ * padded, transposition resolved while packing) into WebAssembly memory and multiplied by a
+ * SIMD micro-kernel (gemm.wat). Instantiated synchronously so CPU ops stay synchronous.
+ */
+interface GemmExports {
+  mem: WebAssembly.Memory;
+  gemm: (ap: number, bp: number, cp: number, mb: number, nb: number, k: number, ldc: number) => void;
+}
+
+let wasm: GemmExports | null = null;
+
+function instance(): GemmExports {
+  if (!wasm) {
+    const bin = atob(GEMM_WASM_BASE64);
+    const bytes = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports as unknown as GemmExports;
+  }
+  return wasm;
+}
+
+function ensureBytes(w: GemmExports, bytes: number): void {
+  const have = w.mem.buffer.byteLength;
+  if (have < bytes) w.mem.grow(Math.ceil((bytes - have) / 65536));
+}
+
+/** Whether the WebAssembly kernel is worth its packing copies for this size. */
+export function gemmWorthIt(m: number, k: number, n: number): boolean {
+  return m * k * n >= 4096 && k >= 4;
+}
+
+export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+  const { m, k, n } = s;
+  const mb = Math.ceil(m / 4);
+  const nb = Math.ceil(n / 8);
+  const ldc = nb * 8;
+  const apFloats = mb * 4 * k;
+  const bpFloats = nb * 8 * k;
+  const cpFloats = mb * 4 * ldc;
+  const w = instance();
+  ensureBytes(w, (apFloats + bpFloats + cpFloats) * 4);
+  const heap = new Float32Array(w.mem.buffer);
+  const ap = 0;
+  const bp = apFloats;
+  const cp = apFloats + bpFloats;
+  let lastB = -1;
+  for (let bt = 0; bt < s.batch; bt++) {
+    const ao = bt * s.aBatchStride;
+    const bo = bt * s.bBatchStride;
+    // Pack A: block ib, step p, lane r = A[ib*4 + r][p] (0 past m).
+    for (let ib = 0; ib < mb; ib++) {
+      const base = ap + ib * 4 * k;
+      for (let r = 0; r < 4; r++) {
+        const i = ib * 4 + r;
+        if (i >= m) {
+          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
+        } else if (s.transA) {
+          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[ao + p * m + i]!;
+        } else {
+          const row = ao + i * k;
+          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[row + p]!;
+        }
+      }
+    }
+    // Pack B once per distinct matrix (a broadcast B is packed once).
+    if (bo !== lastB) {
+      lastB = bo;
+      for (let jb = 0; jb < nb; jb++) {
+        const base = bp + jb * 8 * k;
+        for (let c = 0; c < 8; c++) {
+          const j = jb * 8 + c;
+          if (j >= n) {
+            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = 0;
+          } else if (s.transB) {
+            const row = bo + j * k;
+            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[row + p]!;
+          } else {
+            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[bo + p * n + j]!;
+          }
+        }
+      }
+    }
+    w.gemm(ap * 4, bp * 4, cp * 4, mb, nb, k, ldc);
+    const oo = bt * m * n;
+    for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
+  }
+}

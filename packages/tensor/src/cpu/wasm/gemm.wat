@@ -1,0 +1,71 @@
+;; Packed SIMD GEMM micro-kernel for @attnlab/tensor's CPU device.
+;; C[4 x 8 tile] += Ap[ib] (k x 4, row values splatted) * Bp[jb] (k x 8) for every tile.
+;; Ap: for each block of 4 rows, k groups of 4 floats (A[i..i+4][p]).
+;; Bp: for each panel of 8 columns, k groups of 8 floats (B[p][j..j+8]).
+;; Cp: row-major, ldc floats per row; tiles are written (not accumulated).
+(module
+  (memory (export "mem") 1)
+  (func (export "gemm")
+    (param $ap i32) (param $bp i32) (param $cp i32)
+    (param $mb i32) (param $nb i32) (param $k i32) (param $ldc i32)
+    (local $ib i32) (local $jb i32) (local $p i32)
+    (local $a i32) (local $b i32) (local $c i32) (local $rowBytes i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $av v128)
+    (local.set $rowBytes (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $jb (i32.const 0))
+    (block $done_j
+      (loop $loop_j
+        (br_if $done_j (i32.ge_u (local.get $jb) (local.get $nb)))
+        (local.set $ib (i32.const 0))
+        (block $done_i
+          (loop $loop_i
+            (br_if $done_i (i32.ge_u (local.get $ib) (local.get $mb)))
+            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
+            (local.set $a (i32.add (local.get $ap) (i32.mul (local.get $ib) (i32.shl (local.get $k) (i32.const 4)))))
+            (local.set $b (i32.add (local.get $bp) (i32.mul (local.get $jb) (i32.shl (local.get $k) (i32.const 5)))))
+            (local.set $p (local.get $k))
+            (block $done_p
+              (loop $loop_p
+                (br_if $done_p (i32.eqz (local.get $p)))
+                (local.set $b0 (v128.load offset=0 (local.get $b)))
+                (local.set $b1 (v128.load offset=16 (local.get $b)))
+                (local.set $av (v128.load32_splat offset=0 (local.get $a)))
+                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat offset=4 (local.get $a)))
+                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat offset=8 (local.get $a)))
+                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat offset=12 (local.get $a)))
+                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $a (i32.add (local.get $a) (i32.const 16)))
+                (local.set $b (i32.add (local.get $b) (i32.const 32)))
+                (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+                (br $loop_p)))
+            ;; c = cp + (ib*4) * rowBytes + jb*32
+            (local.set $c (i32.add (local.get $cp)
+              (i32.add (i32.mul (i32.shl (local.get $ib) (i32.const 2)) (local.get $rowBytes))
+                       (i32.shl (local.get $jb) (i32.const 5)))))
+            (v128.store offset=0 (local.get $c) (local.get $c00))
+            (v128.store offset=16 (local.get $c) (local.get $c01))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store offset=0 (local.get $c) (local.get $c10))
+            (v128.store offset=16 (local.get $c) (local.get $c11))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store offset=0 (local.get $c) (local.get $c20))
+            (v128.store offset=16 (local.get $c) (local.get $c21))
+            (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+            (v128.store offset=0 (local.get $c) (local.get $c30))
+            (v128.store offset=16 (local.get $c) (local.get $c31))
+            (local.set $ib (i32.add (local.get $ib) (i32.const 1)))
+            (br $loop_i)))
+        (local.set $jb (i32.add (local.get $jb) (i32.const 1)))
+        (br $loop_j)))))

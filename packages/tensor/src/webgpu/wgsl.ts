@@ -1,0 +1,393 @@
+import type { BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
+import type { DType } from '../dtype.js';
+
+/**
+ * WGSL sources for the backend contract. Every kernel reads its sizes from a `mt` array of u32
+ * (float parameters are bitcast), so one pipeline serves every shape. 1-D kernels use 256 threads
+ * and a 2-D grid of workgroups so more than 65535 * 256 elements fit.
+ */
+export const WG = 256;
+export const MAX_DIMS = 8;
+
+const ty = (d: DType): string => (d === 'int32' ? 'i32' : 'f32');
+
+const flatId = `let i = gid.x + gid.y * (nwg.x * ${WG}u);`;
+
+// Infinities and NaN must be made at run time: WGSL rejects them in constant expressions.
+const F32_BITS = 'fn f32_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }';
+
+function header(bindings: string[]): string {
+  return [F32_BITS, ...bindings.map((b, i) => `@group(0) @binding(${i}) ${b};`)].join('\n');
+}
+
+const GELU_C = '0.7978845608028654';
+
+// tanh() in WGSL overflows to NaN for large |x| on some drivers: clamp first.
+const SAFE_TANH = 'fn safe_tanh(x: f32) -> f32 { let c = clamp(x, -15.0, 15.0); let e = exp(2.0 * c); return (e - 1.0) / (e + 1.0); }';
+
+export function unaryExpr(op: UnaryOp, dtype: DType): string {
+  if (dtype === 'int32') {
+    switch (op) {
+      case 'neg': return '-x';
+      case 'abs': return 'abs(x)';
+      case 'sign': return 'sign(x)';
+      case 'square': return 'x * x';
+      case 'mulScalar': return 'i32(f32(x) * p)';
+      case 'addScalar': return 'i32(f32(x) + p)';
+      case 'clamp': return 'i32(clamp(f32(x), p, p2))';
+      default: throw new Error(`unary ${op} has no int32 form`);
+    }
+  }
+  switch (op) {
+    case 'neg': return '-x';
+    case 'exp': return 'exp(x)';
+    case 'log': return 'log(x)';
+    case 'sqrt': return 'sqrt(x)';
+    case 'rsqrt': return '1.0 / sqrt(x)';
+    case 'tanh': return 'safe_tanh(x)';
+    case 'sigmoid': return '1.0 / (1.0 + exp(-x))';
+    case 'relu': return 'max(x, 0.0)';
+    case 'elu': return 'select(exp(x) - 1.0, x, x > 0.0)';
+    case 'gelu': return `0.5 * x * (1.0 + safe_tanh(${GELU_C} * (x + 0.044715 * x * x * x)))`;
+    case 'abs': return 'abs(x)';
+    case 'sign': return 'sign(x)';
+    case 'square': return 'x * x';
+    case 'reciprocal': return '1.0 / x';
+    case 'sin': return 'sin_acc(x)';
+    case 'cos': return 'sin_acc(x + 1.5707963267948966)';
+    case 'step': return 'select(0.0, 1.0, x > 0.0)';
+    case 'eluGrad': return 'select(exp(x), 1.0, x > 0.0)';
+    case 'geluGrad':
+      return `gelu_grad(x)`;
+    case 'powScalar': return 'pow_any(x, p)';
+    case 'mulScalar': return 'x * p';
+    case 'addScalar': return 'x + p';
+    case 'clamp': return 'clamp(x, p, p2)';
+  }
+}
+
+// pow() in WGSL is undefined for x < 0; integer exponents of negative bases are common (x^2, x^3).
+const POW_ANY = `fn pow_any(x: f32, y: f32) -> f32 {
+  if (y == 0.0) { return 1.0; }
+  if (x == 0.0) { return select(0.0, f32_bits(0x7f800000u), y < 0.0); }
+  let r = exp2(y * log2(abs(x)));
+  if (x < 0.0) {
+    if (floor(y) != y) { return f32_bits(0x7fc00000u); }
+    let odd = (i32(y) & 1) == 1;
+    return select(r, -r, odd);
+  }
+  return r;
+}`;
+
+const GELU_GRAD = `fn gelu_grad(x: f32) -> f32 {
+  let u = ${GELU_C} * (x + 0.044715 * x * x * x);
+  let t = safe_tanh(u);
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${GELU_C} * (1.0 + 3.0 * 0.044715 * x * x);
+}`;
+
+// Built-in sin/cos may be off by ~2^-11 (the WGSL bound; SwiftShader is): reduce to [-pi/2, pi/2]
+// and use the Taylor series to degree 13, accurate to ~1e-7 there.
+const SIN_ACC = `fn sin_acc(x: f32) -> f32 {
+  var r = x - 6.283185307179586 * round(x * 0.15915494309189535);
+  if (r > 1.5707963267948966) { r = 3.141592653589793 - r; } else if (r < -1.5707963267948966) { r = -3.141592653589793 - r; }
+  let r2 = r * r;
+  return r * (1.0 + r2 * (-1.6666666666666666e-1 + r2 * (8.333333333333333e-3 + r2 * (-1.984126984126984e-4 + r2 * (2.7557319223985893e-6 + r2 * (-2.505210838544172e-8 + r2 * 1.6059043836821613e-10))))));
+}`;
+
+const HELPERS = `${SAFE_TANH}\n${POW_ANY}\n${GELU_GRAD}\n${SIN_ACC}`;
+
+export function unaryShader(op: UnaryOp, dtype: DType): string {
+  const t = ty(dtype);
+  return `${dtype === 'float32' ? HELPERS : ''}
+${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${t}>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  let p = bitcast<f32>(mt[1]);
+  let p2 = bitcast<f32>(mt[2]);
+  let x = xs[i];
+  out[i] = ${unaryExpr(op, dtype)};
+}`;
+}
+
+export function binaryExpr(op: BinaryOp, dtype: DType): string {
+  const f = dtype === 'float32';
+  switch (op) {
+    case 'add': return 'a + b';
+    case 'sub': return 'a - b';
+    case 'mul': return 'a * b';
+    case 'div': return f ? 'a / b' : 'select(a / b, 0, b == 0)';
+    case 'max': return f ? 'select(b, a, a > b || a != a)' : 'max(a, b)';
+    case 'min': return f ? 'select(b, a, a < b || a != a)' : 'min(a, b)';
+    case 'pow': return f ? 'pow_any(a, b)' : 'i32(pow_any(f32(a), f32(b)))';
+    case 'eq': return `select(0.0, 1.0, a == b)`;
+    case 'gt': return `select(0.0, 1.0, a > b)`;
+    case 'ge': return `select(0.0, 1.0, a >= b)`;
+    case 'lt': return `select(0.0, 1.0, a < b)`;
+    case 'le': return `select(0.0, 1.0, a <= b)`;
+  }
+}
+
+/** Offset of flat output index `i` in an input with per-dim strides at mt[strideBase..]. */
+const OFFSET_FN = `fn offset_of(i: u32, ndim: u32, shapeBase: u32, strideBase: u32) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(ndim) - 1; d >= 0; d--) {
+    let dim = mt[shapeBase + u32(d)];
+    let q = rem / dim;
+    off += (rem - q * dim) * mt[strideBase + u32(d)];
+    rem = q;
+  }
+  return off;
+}`;
+
+/** meta: [n, ndim, shape[8], aStrides[8], bStrides[8], cStrides[8]] */
+export function binaryShader(op: BinaryOp, dtype: DType, outDtype: DType): string {
+  const t = ty(dtype);
+  return `${POW_ANY}
+${header([`var<storage, read> mt: array<u32>`, `var<storage, read> as_: array<${t}>`, `var<storage, read> bs: array<${t}>`, `var<storage, read_write> out: array<${ty(outDtype)}>`])}
+${OFFSET_FN}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  let nd = mt[1];
+  let a = as_[offset_of(i, nd, 2u, ${2 + MAX_DIMS}u)];
+  let b = bs[offset_of(i, nd, 2u, ${2 + 2 * MAX_DIMS}u)];
+  out[i] = ${binaryExpr(op, dtype)};
+}`;
+}
+
+export function whereShader(dtype: DType): string {
+  const t = ty(dtype);
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> cs: array<f32>`, `var<storage, read> as_: array<${t}>`, `var<storage, read> bs: array<${t}>`, `var<storage, read_write> out: array<${t}>`])}
+${OFFSET_FN}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  let nd = mt[1];
+  let c = cs[offset_of(i, nd, 2u, ${2 + 3 * MAX_DIMS}u)];
+  let a = as_[offset_of(i, nd, 2u, ${2 + MAX_DIMS}u)];
+  let b = bs[offset_of(i, nd, 2u, ${2 + 2 * MAX_DIMS}u)];
+  out[i] = select(b, a, c != 0.0);
+}`;
+}
+
+/**
+ * One workgroup per output element of x viewed as [outer, len, inner]; threads stride over len
+ * and combine in a tree. meta: [outer, len, inner]
+ */
+export function reduceShader(op: ReduceOp, dtype: DType): string {
+  const t = ty(dtype);
+  const isArg = op === 'argmax';
+  const init = op === 'sum' ? (dtype === 'int32' ? '0' : '0.0') : op === 'min' ? (dtype === 'int32' ? '2147483647' : 'f32_bits(0x7f800000u)') : dtype === 'int32' ? '-2147483647 - 1' : 'f32_bits(0xff800000u)';
+  const combine =
+    op === 'sum' ? 'acc = acc + v;'
+    : op === 'max' ? 'if (v > acc || v != v) { acc = v; }'
+    : op === 'min' ? 'if (v < acc || v != v) { acc = v; }'
+    : 'if (v > acc) { acc = v; ai = j; }';
+  const merge =
+    op === 'sum' ? 'sv[l] = sv[l] + sv[l + s];'
+    : op === 'max' ? 'if (sv[l + s] > sv[l] || sv[l + s] != sv[l + s]) { sv[l] = sv[l + s]; }'
+    : op === 'min' ? 'if (sv[l + s] < sv[l] || sv[l + s] != sv[l + s]) { sv[l] = sv[l + s]; }'
+    : `{ let o = sv[l + s]; let oi = si[l + s]; if (o > sv[l] || (o == sv[l] && oi < si[l])) { sv[l] = o; si[l] = oi; } }`;
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${isArg ? 'i32' : t}>`])}
+var<workgroup> sv: array<${t}, ${WG}>;
+var<workgroup> si: array<u32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = wid.x + wid.y * nwg.x;
+  let outer = mt[0];
+  let len = mt[1];
+  let inner = mt[2];
+  if (o >= outer * inner) { return; }
+  let oo = o / inner;
+  let ii = o - oo * inner;
+  let base = oo * len * inner + ii;
+  let l = lid.x;
+  var acc: ${t} = ${init};
+  var ai: u32 = 4294967295u;
+  for (var j = l; j < len; j += ${WG}u) {
+    let v = xs[base + j * inner];
+    ${combine}
+  }
+  sv[l] = acc;
+  si[l] = ai;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s = s >> 1u) {
+    if (l < s) { ${merge} }
+    workgroupBarrier();
+  }
+  if (l == 0u) { out[o] = ${isArg ? 'select(i32(si[0]), 0, si[0] == 4294967295u)' : 'sv[0]'}; }
+}`;
+}
+
+/**
+ * Tiled matmul: a 64x64 output tile per workgroup of 16x16 threads, 4x4 outputs per thread,
+ * K in steps of 16 through workgroup memory. Bounds-checked, any transposition, batch in z.
+ * meta: [m, k, n, transA, transB, aBatchStride, bBatchStride]
+ */
+export function matmulShader(): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> A: array<f32>`, `var<storage, read> B: array<f32>`, `var<storage, read_write> C: array<f32>`])}
+const TM = 64u;
+const TN = 64u;
+const TK = 16u;
+var<workgroup> As: array<f32, 1024>; // [TK][TM]
+var<workgroup> Bs: array<f32, 1024>; // [TK][TN]
+@compute @workgroup_size(16, 16)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let m = mt[0]; let k = mt[1]; let n = mt[2];
+  let transA = mt[3] == 1u; let transB = mt[4] == 1u;
+  let aOff = wid.z * mt[5];
+  let bOff = wid.z * mt[6];
+  let cOff = wid.z * m * n;
+  let row0 = wid.y * TM;
+  let col0 = wid.x * TN;
+  let tid = lid.y * 16u + lid.x;
+  var acc: array<f32, 16>;
+  for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+  for (var k0 = 0u; k0 < k; k0 += TK) {
+    for (var e = tid; e < 1024u; e += 256u) {
+      let kk = e / TM; let mm = e - kk * TM;
+      let gr = row0 + mm; let gk = k0 + kk;
+      var av = 0.0;
+      if (gr < m && gk < k) { av = select(A[aOff + gr * k + gk], A[aOff + gk * m + gr], transA); }
+      As[e] = av;
+      let nn = e - kk * TN;
+      let gc = col0 + nn;
+      var bv = 0.0;
+      if (gc < n && gk < k) { bv = select(B[bOff + gk * n + gc], B[bOff + gc * k + gk], transB); }
+      Bs[e] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      var a: array<f32, 4>;
+      var b: array<f32, 4>;
+      for (var r = 0u; r < 4u; r++) { a[r] = As[kk * TM + lid.y * 4u + r]; }
+      for (var c = 0u; c < 4u; c++) { b[c] = Bs[kk * TN + lid.x * 4u + c]; }
+      for (var r = 0u; r < 4u; r++) {
+        for (var c = 0u; c < 4u; c++) { acc[r * 4u + c] = fma(a[r], b[c], acc[r * 4u + c]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var r = 0u; r < 4u; r++) {
+    let gr = row0 + lid.y * 4u + r;
+    if (gr >= m) { continue; }
+    for (var c = 0u; c < 4u; c++) {
+      let gc = col0 + lid.x * 4u + c;
+      if (gc < n) { C[cOff + gr * n + gc] = acc[r * 4u + c]; }
+    }
+  }
+}`;
+}
+
+/** meta: [n, ndim, offset, shape[8], strides[8]] */
+export function stridedShader(dtype: DType): string {
+  const t = ty(dtype);
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${t}>`])}
+${OFFSET_FN}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  out[i] = xs[mt[2] + offset_of(i, mt[1], 3u, ${3 + MAX_DIMS}u)];
+}`;
+}
+
+/** Writes src into out (already a copy of dst). meta: [n, ndim, offset, srcShape[8], dstStrides[8]] */
+export function scatterShader(dtype: DType): string {
+  const t = ty(dtype);
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> src: array<${t}>`, `var<storage, read_write> out: array<${t}>`])}
+${OFFSET_FN}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  out[mt[2] + offset_of(i, mt[1], 3u, ${3 + MAX_DIMS}u)] = src[i];
+}`;
+}
+
+/** meta: [nIdx, rows, cols] */
+export function gatherRowsShader(dtype: DType): string {
+  const t = ty(dtype);
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> table: array<${t}>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<${t}>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  let cols = mt[2];
+  if (i >= mt[0] * cols) { return; }
+  let r = i / cols;
+  let c = i - r * cols;
+  let row = idx[r];
+  if (row < 0 || u32(row) >= mt[1]) { out[i] = ${dtype === 'int32' ? '0' : '0.0'}; return; }
+  out[i] = table[u32(row) * cols + c];
+}`;
+}
+
+/** Deterministic scatter-add: one thread per output (row, col) sums matching indices in order. meta: [nIdx, rows, cols] */
+export function scatterAddRowsShader(): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> g: array<f32>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<f32>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  let cols = mt[2];
+  if (i >= mt[1] * cols) { return; }
+  let r = i32(i / cols);
+  let c = i - u32(r) * cols;
+  var acc = 0.0;
+  for (var j = 0u; j < mt[0]; j++) {
+    if (idx[j] == r) { acc += g[j * cols + c]; }
+  }
+  out[i] = acc;
+}`;
+}
+
+/** meta: [n, c] */
+export function pickShader(): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<f32>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<f32>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  let j = idx[i];
+  if (j < 0 || u32(j) >= mt[1]) { out[i] = 0.0; return; }
+  out[i] = xs[i * mt[1] + u32(j)];
+}`;
+}
+
+/** meta: [n, c]; one thread per output element. */
+export function unpickShader(): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> g: array<f32>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<f32>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  let c = mt[1];
+  if (i >= mt[0] * c) { return; }
+  let r = i / c;
+  out[i] = select(0.0, g[r], idx[r] == i32(i - r * c));
+}`;
+}
+
+export function castShader(from: DType, to: DType): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${ty(from)}>`, `var<storage, read_write> out: array<${ty(to)}>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  out[i] = ${ty(to)}(xs[i]);
+}`;
+}
+
+/** meta: [n, bits] */
+export function fillShader(dtype: DType): string {
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read_write> out: array<${ty(dtype)}>`])}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  ${flatId}
+  if (i >= mt[0]) { return; }
+  out[i] = bitcast<${ty(dtype)}>(mt[1]);
+}`;
+}
