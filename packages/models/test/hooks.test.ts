@@ -52,7 +52,8 @@ test('runWithCache: every TransformerLens hook point fires with the right shape'
   assertClose(sum.map((v, i) => v + a[i]! + m[i]!), await cache['blocks.0.hook_resid_post']!.data(), 1e-5, 'residual sum');
   assert.equal(maxAbsDiff(await cache['blocks.0.hook_resid_post']!.data(), await cache['blocks.1.hook_resid_pre']!.data()), 0);
   // The unhooked forward gives the same logits as the hooked one.
-  assertClose(await (await model.forward(toks)).data(), await logits.data(), 1e-6, 'hooked vs unhooked');
+  // hook_result sums heads separately from the fused W_O matmul: float32 rounding only.
+  assertClose(await (await model.forward(toks)).data(), await logits.data(), 1e-4, 'hooked vs unhooked');
 });
 
 test('runWithCache names filter: only requested points are stored; scores/pattern only when asked', async () => {
