@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+// Reproduces the checkpoints in examples/models/. Usage (after `npm run build`):
+//   node packages/models/scripts/train-checkpoint.mjs <recipe> [--steps N] [--out DIR]
+// Recipes: induction-2l, mqar-softmax, mqar-linear, grammar-4l. Each writes config.json,
+// model.safetensors, and metrics.json (task, recipe, evaluation measured after training) into
+// examples/models/<recipe>/. CPU only, deterministic for the recipe's seeds.
+import { cpuDevice } from '@attnlab/tensor';
+import { Transformer, evaluate, saveModel, tasks, train } from '../dist/src/index.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export const recipes = {
+  'induction-2l': {
+    task: { kind: 'induction', vocabSize: 64, len: 12 },
+    model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 8, attnOnly: true, nCtx: 32, positional: 'learned', norm: 'layernorm' },
+    train: { steps: 500, batchSize: 32, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 1 },
+    initSeed: 1,
+    metric: 'accuracy',
+    description: '2-layer attention-only, 8 heads/layer; induction on [BOS, s, s]; accuracy on the second half (repeat) positions',
+  },
+  'mqar-softmax': {
+    task: { kind: 'mqar', vocabSize: 64, numKV: 8, seqLen: 40 },
+    model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, attnOnly: false, dMlp: 128, nCtx: 40, positional: 'learned', norm: 'layernorm' },
+    attention: 'softmax',
+    train: { steps: 800, batchSize: 16, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 2 },
+    initSeed: 2,
+    metric: 'accuracy',
+    description: 'MQAR (Zoology): 2 layers, d=64, 4 heads, softmax attention; recall at query positions',
+  },
+  'mqar-linear': {
+    task: { kind: 'mqar', vocabSize: 64, numKV: 8, seqLen: 40 },
+    model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, attnOnly: false, dMlp: 128, nCtx: 40, positional: 'learned', norm: 'layernorm' },
+    attention: 'linear-elu1',
+    train: { steps: 800, batchSize: 16, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 2 },
+    initSeed: 2,
+    metric: 'accuracy',
+    description: 'MQAR (Zoology): same width as mqar-softmax, linear attention with the elu(x)+1 feature map',
+  },
+  'grammar-4l': {
+    task: { kind: 'grammar', seqLen: 48 },
+    model: { vocabSize: 48, dModel: 64, nLayers: 4, nHeads: 4, attnOnly: false, dMlp: 128, nCtx: 48, positional: 'rotary', norm: 'layernorm' },
+    train: { steps: 500, batchSize: 12, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 3 },
+    initSeed: 3,
+    metric: 'nll',
+    description: '4-layer small LM (RoPE, d=64, 4 heads) on the synthetic agreement grammar, BOS at position 0 (sink studies)',
+  },
+};
+
+export function makeTask(spec) {
+  const { kind, ...opts } = spec;
+  return tasks[kind](opts);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  const name = args[0];
+  const recipe = recipes[name];
+  if (!recipe) {
+    console.error(`usage: train-checkpoint.mjs <${Object.keys(recipes).join('|')}> [--steps N] [--out DIR]`);
+    process.exit(2);
+  }
+  const flag = (f) => {
+    const i = args.indexOf(f);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const steps = Number(flag('--steps') ?? recipe.train.steps);
+  const out = flag('--out') ?? join(root, 'examples', 'models', name);
+  const task = makeTask(recipe.task);
+  const model = new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
+  if (recipe.attention && recipe.attention !== 'softmax') model.setAttention('all', recipe.attention);
+  console.log(`${name}: ${model} on task ${task.name} ${JSON.stringify(task.params)}`);
+  const t0 = Date.now();
+  const result = await train(model, task, {
+    ...recipe.train,
+    steps,
+    onStep: ({ step, loss, tokensPerSecond }) => {
+      if (step % 50 === 0 || step === steps - 1) console.log(`step ${step} loss ${loss.toFixed(4)} ${tokensPerSecond.toFixed(0)} tok/s`);
+    },
+  });
+  const ev = await evaluate(model, task, { batches: 8, batchSize: 32, seed: 424242 });
+  const metrics = {
+    recipe: name,
+    description: recipe.description,
+    task: { name: task.name, ...task.params },
+    model: recipe.model,
+    attention: recipe.attention ?? 'softmax',
+    train: { ...recipe.train, steps, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },
+    eval: { batches: 8, batchSize: 32, seed: 424242, accuracy: ev.accuracy, nll: ev.nll, scored: ev.scored, accuracyByPosition: ev.accuracyByPosition },
+    params: model.numParams,
+    device: 'cpu',
+    trainedAt: new Date().toISOString(),
+    wallSeconds: (Date.now() - t0) / 1000,
+  };
+  await saveModel(model, out, { 'metrics.json': metrics });
+  console.log(`${name}: accuracy ${ev.accuracy.toFixed(4)} nll ${ev.nll.toFixed(4)} -> ${out}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -1,0 +1,24 @@
+/**
+ * @attnlab/models — hookable transformers with TransformerLens hook names, per-head controls and
+ * attention variants, patching, safetensors + HF GPT-2 loading, tokenizers, training on synthetic
+ * tasks, and the small checkpoints the paper notebooks load.
+ */
+export { ModelError } from './errors.js';
+export { resolveConfig, type ModelConfig, type ModelConfigInput, type Positional, type NormKind, type Activation } from './config.js';
+export { HeadControls, type HeadControl, type HeadSelector, type HeadsListener, type PerturbMode } from './heads.js';
+export { hookNames, matches, type Hook, type HookFn, type HookFilter, type HookContext, type ActivationCache } from './hooks.js';
+export {
+  registerAttention, getAttention, listAttention, useAttentionRegistry, denseAttention, causalMask,
+  type AttentionImpl, type AttentionImplOptions, type AttentionOutput, type AttentionRegistry, type ExternalAttentionModule, type ExternalVariant, type PatternPerturb,
+} from './attention.js';
+export {
+  Transformer, KVCache, sampleRow,
+  type TokenInput, type RunOptions, type RunWithCacheOptions, type GenerateOptions, type AttentionSelector, type AttentionChoice,
+} from './transformer.js';
+export { tasks, induction, mqar, copy, passkey, grammar, grammarSentence, GRAMMAR_WORDS, type Task, type Batch, type InductionOptions, type MQAROptions, type CopyOptions, type PasskeyOptions, type GrammarOptions } from './tasks.js';
+export { train, evaluate, maskedCrossEntropy, batchTensors, type TrainOptions, type TrainResult, type StepInfo, type EvalOptions, type EvalResult } from './train.js';
+export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES, type SafeTensor, type SafetensorsFile, type SafetensorsDType, type WritableTensor } from './safetensors.js';
+export { loadHFModel, modelFromHF, configFromHF, configToHF, modelToSafetensors, saveModel, type HFGPT2Config } from './hf.js';
+export { CharTokenizer, ByteTokenizer, BPETokenizer, trainBPE, GPT2_PATTERN, type Tokenizer, type TokenizerJson } from './tokenizers.js';
+export { patchingSweep, logitDiff, accuracy, type PatchingOptions, type PatchingResult, type PatchMetric, type PatchSite } from './patching.js';
+export { exportOnnx, type OnnxExportOptions } from './onnx.js';

@@ -1,0 +1,177 @@
+import {
+  AdamW, Rng, argmax, clipGradNorm, crossEntropy, div, equal, mul, noGrad, scope, sum, tensor, warmupCosine,
+  type Device, type Tensor,
+} from '@attnlab/tensor';
+import { ModelError } from './errors.js';
+import type { Batch, Task } from './tasks.js';
+import type { Transformer } from './transformer.js';
+
+export interface StepInfo {
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSecond: number;
+  elapsedMs: number;
+}
+
+export interface TrainOptions {
+  steps: number;
+  batchSize: number;
+  lr: number;
+  /** 'cosine' (default: linear warmup then cosine to lr/10), 'constant', or lr per step. */
+  schedule?: 'cosine' | 'constant' | ((step: number) => number);
+  warmupSteps?: number;
+  weightDecay?: number;
+  /** Global gradient-norm clip (default 1; 0 disables). */
+  clip?: number;
+  /** Seeds the batch stream (model init has its own seed). */
+  seed?: number;
+  /** Move the model here before training. */
+  device?: Device;
+  /** Called after every step (progress bars, logging); may be async. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+}
+
+export interface TrainResult {
+  losses: number[];
+  steps: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+/** Tensors for one host batch on the model's device. */
+export function batchTensors(model: Transformer, b: Batch): { tokens: Tensor; targets: Tensor; lossMask: Tensor; evalMask: Tensor } {
+  const d = { device: model.device };
+  const shape = [b.batchSize, b.seqLen];
+  return {
+    tokens: tensor(b.tokens, shape, { ...d, dtype: 'int32' }),
+    targets: tensor(b.targets, shape, { ...d, dtype: 'int32' }),
+    lossMask: tensor(b.lossMask, shape, d),
+    evalMask: tensor(b.evalMask, shape, d),
+  };
+}
+
+/** Mean cross-entropy over positions where mask is 1. */
+export function maskedCrossEntropy(logits: Tensor, targets: Tensor, mask: Tensor): Tensor {
+  const nll = crossEntropy(logits, targets, { reduction: 'none' });
+  return div(sum(mul(nll, mask)), sum(mask));
+}
+
+/**
+ * Train with AdamW and gradient clipping on batches drawn from `task`. Deterministic for a seed on
+ * a given device (same init seed, same batch seed, same results).
+ */
+export async function train(model: Transformer, task: Task, options: TrainOptions): Promise<TrainResult> {
+  const { steps, batchSize, lr } = options;
+  if (!(steps > 0) || !(batchSize > 0) || !(lr > 0)) throw new ModelError('train', `steps, batchSize and lr must be positive (got ${steps}, ${batchSize}, ${lr})`);
+  if (task.vocabSize > model.config.vocabSize) throw new ModelError('train', `task '${task.name}' uses ${task.vocabSize} tokens, the model has ${model.config.vocabSize}`);
+  if (model.config.positional === 'learned' && task.seqLen > model.config.nCtx) throw new ModelError('train', `task sequences of ${task.seqLen} exceed the model context ${model.config.nCtx}`);
+  if (options.device) await model.to(options.device);
+  const warmup = options.warmupSteps ?? Math.min(100, Math.floor(steps / 10));
+  const sched = typeof options.schedule === 'function'
+    ? options.schedule
+    : options.schedule === 'constant'
+      ? (s: number) => (warmup > 0 && s < warmup ? (lr * (s + 1)) / warmup : lr)
+      : warmupCosine({ lr, warmupSteps: warmup, totalSteps: steps });
+  const params = model.parameters();
+  const opt = new AdamW(params, { lr, weightDecay: options.weightDecay ?? 0.01 });
+  const clip = options.clip ?? 1;
+  const rng = new Rng(options.seed ?? 0);
+  const losses: number[] = [];
+  const t0 = performance.now();
+  let tokens = 0;
+  try {
+    for (let step = 0; step < steps; step++) {
+      const batch = task.sample(rng, batchSize);
+      const { loss, gradNorm } = await scope(async () => {
+        const bt = batchTensors(model, batch);
+        const logits = await model.run(bt.tokens, { grad: true });
+        const l = maskedCrossEntropy(logits, bt.targets, bt.lossMask);
+        l.backward();
+        const norm = clip > 0 ? clipGradNorm(params, clip) : null;
+        opt.lr = sched(step);
+        opt.step();
+        opt.zeroGrad();
+        return { loss: await l.item(), gradNorm: norm ? await norm.item() : NaN };
+      });
+      if (!Number.isFinite(loss)) throw new ModelError('train', `loss became ${loss} at step ${step}`);
+      losses.push(loss);
+      tokens += batchSize * task.seqLen;
+      if (options.onStep) {
+        const elapsedMs = performance.now() - t0;
+        await options.onStep({ step, steps, loss, lr: opt.lr, gradNorm, tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs });
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  return { losses, steps, tokens, seconds, tokensPerSecond: tokens / seconds };
+}
+
+export interface EvalOptions {
+  batches?: number;
+  batchSize?: number;
+  /** Seed of the evaluation stream (different from training by default). */
+  seed?: number;
+}
+
+export interface EvalResult {
+  /** Share of scored positions where the argmax is the target. */
+  accuracy: number;
+  /** Mean negative log-likelihood (nats) at scored positions. */
+  nll: number;
+  /** Accuracy per position (null where nothing is scored). */
+  accuracyByPosition: (number | null)[];
+  nllByPosition: (number | null)[];
+  scored: number;
+}
+
+/** Accuracy and NLL of `model` on fresh batches of `task`, by position too. */
+export async function evaluate(model: Transformer, task: Task, options: EvalOptions = {}): Promise<EvalResult> {
+  const rng = new Rng(options.seed ?? 987654321);
+  const batches = options.batches ?? 8;
+  const B = options.batchSize ?? 32;
+  const N = task.seqLen;
+  const hit = new Float64Array(N);
+  const nllSum = new Float64Array(N);
+  const count = new Float64Array(N);
+  for (let i = 0; i < batches; i++) {
+    const batch = task.sample(rng, B);
+    const [pred, nll] = await noGrad(() => scope(async () => {
+      const bt = batchTensors(model, batch);
+      const logits = await model.forward(bt.tokens);
+      const nllT = crossEntropy(logits, bt.targets, { reduction: 'none' });
+      const correct = equal(argmax(logits, -1), bt.targets);
+      return [await correct.data(), await nllT.data()] as const;
+    }));
+    for (let b = 0; b < B; b++) {
+      for (let p = 0; p < N; p++) {
+        const j = b * N + p;
+        if (!batch.evalMask[j]) continue;
+        count[p]++;
+        hit[p] += pred[j]!;
+        nllSum[p] += nll[j]!;
+      }
+    }
+  }
+  let h = 0;
+  let s = 0;
+  let c = 0;
+  for (let p = 0; p < N; p++) {
+    h += hit[p]!;
+    s += nllSum[p]!;
+    c += count[p]!;
+  }
+  if (c === 0) throw new ModelError('evaluate', `task '${task.name}' scored no positions`);
+  return {
+    accuracy: h / c,
+    nll: s / c,
+    accuracyByPosition: Array.from(count, (n, p) => (n ? hit[p]! / n : null)),
+    nllByPosition: Array.from(count, (n, p) => (n ? nllSum[p]! / n : null)),
+    scored: c,
+  };
+}

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng, type Tensor } from '@attnlab/tensor';
+import { denseAttention, getAttention, registerAttention, useAttentionRegistry } from '../src/index.js';
+import { SEED, assertClose, randomModel, randomTokens } from './helpers.js';
+
+test('useAttentionRegistry: an @attnlab/attention-shaped registry serves unhooked forwards; hooks take the dense path', async () => {
+  const calls: Record<string, unknown>[] = [];
+  const CAUSAL = { kind: 'causal' };
+  // Same shape as @attnlab/attention: variants are { forward }, unknown names throw, masks are named objects.
+  const mod = {
+    causal: () => CAUSAL,
+    getAttention(name: string) {
+      if (name !== 'softmax') throw new Error(`unknown attention variant '${name}'`);
+      return {
+        forward: async (q: Tensor, k: Tensor, v: Tensor, opts?: Record<string, unknown>) => {
+          calls.push(opts ?? {});
+          assert.equal(opts?.['mask'], CAUSAL);
+          return { out: (await denseAttention(q, k, v, { scale: opts!['scale'] as number, causal: true })).out };
+        },
+      };
+    },
+  };
+  const model = randomModel({ vocabSize: 11, dModel: 8, nLayers: 2, nHeads: 2, nCtx: 8 }, SEED);
+  const toks = randomTokens(new Rng(SEED), 2, 5, 11);
+  const before = await (await model.forward(toks)).data();
+  const undo = useAttentionRegistry(mod);
+  try {
+    assertClose(await (await model.forward(toks)).data(), before, 1e-6, 'external softmax');
+    assert.equal(calls.length, 2, 'one call per layer');
+    assert.equal(calls[0]!['scale'], 1 / Math.sqrt(4));
+    calls.length = 0;
+    await model.runWithCache(toks, { names: 'blocks.1.attn.hook_pattern' });
+    assert.equal(calls.length, 1, 'the hooked layer used the dense path, the other the registry');
+    // Names the external registry lacks fall back to the local ones.
+    model.setAttention(0, 'linear');
+    await model.forward(toks);
+    assert.ok(getAttention('linear'));
+  } finally {
+    undo();
+  }
+  calls.length = 0;
+  model.setAttention('all', 'softmax');
+  await model.forward(toks);
+  assert.equal(calls.length, 0, 'undone');
+});
+
+test('registerAttention: a plugin variant runs per head with its options', async () => {
+  registerAttention('scaled-softmax-test', async (q, k, v, o) => denseAttention(q, k, v, { scale: o.scale * (o['factor'] as number), causal: o.causal }));
+  const model = randomModel({ vocabSize: 11, dModel: 8, nLayers: 1, nHeads: 2, nCtx: 8 }, SEED);
+  const toks = randomTokens(new Rng(SEED), 1, 6, 11);
+  const base = await (await model.forward(toks)).data();
+  model.setAttention({ head: 1 }, 'scaled-softmax-test', { factor: 1 });
+  assertClose(await (await model.forward(toks)).data(), base, 1e-6, 'factor 1 = softmax');
+  model.setAttention({ head: 1 }, 'scaled-softmax-test', { factor: 3 });
+  const { cache } = await model.runWithCache(toks, { names: 'blocks.0.attn.hook_z' });
+  const z = await cache['blocks.0.attn.hook_z']!.data();
+  model.setAttention('all', 'softmax');
+  for (let h = 0; h < 2; h++) model.heads.set({ layer: 0, head: h }, { perturb: { mode: 'temperature', strength: h === 1 ? 1 / 3 : 1 } });
+  const want = await (await model.runWithCache(toks, { names: 'blocks.0.attn.hook_z' })).cache['blocks.0.attn.hook_z']!.data();
+  assertClose(z, want, 1e-5, 'plugin variant on head 1 = temperature 1/3 on head 1');
+  assert.throws(() => registerAttention('bad', 3 as never), /must be a function/);
+});
