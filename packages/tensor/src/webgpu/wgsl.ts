@@ -175,6 +175,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
+/** The identity element of a reduction, as WGSL. */
+function reduceInit(op: ReduceOp, dtype: DType): string {
+  if (op === 'sum') return dtype === 'int32' ? '0' : '0.0';
+  if (op === 'min') return dtype === 'int32' ? '2147483647' : 'f32_bits(0x7f800000u)';
+  return dtype === 'int32' ? '-2147483647 - 1' : 'f32_bits(0xff800000u)';
+}
+
+/** One step folding value `v` (index `j`) into `acc` (and `ai` for argmax); Kahan sums when asked. */
+function reduceStep(op: ReduceOp, dtype: DType, kahan: boolean): string {
+  if (op === 'sum') return kahan && dtype === 'float32' ? 'let y = v - comp; let s = acc + y; comp = (s - acc) - y; acc = s;' : 'acc = acc + v;';
+  if (op === 'max') return 'if (v > acc || v != v) { acc = v; }';
+  if (op === 'min') return 'if (v < acc || v != v) { acc = v; }';
+  return 'if (v > acc) { acc = v; ai = j; }';
+}
+
 /**
  * One workgroup per output element of x viewed as [outer, len, inner]; threads stride over len
  * and combine in a tree. meta: [outer, len, inner]
@@ -182,12 +197,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 export function reduceShader(op: ReduceOp, dtype: DType): string {
   const t = ty(dtype);
   const isArg = op === 'argmax';
-  const init = op === 'sum' ? (dtype === 'int32' ? '0' : '0.0') : op === 'min' ? (dtype === 'int32' ? '2147483647' : 'f32_bits(0x7f800000u)') : dtype === 'int32' ? '-2147483647 - 1' : 'f32_bits(0xff800000u)';
-  const combine =
-    op === 'sum' ? 'acc = acc + v;'
-    : op === 'max' ? 'if (v > acc || v != v) { acc = v; }'
-    : op === 'min' ? 'if (v < acc || v != v) { acc = v; }'
-    : 'if (v > acc) { acc = v; ai = j; }';
+  const init = reduceInit(op, dtype);
+  const combine = reduceStep(op, dtype, false);
   const merge =
     op === 'sum' ? 'sv[l] = sv[l] + sv[l + s];'
     : op === 'max' ? 'if (sv[l + s] > sv[l] || sv[l + s] != sv[l + s]) { sv[l] = sv[l + s]; }'
@@ -232,13 +243,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 export function reduceSimpleShader(op: ReduceOp, dtype: DType): string {
   const t = ty(dtype);
   const isArg = op === 'argmax';
-  const init = op === 'sum' ? (dtype === 'int32' ? '0' : '0.0') : op === 'min' ? (dtype === 'int32' ? '2147483647' : 'f32_bits(0x7f800000u)') : dtype === 'int32' ? '-2147483647 - 1' : 'f32_bits(0xff800000u)';
-  const body =
-    op === 'sum' && dtype === 'float32' ? 'let y = v - comp; let s = acc + y; comp = (s - acc) - y; acc = s;'
-    : op === 'sum' ? 'acc = acc + v;'
-    : op === 'max' ? 'if (v > acc || v != v) { acc = v; }'
-    : op === 'min' ? 'if (v < acc || v != v) { acc = v; }'
-    : 'if (v > acc) { acc = v; ai = j; }';
+  const init = reduceInit(op, dtype);
+  const body = reduceStep(op, dtype, true);
   return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${isArg ? 'i32' : t}>`])}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
