@@ -1,0 +1,138 @@
+import ts from 'typescript';
+
+/**
+ * The cell compiler. A cell's TypeScript is type-stripped (TypeScript 5.9's transpiler, no type
+ * check), then its top-level statements are rewritten so the cell can run as the body of an async
+ * function (top-level await) while its bindings persist across cells:
+ * - const/let/var, function, class, enum and namespace bindings become `var`s that are read from
+ *   the persistent scope at the start of the next cell and written back when the cell ends (even
+ *   when it throws), so re-running `const x = ...` or `class A {}` works;
+ * - static imports become awaited dynamic imports through the host's `__import`;
+ * - a final expression statement becomes the cell's result.
+ */
+export interface CompiledCell {
+  /** Body of an async function taking (__scope, __import). */
+  body: string;
+  /** Names this cell declares at top level. */
+  declared: string[];
+  /** Whether the cell ends in an expression whose value is the result. */
+  hasResult: boolean;
+}
+
+export class CellSyntaxError extends Error {
+  constructor(message: string, readonly line: number, readonly column: number) {
+    super(message);
+    this.name = 'SyntaxError';
+  }
+}
+
+const RESULT = '__attnlab_result';
+
+export function stripTypes(source: string): string {
+  const out = ts.transpileModule(source, {
+    reportDiagnostics: true,
+    compilerOptions: {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      alwaysStrict: false,
+      isolatedModules: true,
+      // Keep imports a cell does not use yet: later cells will.
+      verbatimModuleSyntax: true,
+      removeComments: false,
+    },
+  });
+  const err = out.diagnostics?.find((d) => d.category === ts.DiagnosticCategory.Error);
+  if (err) {
+    const pos = err.file && err.start !== undefined ? err.file.getLineAndCharacterOfPosition(err.start) : { line: 0, character: 0 };
+    throw new CellSyntaxError(ts.flattenDiagnosticMessageText(err.messageText, '\n'), pos.line + 1, pos.character + 1);
+  }
+  return out.outputText.replace(/^export \{\};\s*$/m, '');
+}
+
+function bindingNames(name: ts.BindingName, out: string[]): void {
+  if (ts.isIdentifier(name)) out.push(name.text);
+  else for (const el of name.elements) if (!ts.isOmittedExpression(el)) bindingNames(el.name, out);
+}
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+function importToVar(decl: ts.ImportDeclaration, sf: ts.SourceFile, declared: string[]): string {
+  const spec = decl.moduleSpecifier.getText(sf);
+  const clause = decl.importClause;
+  if (!clause) return `await __import(${spec});`;
+  if (clause.isTypeOnly) return '';
+  const parts: string[] = [];
+  const tmp = `__m${decl.pos}`;
+  parts.push(`var ${tmp} = await __import(${spec});`);
+  if (clause.name) {
+    declared.push(clause.name.text);
+    parts.push(`var ${clause.name.text} = ${tmp}.default;`);
+  }
+  const nb = clause.namedBindings;
+  if (nb && ts.isNamespaceImport(nb)) {
+    declared.push(nb.name.text);
+    parts.push(`var ${nb.name.text} = ${tmp};`);
+  } else if (nb) {
+    for (const el of nb.elements) {
+      if (el.isTypeOnly) continue;
+      declared.push(el.name.text);
+      parts.push(`var ${el.name.text} = ${tmp}[${JSON.stringify((el.propertyName ?? el.name).text)}];`);
+    }
+  }
+  return parts.join(' ');
+}
+
+/** Compile a cell given the names earlier cells left in the scope. */
+export function compileCell(source: string, known: readonly string[]): CompiledCell {
+  const js = stripTypes(source);
+  const sf = ts.createSourceFile('cell.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
+  const declared: string[] = [];
+  // Function declarations are hoisted above the scope load: they must not be overwritten by it.
+  const functions = new Set<string>();
+  const edits: Edit[] = [];
+  const stmts = sf.statements;
+  let hasResult = false;
+  stmts.forEach((st, i) => {
+    const start = st.getStart(sf);
+    // `export` has no meaning in a cell: drop the keyword.
+    const mods = ts.canHaveModifiers(st) ? ts.getModifiers(st) : undefined;
+    const exp = mods?.find((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+    if (exp) edits.push({ start: exp.getStart(sf), end: exp.getEnd(), text: '' });
+    if (ts.isImportDeclaration(st)) {
+      edits.push({ start, end: st.getEnd(), text: importToVar(st, sf, declared) });
+    } else if (ts.isVariableStatement(st)) {
+      for (const d of st.declarationList.declarations) bindingNames(d.name, declared);
+      const kw = st.declarationList.getFirstToken(sf)!;
+      edits.push({ start: kw.getStart(sf), end: kw.getEnd(), text: 'var' });
+    } else if (ts.isFunctionDeclaration(st) && st.name) {
+      declared.push(st.name.text);
+      functions.add(st.name.text);
+    } else if (ts.isClassDeclaration(st) && st.name) {
+      declared.push(st.name.text);
+      const cls = st.getChildren(sf).find((c) => c.kind === ts.SyntaxKind.ClassKeyword)!;
+      edits.push({ start: cls.getStart(sf), end: cls.getStart(sf), text: `var ${st.name.text} = ` });
+      edits.push({ start: st.getEnd(), end: st.getEnd(), text: ';' });
+    } else if (ts.isExpressionStatement(st) && i === stmts.length - 1) {
+      hasResult = true;
+      edits.push({ start, end: start, text: `${RESULT} = (` });
+      edits.push({ start: st.expression.getEnd(), end: st.getEnd(), text: ');' });
+    }
+  });
+  // enum/namespace compile to `var E; (function (E) {...})(E || (E = {}))`, covered above.
+  edits.sort((a, b) => b.start - a.start);
+  let body = js;
+  for (const e of edits) body = body.slice(0, e.start) + e.text + body.slice(e.end);
+  const names = [...new Set([...known, ...declared])].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
+  const loaded = names.filter((n) => !functions.has(n));
+  const load = loaded.length ? `var ${loaded.map((n) => `${n} = __scope[${JSON.stringify(n)}]`).join(', ')};\n` : '';
+  const save = names.length ? `${names.map((n) => `__scope[${JSON.stringify(n)}] = ${n};`).join(' ')}` : '';
+  return {
+    body: `${load}var ${RESULT};\ntry {\n${body}\n} finally { ${save} }\nreturn ${RESULT};`,
+    declared: [...new Set(declared)],
+    hasResult,
+  };
+}

@@ -1,0 +1,8 @@
+/**
+ * @attnlab/kernel — the host-independent kernel core. Landed so far: the cell compiler
+ * (type stripping, persistent top-level bindings, imports, top-level await, last-expression
+ * result) and the cell scope that runs compiled cells. Messaging, display, comms and the hosts
+ * come next (issue 4).
+ */
+export { compileCell, stripTypes, CellSyntaxError, type CompiledCell } from './compile.js';
+export { CellScope, type Importer } from './run.js';
