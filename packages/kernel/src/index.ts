@@ -6,3 +6,5 @@
  */
 export { compileCell, stripTypes, CellSyntaxError, type CompiledCell } from './compile.js';
 export { CellScope, type Importer } from './run.js';
+export { KernelCore, type KernelHost, type KernelOutput, type ExecuteReply, type DisplayHandle, type CellGlobals } from './core.js';
+export { toMimeBundle, plainText, DISPLAY, type MimeBundle } from './display.js';

@@ -1,0 +1,112 @@
+import { CellSyntaxError } from './compile.js';
+import { toMimeBundle, type MimeBundle } from './display.js';
+import { CellScope, type Importer } from './run.js';
+
+/** What the core asks its host to send (the host maps these to Jupyter messages). */
+export type KernelOutput =
+  | { type: 'stream'; name: 'stdout' | 'stderr'; text: string }
+  | { type: 'display_data'; data: MimeBundle; displayId?: string }
+  | { type: 'update_display_data'; data: MimeBundle; displayId: string }
+  | { type: 'execute_result'; data: MimeBundle; executionCount: number }
+  | { type: 'error'; ename: string; evalue: string; traceback: string[] }
+  | { type: 'clear_output'; wait: boolean };
+
+export interface KernelHost {
+  send(msg: KernelOutput): void;
+  importModule?: Importer;
+}
+
+export type ExecuteReply =
+  | { status: 'ok'; executionCount: number }
+  | { status: 'error'; executionCount: number; ename: string; evalue: string; traceback: string[] };
+
+export interface DisplayHandle {
+  readonly id: string;
+  update(value: unknown): void;
+}
+
+/** The functions cells see as globals: display, console routed to the cell's streams. */
+export interface CellGlobals {
+  display(value: unknown): DisplayHandle;
+  clearOutput(wait?: boolean): void;
+}
+
+let nextDisplay = 1;
+
+/**
+ * The transport-free kernel core: runs cells, routes console output and displays to the host,
+ * and reports errors with the cell's own line. (Comms, completion, interrupt and plugins: next.)
+ */
+export class KernelCore {
+  private readonly scope: CellScope;
+  private count = 0;
+
+  constructor(private readonly host: KernelHost) {
+    this.scope = new CellScope(host.importModule);
+    const g = globalThis as unknown as { display?: unknown; clearOutput?: unknown };
+    const api = this.globals();
+    g.display = api.display;
+    g.clearOutput = api.clearOutput;
+  }
+
+  get executionCount(): number {
+    return this.count;
+  }
+
+  /** Names declared by cells so far. */
+  who(): string[] {
+    return this.scope.declared;
+  }
+
+  globals(): CellGlobals {
+    return {
+      display: (value: unknown): DisplayHandle => {
+        const id = `attnlab-${nextDisplay++}`;
+        this.host.send({ type: 'display_data', data: toMimeBundle(value), displayId: id });
+        return { id, update: (v: unknown) => this.host.send({ type: 'update_display_data', data: toMimeBundle(v), displayId: id }) };
+      },
+      clearOutput: (wait = false): void => this.host.send({ type: 'clear_output', wait }),
+    };
+  }
+
+  async execute(code: string, options: { silent?: boolean } = {}): Promise<ExecuteReply> {
+    const executionCount = options.silent ? this.count : ++this.count;
+    const restore = this.captureConsole();
+    try {
+      const { value, hasResult } = await this.scope.run(code);
+      if (hasResult && value !== undefined && !options.silent) {
+        this.host.send({ type: 'execute_result', data: toMimeBundle(value), executionCount });
+      }
+      return { status: 'ok', executionCount };
+    } catch (e) {
+      const err = describeError(e);
+      this.host.send({ type: 'error', ...err });
+      return { status: 'error', executionCount, ...err };
+    } finally {
+      restore();
+    }
+  }
+
+  private captureConsole(): () => void {
+    const c = console as unknown as Record<string, (...a: unknown[]) => void>;
+    const saved = { log: c['log']!, info: c['info']!, warn: c['warn']!, error: c['error']! };
+    const to = (name: 'stdout' | 'stderr') => (...args: unknown[]): void => {
+      this.host.send({ type: 'stream', name, text: args.map((a) => (typeof a === 'string' ? a : toMimeBundle(a)['text/plain'])).join(' ') + '\n' });
+    };
+    c['log'] = c['info'] = to('stdout');
+    c['warn'] = c['error'] = to('stderr');
+    return () => Object.assign(c, saved);
+  }
+}
+
+function describeError(e: unknown): { ename: string; evalue: string; traceback: string[] } {
+  if (e instanceof CellSyntaxError) {
+    return { ename: 'SyntaxError', evalue: e.message, traceback: [`SyntaxError: ${e.message}`, `    at cell line ${e.line}, column ${e.column}`] };
+  }
+  if (e instanceof Error) {
+    // Frames from the kernel itself say nothing about the user's cell.
+    const frames = (e.stack ?? '').split('\n').slice(1).filter((l) => l.includes('eval at') || l.includes('<anonymous>'));
+    return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`, ...frames] };
+  }
+  return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
+}

@@ -1,0 +1,34 @@
+/** A mime bundle: mime type -> data (text, JSON-able value or base64 for images). */
+export type MimeBundle = Record<string, unknown>;
+
+export const DISPLAY = Symbol.for('Jupyter.display');
+
+interface Displayable {
+  [DISPLAY](): MimeBundle;
+}
+
+function isDisplayable(v: unknown): v is Displayable {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as Partial<Displayable>)[DISPLAY] === 'function';
+}
+
+/** Text for values without a display method: like Node's REPL for objects, plain for strings. */
+export function plainText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'function') return `[Function ${v.name || '(anonymous)'}]`;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (v === undefined || v === null || typeof v !== 'object') return String(v);
+  try {
+    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x), 2) ?? String(v);
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+/** The mime bundle of any value: its `Symbol.for('Jupyter.display')` bundle, else text/plain. */
+export function toMimeBundle(v: unknown): MimeBundle {
+  if (isDisplayable(v)) {
+    const b = v[DISPLAY]();
+    return 'text/plain' in b ? b : { 'text/plain': plainText(v), ...b };
+  }
+  return { 'text/plain': plainText(v) };
+}
