@@ -1,0 +1,32 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const KERNEL_NAME = 'attnlab';
+
+/** Where `attnlab-kernel install` writes: --prefix P, --user, or the system prefix. */
+export function kernelspecDir(opts: { user?: boolean; prefix?: string }): string {
+  const base = opts.prefix ? join(opts.prefix, 'share', 'jupyter') : opts.user ? join(homedir(), '.local', 'share', 'jupyter') : '/usr/local/share/jupyter';
+  return join(base, 'kernels', KERNEL_NAME);
+}
+
+export function installKernelspec(opts: { user?: boolean; prefix?: string }): string {
+  const dir = kernelspecDir(opts);
+  mkdirSync(dir, { recursive: true });
+  const bin = fileURLToPath(new URL('../../bin/attnlab-kernel.mjs', import.meta.url));
+  writeFileSync(join(dir, 'kernel.json'), JSON.stringify({
+    argv: [process.execPath, bin, 'run', '{connection_file}'],
+    display_name: 'TypeScript (attnlab)',
+    language: 'typescript',
+    interrupt_mode: 'message',
+    metadata: { debugger: false },
+  }, null, 2));
+  return dir;
+}
+
+export function uninstallKernelspec(opts: { user?: boolean; prefix?: string }): string {
+  const dir = kernelspecDir(opts);
+  rmSync(dir, { recursive: true, force: true });
+  return dir;
+}

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as zmq from 'zeromq';
+import { Signer, type Message } from '../src/index.js';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const key = 'test-key-' + Math.random().toString(36).slice(2);
+const signer = new Signer(key);
+let proc: ChildProcess;
+let shell: zmq.Dealer;
+let iopub: zmq.Subscriber;
+let stderr = '';
+const iopubMsgs: Message[] = [];
+
+before(async () => {
+  const ports = await Promise.all([1, 2, 3, 4, 5].map(freePort));
+  const info = { ip: '127.0.0.1', transport: 'tcp', shell_port: ports[0], iopub_port: ports[1], stdin_port: ports[2], control_port: ports[3], hb_port: ports[4], key, signature_scheme: 'hmac-sha256' };
+  const file = join(mkdtempSync(join(tmpdir(), 'attnlab-wire-')), 'conn.json');
+  writeFileSync(file, JSON.stringify(info));
+  const bin = fileURLToPath(new URL('../../bin/attnlab-kernel.mjs', import.meta.url));
+  proc = spawn(process.execPath, [bin, 'run', file], { stdio: ['ignore', 'inherit', 'pipe'] });
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  shell = new zmq.Dealer();
+  shell.connect(`tcp://127.0.0.1:${ports[0]}`);
+  iopub = new zmq.Subscriber();
+  iopub.connect(`tcp://127.0.0.1:${ports[1]}`);
+  iopub.subscribe();
+  void (async () => {
+    for await (const frames of iopub) iopubMsgs.push(signer.parse(frames));
+  })();
+  await new Promise((r) => setTimeout(r, 500));
+});
+
+after(() => {
+  proc.kill();
+  shell.close();
+  iopub.close();
+});
+
+async function request(type: string, content: Record<string, unknown>): Promise<Message> {
+  await shell.send(signer.serialize(type, content, null, 'test'));
+  const [frames] = await Promise.race([
+    shell.receive().then((f) => [f] as const),
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`no reply to ${type}`)), 10_000)),
+  ]);
+  return signer.parse(frames as Buffer[]);
+}
+
+const streams = (): string => iopubMsgs.filter((m) => m.header.msg_type === 'stream').map((m) => String(m.content['text'])).join('');
+
+test('a message with a bad signature is dropped, logged and not executed', async () => {
+  const frames = signer.serialize('execute_request', { code: 'console.log("SHOULD-NOT-RUN")', silent: false }, null, 'test');
+  frames[frames.length - 5] = Buffer.from('0'.repeat(64));
+  await shell.send(frames);
+  const r = await request('execute_request', { code: 'console.log("after")', silent: false });
+  assert.equal(r.content['status'], 'ok');
+  await new Promise((res) => setTimeout(res, 200));
+  assert.ok(!streams().includes('SHOULD-NOT-RUN'));
+  assert.match(stderr, /bad or missing signature/);
+});
+
+test('malformed JSON and unknown message types are logged; the kernel keeps answering', async () => {
+  const frames = signer.serialize('execute_request', {}, null, 'test');
+  const bad = Buffer.from('{not json');
+  frames[frames.length - 1] = bad;
+  frames[frames.length - 5] = Buffer.from(signer.sign(frames.slice(-4)));
+  await shell.send(frames);
+  await shell.send(signer.serialize('no_such_request', {}, null, 'test'));
+  const r = await request('kernel_info_request', {});
+  assert.equal((r.content['language_info'] as { name: string }).name, 'typescript');
+  await new Promise((res) => setTimeout(res, 100));
+  assert.match(stderr, /malformed JSON/);
+  assert.match(stderr, /unknown msg_type 'no_such_request'/);
+});
+
+test('a syntax error and a comm_msg for an unknown comm leave state intact', async () => {
+  await request('execute_request', { code: 'const kept: number = 41;', silent: false });
+  const bad = await request('execute_request', { code: 'const = ;', silent: false });
+  assert.equal(bad.content['status'], 'error');
+  assert.equal(bad.content['ename'], 'SyntaxError');
+  await shell.send(signer.serialize('comm_msg', { comm_id: 'nope', data: {} }, null, 'test'));
+  const ok = await request('execute_request', { code: 'kept + 1', silent: false });
+  assert.equal(ok.content['status'], 'ok');
+  await new Promise((res) => setTimeout(res, 200));
+  const result = iopubMsgs.find((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '42');
+  assert.ok(result, 'execute_result 42 published');
+});
