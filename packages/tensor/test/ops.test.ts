@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   Rng, abs, add, argmax, broadcastTo, clamp, concat, cos, crossEntropy, div, elu, embedding, equal, exp, gelu,
   greater, layerNorm, log, logsumexp, logSoftmax, matmul, max, maximum, mean, min, minimum, mul, mulScalar, neg,
@@ -338,10 +338,6 @@ let devices: Device[] = [];
 before(async () => {
   devices = await testDevices();
   console.log(`# seed ${SEED}; devices: ${devices.map((d) => d.adapter).join(' | ')}`);
-});
-
-after(() => {
-  for (const d of devices) d.backend.destroy;
 });
 
 describe('tensor ops match the float64 reference, forward and backward, on every device', () => {
