@@ -1,44 +1,38 @@
 #!/usr/bin/env node
-// `npm start`. The JupyterLab app (issue 5) has not landed yet, so today this builds the packages
-// and runs a short terminal tour of what works: the device, attention with a mask on WebGPU (or
-// the CPU), its probabilities, and a block mask. It will start the lab once the lab lands.
+// `npm start`: builds what is stale, then serves the lab on 127.0.0.1 and prints its URL.
+// "Stale" = any source, package manifest or example newer than the built lab's index.html.
+// Extra arguments go to `attnlab serve` (for example: npm start -- --port 9000).
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const build = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
-if (build.status !== 0) process.exit(build.status ?? 1);
+const stamp = join(root, 'packages/lab/build/index.html');
 
-const { getDevice, randn } = await import('@attnlab/tensor');
-const { attention, causal, slidingWindow, sinks, or, createBlockMask } = await import('@attnlab/attention');
-
-console.log('\nattnlab: the lab (JupyterLab + in-browser kernel) is not built yet; this is a terminal tour.\n');
-let device;
-try {
-  device = await getDevice({ prefer: process.env.ATTNLAB_DEVICE === 'cpu' ? 'cpu' : 'webgpu' });
-} catch (e) {
-  console.log(`no WebGPU adapter (${e.message}); using the CPU`);
-  device = await getDevice({ prefer: 'cpu' });
-}
-console.log(`device: ${device.kind} — ${device.adapter}`);
-
-const [B, H, N, D] = [1, 2, 16, 32];
-const q = randn([B, H, N, D], { device, seed: 1 });
-const k = randn([B, H, N, D], { device, seed: 2 });
-const v = randn([B, H, N, D], { device, seed: 3 });
-const mask = or(sinks(1), slidingWindow(4));
-const { out, lse, probs } = await attention(q, k, v, { mask, returnProbs: { heads: [0] } });
-console.log(`attention(q, k, v, { mask: or(sinks(1), slidingWindow(4)) }) -> out [${out.shape}], lse [${lse.shape}]`);
-const p = await probs.data();
-console.log('head 0 probabilities (rows = queries, . < 0.05):');
-for (let i = 0; i < N; i++) {
-  let row = '';
-  for (let j = 0; j < N; j++) {
-    const x = p[i * N + j];
-    row += x < 0.05 ? ' .' : x < 0.25 ? ' o' : ' #';
+function newest(dir, skip = new Set(['node_modules', 'dist', 'build', 'labextension', 'bundle', 'scratch'])) {
+  let t = 0;
+  if (!existsSync(dir)) return t;
+  for (const name of readdirSync(dir)) {
+    if (skip.has(name) || name.startsWith('.')) continue;
+    const p = join(dir, name);
+    const st = statSync(p);
+    t = Math.max(t, st.isDirectory() ? newest(p, skip) : st.mtimeMs);
   }
-  console.log('  ' + row);
+  return t;
 }
-const bm = createBlockMask(causal(), { B: 1, H: 1, Nq: 1024, Nk: 1024, blockSize: 64 });
-console.log(`\ncreateBlockMask(causal(), N=1024, blockSize 64): density ${bm.density().toFixed(3)}`);
-console.log('\nNext: `npm test` runs every test; `npm run bench` writes benchmark JSON to test/bench/results/.');
+
+const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
+const sources = Math.max(newest(join(root, 'packages')), newest(join(root, 'kernels')), newest(join(root, 'examples')));
+if (sources > built) {
+  console.log(built ? 'attnlab: sources changed since the last build; rebuilding' : 'attnlab: first start; building the packages and the lab (about a minute)');
+  const r = spawnSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+}
+const { main } = await import('../packages/lab/dist/src/cli.js');
+try {
+  await main(['serve', ...process.argv.slice(2)]);
+} catch (e) {
+  console.error(`attnlab: ${e.message}`);
+  process.exit(2);
+}

@@ -94,6 +94,16 @@ export function compileCell(source: string, known: readonly string[]): CompiledC
   // Function declarations are hoisted above the scope load: they must not be overwritten by it.
   const functions = new Set<string>();
   const edits: Edit[] = [];
+  // Dynamic `import(x)` anywhere in the cell goes through the host's importer too: in a browser
+  // Worker a bare specifier means nothing to the native import(). (Pushed first: for edits at
+  // the same position this replacement must apply before the result wrapper's insertion.)
+  const visit = (n: ts.Node): void => {
+    if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      edits.push({ start: n.expression.getStart(sf), end: n.expression.getEnd(), text: '__import' });
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
   const stmts = sf.statements;
   let hasResult = false;
   stmts.forEach((st, i) => {

@@ -49,3 +49,15 @@ test('syntax errors name the line and column', async () => {
   await assert.rejects(s.run('const ok = 1;\nconst = 2;'), (e: unknown) => e instanceof CellSyntaxError && e.line === 2);
   assert.equal((await s.run('1')).value, 1);
 });
+
+test('dynamic import() anywhere in a cell goes through the host importer', async () => {
+  const asked: string[] = [];
+  const s = new CellScope(async (spec) => {
+    asked.push(spec);
+    return { answer: spec.length };
+  });
+  const r = await s.run("const m = await import('pkg-a');\nconst f = async () => (await import('pkg-bb')).answer;\nawait import('pkg-c');\n[m.answer, await f()]");
+  assert.deepEqual(r.value, [5, 6]);
+  assert.deepEqual(asked, ['pkg-a', 'pkg-c', 'pkg-bb']);
+  assert.deepEqual((await s.run("(await import('xyz')).answer")).value, 3);
+});

@@ -1,0 +1,48 @@
+/**
+ * @attnlab/kernel-extension: registers the in-browser attnlab kernel (kernelspec `attnlab`,
+ * "TypeScript (attnlab)") with JupyterLite's kernel specs, and a kernel client whose interrupt
+ * reaches the running cell.
+ */
+import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { IKernelClient, IKernelSpecs, type IKernelSpecs as KernelSpecsRegistry } from '@jupyterlite/services';
+import { AttnlabKernel } from './kernel.js';
+import { AttnlabKernelClient } from './client.js';
+import { KERNEL_SPEC } from './spec.js';
+
+export { AttnlabKernel, liveKernels } from './kernel.js';
+export { AttnlabKernelClient } from './client.js';
+export { KERNEL_SPEC, KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+
+/** Where the worker bundle is served: inside this prebuilt extension's static folder. */
+export function workerUrl(): string {
+  const base = PageConfig.getOption('fullLabextensionsUrl') || URLExt.join(PageConfig.getBaseUrl(), 'extensions');
+  return new URL(URLExt.join(base, '@attnlab/kernel-extension/static/worker/attnlab-kernel-worker.js'), location.href).href;
+}
+
+const kernelPlugin: JupyterFrontEndPlugin<void> = {
+  id: '@attnlab/kernel-extension:kernel',
+  description: 'The attnlab TypeScript kernel in a Web Worker',
+  autoStart: true,
+  requires: [IKernelSpecs],
+  activate: (_app: unknown, specs: KernelSpecsRegistry) => {
+    specs.register({
+      spec: KERNEL_SPEC,
+      create: async (options) => {
+        const folder = URLExt.join(PageConfig.getBaseUrl(), 'files', options.location ?? '') + '/';
+        return new AttnlabKernel({ ...options, workerUrl: workerUrl(), filesUrl: new URL(folder, location.href).href });
+      },
+    });
+  },
+};
+
+const kernelClientPlugin: JupyterFrontEndPlugin<AttnlabKernelClient> = {
+  id: '@attnlab/kernel-extension:kernel-client',
+  description: 'Kernel client whose interrupt stops a running attnlab cell',
+  autoStart: true,
+  requires: [IKernelSpecs],
+  provides: IKernelClient,
+  activate: (_app: unknown, kernelSpecs: KernelSpecsRegistry) => new AttnlabKernelClient({ kernelSpecs }),
+};
+
+export default [kernelPlugin, kernelClientPlugin];

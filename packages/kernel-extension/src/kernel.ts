@@ -1,0 +1,171 @@
+import type { KernelMessage } from '@jupyterlab/services';
+import { BaseKernel, type IKernel } from '@jupyterlite/services';
+import type { KernelOutput } from '@attnlab/kernel';
+import { WorkerConnection } from './worker-connection.js';
+import { LANGUAGE_INFO } from './spec.js';
+
+type ExecuteReply = KernelMessage.IExecuteReplyMsg['content'];
+type CoreReply = { status: 'ok'; executionCount: number } | { status: 'error'; executionCount: number; ename: string; evalue: string; traceback: string[] };
+
+export interface AttnlabKernelOptions extends IKernel.IOptions {
+  /** URL of the bundled worker script. */
+  workerUrl: string;
+  /** Absolute URL of the folder that relative paths in cells resolve to. */
+  filesUrl: string;
+}
+
+/** Kernels alive on this page, by id, so the kernel client can interrupt them. */
+export const liveKernels = new Map<string, AttnlabKernel>();
+
+/**
+ * The in-browser attnlab kernel: Jupyter messages on the page, the kernel core in a Web Worker.
+ * Interrupt sets a SharedArrayBuffer flag the worker's cell code checks; without cross-origin
+ * isolation there is no shared memory, so an interrupt restarts the worker and says so.
+ */
+export class AttnlabKernel extends BaseKernel {
+  private conn: WorkerConnection;
+  private interruptFlag: Int32Array | null = null;
+  private readonly started: Promise<void>;
+
+  constructor(private readonly opts: AttnlabKernelOptions) {
+    super(opts);
+    this.conn = this.spawn();
+    this.started = this.init();
+    liveKernels.set(this.id, this);
+  }
+
+  override get ready(): Promise<void> {
+    return this.started;
+  }
+
+  override dispose(): void {
+    if (this.isDisposed) return;
+    liveKernels.delete(this.id);
+    this.conn.terminate('kernel shut down');
+    super.dispose();
+  }
+
+  /** Interrupt the running cell; returns false when the worker had to be restarted instead. */
+  interrupt(): boolean {
+    if (this.interruptFlag) {
+      Atomics.store(this.interruptFlag, 0, 1);
+      return true;
+    }
+    this.conn.terminate('interrupted: the kernel was restarted');
+    this.stream({
+      name: 'stderr',
+      text: 'This page is not cross-origin isolated, so a running cell cannot be interrupted in place: the kernel was restarted and its state cleared. Serve the lab with `attnlab serve` (it sends COOP/COEP headers) for real interrupts.\n',
+    });
+    this.conn = this.spawn();
+    void this.init();
+    return false;
+  }
+
+  private spawn(): WorkerConnection {
+    return new WorkerConnection(this.opts.workerUrl, {
+      output: (out) => this.forward(out),
+      inputRequest: (prompt, password) => this.inputRequest({ prompt, password }),
+      fatal: (error) => this.stream({ name: 'stderr', text: `${error}\n` }),
+    });
+  }
+
+  private async init(): Promise<void> {
+    const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+    const sab = isolated ? new SharedArrayBuffer(4) : undefined;
+    this.interruptFlag = sab ? new Int32Array(sab) : null;
+    await this.conn.request({ type: 'init', filesUrl: this.opts.filesUrl, ...(sab ? { interruptBuffer: sab } : {}) });
+  }
+
+  private forward(out: KernelOutput): void {
+    switch (out.type) {
+      case 'stream':
+        this.stream({ name: out.name, text: out.text });
+        return;
+      case 'display_data':
+        this.displayData({ data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {}, transient: out.displayId ? { display_id: out.displayId } : {} });
+        return;
+      case 'update_display_data':
+        this.updateDisplayData({ data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {}, transient: { display_id: out.displayId } });
+        return;
+      case 'execute_result':
+        this.publishExecuteResult({ execution_count: this.executionCount, data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {} });
+        return;
+      case 'error':
+        this.publishExecuteError({ ename: out.ename, evalue: out.evalue, traceback: out.traceback });
+        return;
+      case 'clear_output':
+        this.clearOutput({ wait: out.wait });
+        return;
+    }
+  }
+
+  async kernelInfoRequest(): Promise<KernelMessage.IInfoReplyMsg['content']> {
+    return {
+      implementation: 'attnlab',
+      implementation_version: '0.1.0',
+      language_info: LANGUAGE_INFO,
+      protocol_version: '5.3',
+      status: 'ok',
+      banner: 'attnlab: TypeScript with WebGPU attention, in a Web Worker',
+      help_links: [],
+    };
+  }
+
+  async executeRequest(content: KernelMessage.IExecuteRequestMsg['content']): Promise<ExecuteReply> {
+    if (this.interruptFlag) Atomics.store(this.interruptFlag, 0, 0);
+    try {
+      const r = await this.conn.request<CoreReply>({ type: 'execute', code: content.code, silent: content.silent ?? false, allowStdin: content.allow_stdin ?? false });
+      if (r.status === 'ok') return { status: 'ok', execution_count: this.executionCount, user_expressions: {} };
+      return { status: 'error', execution_count: this.executionCount, ename: r.ename, evalue: r.evalue, traceback: r.traceback };
+    } catch (e) {
+      // The worker died under this cell (restart after an interrupt, or a crash).
+      const evalue = e instanceof Error ? e.message : String(e);
+      this.publishExecuteError({ ename: 'KernelRestarted', evalue, traceback: [`KernelRestarted: ${evalue}`] });
+      return { status: 'error', execution_count: this.executionCount, ename: 'KernelRestarted', evalue, traceback: [] };
+    }
+  }
+
+  async completeRequest(content: KernelMessage.ICompleteRequestMsg['content']): Promise<KernelMessage.ICompleteReplyMsg['content']> {
+    return this.conn.request({ type: 'complete', code: content.code, cursorPos: content.cursor_pos });
+  }
+
+  async inspectRequest(content: KernelMessage.IInspectRequestMsg['content']): Promise<KernelMessage.IInspectReplyMsg['content']> {
+    return this.conn.request({ type: 'inspect', code: content.code, cursorPos: content.cursor_pos, detailLevel: content.detail_level });
+  }
+
+  async isCompleteRequest(content: KernelMessage.IIsCompleteRequestMsg['content']): Promise<KernelMessage.IIsCompleteReplyMsg['content']> {
+    return this.conn.request({ type: 'isComplete', code: content.code });
+  }
+
+  async commInfoRequest(content: KernelMessage.ICommInfoRequestMsg['content']): Promise<KernelMessage.ICommInfoReplyMsg['content']> {
+    return this.conn.request({ type: 'commInfo', ...(content.target_name ? { targetName: content.target_name } : {}) });
+  }
+
+  inputReply(content: KernelMessage.IInputReplyMsg['content']): void {
+    const value = content.status === 'ok' ? content.value : '';
+    void this.conn.request({ type: 'inputReply', value }).catch(() => undefined);
+  }
+
+  async commOpen(msg: KernelMessage.ICommOpenMsg): Promise<void> {
+    const c = msg.content;
+    await this.conn.request({ type: 'commOpen', commId: c.comm_id, targetName: c.target_name, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) });
+  }
+
+  async commMsg(msg: KernelMessage.ICommMsgMsg): Promise<void> {
+    const c = msg.content;
+    await this.conn.request({ type: 'commMsg', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) });
+  }
+
+  async commClose(msg: KernelMessage.ICommCloseMsg): Promise<void> {
+    const c = msg.content;
+    await this.conn.request({ type: 'commClose', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown> });
+  }
+}
+
+function toArrayBuffers(buffers: (ArrayBuffer | ArrayBufferView)[] | undefined): ArrayBuffer[] {
+  return (buffers ?? []).map((b) => {
+    if (b instanceof ArrayBuffer) return b.slice(0);
+    const v = b as ArrayBufferView;
+    return (v.buffer as ArrayBuffer).slice(v.byteOffset, v.byteOffset + v.byteLength);
+  });
+}
