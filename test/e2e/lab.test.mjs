@@ -56,6 +56,35 @@ test('errors keep the kernel alive and its state intact', async () => {
   assert.equal(textOf(good), '42');
 });
 
+test('a plotly heatmap of attention probabilities renders, and the output keeps a PNG fallback', async () => {
+  const out = await lab.run(`import * as plots from '@attnlab/plots';
+const { probs } = await attention(mk(d, 1), mk(d, 2), mk(d, 3), { mask: causal(), returnProbs: { heads: [0, 1] } });
+await plots.attention(probs, ['a', 'b', 'c', 'd', 'e', 'f', 'g'])`);
+  const cell = lab.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell').nth((await lab.cellCount()) - 2);
+  await cell.locator('.attnlab-plotly .main-svg').first().waitFor({ timeout: 60_000 });
+  const heatmaps = await cell.locator('.attnlab-plotly .heatmaplayer image, .attnlab-plotly .hm').count();
+  assert.ok(heatmaps >= 2, `expected a heatmap per head, found ${heatmaps}`);
+  await lab.page.waitForFunction((i) => {
+    const o = window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON();
+    return o.some((x) => x.data && typeof x.data['image/png'] === 'string' && x.data['image/png'].length > 1000);
+  }, (await lab.cellCount()) - 2, { timeout: 60_000 });
+  await lab.shot('attention-plot');
+  assert.ok(out.some((o) => o.data?.['application/vnd.plotly.v1+json']));
+});
+
+test('a figure updated through its display handle redraws in place (a growing curve)', async () => {
+  await lab.run(`const curve = plots.line([1], { title: 'loss' });
+const h = display(curve);
+for (let i = 1; i <= 5; i++) { curve.extend(0, [i], [1 / (i + 1)]); h.update(curve); await new Promise((r) => setTimeout(r, 50)); }`);
+  const idx = (await lab.cellCount()) - 2;
+  await lab.page.waitForFunction((i) => {
+    const o = window.jupyterapp.shell.currentWidget.content.widgets[i].model.outputs.toJSON();
+    const fig = o[0]?.data?.['application/vnd.plotly.v1+json'];
+    return o.length === 1 && fig && fig.data[0].x.length === 6;
+  }, idx, { timeout: 30_000 });
+  await lab.shot('live-curve');
+});
+
 test('the page raised no uncaught errors', () => {
   const real = lab.consoleErrors.filter((e) => !/Yjs|Y\.Doc|favicon|language-server/.test(e));
   assert.deepEqual(real, []);

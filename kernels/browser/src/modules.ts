@@ -8,6 +8,7 @@ export const BUNDLED_MODULES: Record<string, () => Promise<Record<string, unknow
   '@attnlab/attention': () => import('@attnlab/attention'),
   '@attnlab/models': () => import('@attnlab/models'),
   '@attnlab/kernel': () => import('@attnlab/kernel'),
+  '@attnlab/plots': () => import('@attnlab/plots'),
 };
 
 /** Resolves a cell's import: a bundled package, or an absolute http(s)/blob URL the user chose. */
