@@ -48,10 +48,16 @@ async function handle(req: WorkerRequest): Promise<unknown> {
     case 'inspect':
       return { status: 'ok', found: false, data: {}, metadata: {} };
     case 'commInfo':
-      return { status: 'ok', comms: {} };
+      return core.commInfo(req.targetName);
     case 'commOpen':
+      core.commOpen({ comm_id: req.commId, target_name: req.targetName, data: req.data }, req.metadata, req.buffers);
+      return null;
     case 'commMsg':
+      core.commMsg({ comm_id: req.commId, data: req.data }, req.metadata, req.buffers);
+      return null;
     case 'commClose':
+      core.commClose({ comm_id: req.commId, data: req.data }, req.metadata);
+      return null;
     case 'inputReply':
       return null;
   }

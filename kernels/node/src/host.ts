@@ -105,8 +105,8 @@ export class NodeKernel {
     }
   }
 
-  private publish(type: string, content: Record<string, unknown>, parent: Message | null): void {
-    void this.iopub.send(this.signer.serialize(type, content, parent, this.session, [Buffer.from(type)]));
+  private publish(type: string, content: Record<string, unknown>, parent: Message | null, extra: { metadata?: Record<string, unknown>; buffers?: ArrayBuffer[] } = {}): void {
+    void this.iopub.send(this.signer.serialize(type, content, parent, this.session, [Buffer.from(type)], extra));
   }
 
   private async reply(sock: zmq.Router, msg: Message, type: string, content: Record<string, unknown>): Promise<void> {
@@ -122,6 +122,9 @@ export class NodeKernel {
       case 'execute_result': return this.publish('execute_result', { data: m.data, metadata: {}, execution_count: m.executionCount }, p);
       case 'error': return this.publish('error', { ename: m.ename, evalue: m.evalue, traceback: m.traceback }, p);
       case 'clear_output': return this.publish('clear_output', { wait: m.wait }, p);
+      case 'comm_open': return this.publish('comm_open', { comm_id: m.commId, target_name: m.targetName, data: m.data }, p, { metadata: m.metadata, buffers: m.buffers });
+      case 'comm_msg': return this.publish('comm_msg', { comm_id: m.commId, data: m.data }, p, { metadata: m.metadata, buffers: m.buffers });
+      case 'comm_close': return this.publish('comm_close', { comm_id: m.commId, data: m.data }, p, { metadata: m.metadata });
     }
   }
 
@@ -165,9 +168,11 @@ export class NodeKernel {
             await this.reply(sock, msg, 'history_reply', { status: 'ok', history });
           }
           break;
-        case 'comm_info_request':
-          await this.reply(sock, msg, 'comm_info_reply', { status: 'ok', comms: {} });
+        case 'comm_info_request': {
+          const target = msg.content['target_name'];
+          await this.reply(sock, msg, 'comm_info_reply', this.core.commInfo(typeof target === 'string' ? target : undefined));
           break;
+        }
         case 'interrupt_request':
           await this.reply(sock, msg, 'interrupt_reply', { status: 'ok' });
           break;
@@ -179,9 +184,13 @@ export class NodeKernel {
           break;
         }
         case 'comm_open':
+          this.core.commOpen(msg.content, msg.metadata, msg.buffers.map(bufferOf));
+          break;
         case 'comm_msg':
+          this.core.commMsg(msg.content, msg.metadata, msg.buffers.map(bufferOf));
+          break;
         case 'comm_close':
-          // No comm targets yet: a message for an unknown comm is ignored, as the protocol says.
+          this.core.commClose(msg.content, msg.metadata);
           break;
         default:
           console.error(`attnlab-kernel: unknown msg_type '${type}' ignored`);
@@ -196,6 +205,10 @@ export class NodeKernel {
     for (const s of [this.shell, this.control, this.stdin, this.iopub, this.hb]) s.close();
     process.exit(0);
   }
+}
+
+function bufferOf(b: Buffer): ArrayBuffer {
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
 /** 'complete' unless brackets or a string are left open (for consoles). */

@@ -54,9 +54,10 @@ export class Signer {
     }
   }
 
-  serialize(msgType: string, content: Record<string, unknown>, parent: Message | null, session: string, identities: Buffer[] = []): Buffer[] {
+  /** Frames of a message; binary buffers (comms) follow the signed parts, unsigned, as the protocol says. */
+  serialize(msgType: string, content: Record<string, unknown>, parent: Message | null, session: string, identities: Buffer[] = [], extra: { metadata?: Record<string, unknown>; buffers?: ArrayBuffer[] } = {}): Buffer[] {
     const header: Header = { msg_id: randomUUID(), session, username: 'attnlab', date: new Date().toISOString(), msg_type: msgType, version: '5.3' };
-    const parts = [header, parent?.header ?? {}, {}, content].map((x) => Buffer.from(JSON.stringify(x)));
-    return [...identities, Buffer.from(DELIM), Buffer.from(this.sign(parts)), ...parts];
+    const parts = [header, parent?.header ?? {}, extra.metadata ?? {}, content].map((x) => Buffer.from(JSON.stringify(x)));
+    return [...identities, Buffer.from(DELIM), Buffer.from(this.sign(parts)), ...parts, ...(extra.buffers ?? []).map((b) => Buffer.from(b))];
   }
 }

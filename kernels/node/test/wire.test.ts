@@ -99,3 +99,38 @@ test('a syntax error and a comm_msg for an unknown comm leave state intact', asy
   const result = iopubMsgs.find((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '42');
   assert.ok(result, 'execute_result 42 published');
 });
+
+async function waitIopub(pred: (m: Message) => boolean, what: string): Promise<Message> {
+  for (let i = 0; i < 100; i++) {
+    const m = iopubMsgs.find(pred);
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no iopub message: ${what}`);
+}
+
+test('comms: a target registered by a cell answers a front-end comm with binary buffers both ways', async () => {
+  const setup = await request('execute_request', {
+    code: `const ctx = (globalThis as any)[Symbol.for('attnlab.kernel')];
+ctx.comms.registerTarget('echo', (comm: any, open: any) => {
+  comm.send({ opened: open.data.hello });
+  comm.onMsg = (m: any) => comm.send({ n: m.buffers[0].byteLength }, { buffers: [new Uint8Array(new Uint8Array(m.buffers[0].buffer, m.buffers[0].byteOffset, m.buffers[0].byteLength)).reverse()] });
+});`,
+    silent: false,
+  });
+  assert.equal(setup.content['status'], 'ok');
+  await shell.send(signer.serialize('comm_open', { comm_id: 'c1', target_name: 'echo', data: { hello: 'world' } }, null, 'test'));
+  const opened = await waitIopub((m) => m.header.msg_type === 'comm_msg' && (m.content['data'] as { opened?: string }).opened === 'world', 'reply to comm_open');
+  assert.equal(opened.content['comm_id'], 'c1');
+  const frames = signer.serialize('comm_msg', { comm_id: 'c1', data: {} }, null, 'test');
+  await shell.send([...frames, Buffer.from([1, 2, 3, 250])]);
+  const echoed = await waitIopub((m) => m.header.msg_type === 'comm_msg' && (m.content['data'] as { n?: number }).n === 4, 'echo with a buffer');
+  assert.deepEqual([...echoed.buffers[0]!], [250, 3, 2, 1]);
+  const info = await request('comm_info_request', { target_name: 'echo' });
+  assert.deepEqual(info.content['comms'], { c1: { target_name: 'echo' } });
+  await shell.send(signer.serialize('comm_open', { comm_id: 'c2', target_name: 'nobody', data: {} }, null, 'test'));
+  const closed = await waitIopub((m) => m.header.msg_type === 'comm_close' && m.content['comm_id'] === 'c2', 'comm_close for an unknown target');
+  assert.ok(closed);
+  const alive = await request('execute_request', { code: 'ctx.comms.get("c1").targetName', silent: false });
+  assert.equal(alive.content['status'], 'ok');
+});

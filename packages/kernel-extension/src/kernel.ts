@@ -96,6 +96,15 @@ export class AttnlabKernel extends BaseKernel {
       case 'clear_output':
         this.clearOutput({ wait: out.wait });
         return;
+      case 'comm_open':
+        this.handleComm('comm_open', { comm_id: out.commId, target_name: out.targetName, data: out.data } as unknown as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], out.buffers);
+        return;
+      case 'comm_msg':
+        this.handleComm('comm_msg', { comm_id: out.commId, data: out.data } as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], out.buffers);
+        return;
+      case 'comm_close':
+        this.handleComm('comm_close', { comm_id: out.commId, data: out.data } as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], []);
+        return;
     }
   }
 

@@ -1,6 +1,7 @@
 import { CellSyntaxError } from './compile.js';
 import { toMimeBundle, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
+import { CommRegistry, type CommManager, type CommOutput, type BufferLike } from './comm.js';
 
 /** What the core asks its host to send (the host maps these to Jupyter messages). */
 export type KernelOutput =
@@ -9,7 +10,8 @@ export type KernelOutput =
   | { type: 'update_display_data'; data: MimeBundle; displayId: string }
   | { type: 'execute_result'; data: MimeBundle; executionCount: number }
   | { type: 'error'; ename: string; evalue: string; traceback: string[] }
-  | { type: 'clear_output'; wait: boolean };
+  | { type: 'clear_output'; wait: boolean }
+  | CommOutput;
 
 export interface KernelHost {
   send(msg: KernelOutput): void;
@@ -31,6 +33,18 @@ export interface CellGlobals {
   clearOutput(wait?: boolean): void;
 }
 
+/**
+ * What packages that must not depend on @attnlab/kernel (widgets, plots) reach through
+ * `globalThis[Symbol.for('attnlab.kernel')]`: the running kernel's comms and display.
+ */
+export interface KernelContext {
+  comms: CommManager;
+  display(value: unknown): DisplayHandle;
+  clearOutput(wait?: boolean): void;
+}
+
+export const KERNEL_CONTEXT = Symbol.for('attnlab.kernel');
+
 let nextDisplay = 1;
 
 /**
@@ -40,13 +54,38 @@ let nextDisplay = 1;
 export class KernelCore {
   private readonly scope: CellScope;
   private count = 0;
+  /** Comms with the front end (the widget protocol is built on these). */
+  readonly comms: CommRegistry;
 
   constructor(private readonly host: KernelHost) {
     this.scope = new CellScope(host.importModule);
-    const g = globalThis as unknown as { display?: unknown; clearOutput?: unknown };
+    this.comms = new CommRegistry((m) => host.send(m), (text) => host.send({ type: 'stream', name: 'stderr', text }));
+    const g = globalThis as unknown as { display?: unknown; clearOutput?: unknown } & Record<symbol, unknown>;
     const api = this.globals();
     g.display = api.display;
     g.clearOutput = api.clearOutput;
+    const context: KernelContext = { comms: this.comms, display: api.display, clearOutput: api.clearOutput };
+    g[KERNEL_CONTEXT] = context;
+  }
+
+  /** comm_open from the front end. */
+  commOpen(content: unknown, metadata: unknown = {}, buffers: readonly BufferLike[] = []): void {
+    this.comms.receiveOpen(content, metadata, buffers);
+  }
+
+  /** comm_msg from the front end. */
+  commMsg(content: unknown, metadata: unknown = {}, buffers: readonly BufferLike[] = []): void {
+    this.comms.receiveMsg(content, metadata, buffers);
+  }
+
+  /** comm_close from the front end. */
+  commClose(content: unknown, metadata: unknown = {}): void {
+    this.comms.receiveClose(content, metadata);
+  }
+
+  /** comm_info_reply content: the open comms, optionally of one target. */
+  commInfo(targetName?: string): { status: 'ok'; comms: Record<string, { target_name: string }> } {
+    return { status: 'ok', comms: this.comms.info(targetName) };
   }
 
   get executionCount(): number {
