@@ -9,6 +9,7 @@ export const BUNDLED_MODULES: Record<string, () => Promise<Record<string, unknow
   '@attnlab/models': () => import('@attnlab/models'),
   '@attnlab/kernel': () => import('@attnlab/kernel'),
   '@attnlab/plots': () => import('@attnlab/plots'),
+  '@attnlab/widgets': () => import('@attnlab/widgets'),
 };
 
 /** Resolves a cell's import: a bundled package, or an absolute http(s)/blob URL the user chose. */

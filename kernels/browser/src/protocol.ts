@@ -23,7 +23,8 @@ export type WorkerRequest =
   | { type: 'commOpen'; commId: string; targetName: string; data: Record<string, unknown>; metadata: Record<string, unknown>; buffers: ArrayBuffer[] }
   | { type: 'commMsg'; commId: string; data: Record<string, unknown>; metadata: Record<string, unknown>; buffers: ArrayBuffer[] }
   | { type: 'commClose'; commId: string; data: Record<string, unknown>; metadata: Record<string, unknown> }
-  | { type: 'inputReply'; value: string };
+  | { type: 'inputReply'; value: string }
+  | { type: 'interrupt' };
 
 export type ToWorker = WorkerRequest & { id: number };
 

@@ -34,7 +34,7 @@ function resolveRelativeFetch(filesUrl: string): void {
 async function handle(req: WorkerRequest): Promise<unknown> {
   if (req.type === 'init') {
     resolveRelativeFetch(req.filesUrl);
-    core = new KernelCore({ send, importModule: importInWorker });
+    core = new KernelCore({ send, importModule: importInWorker, ...(req.interruptBuffer ? { interruptFlag: new Int32Array(req.interruptBuffer) } : {}) });
     return { ok: true };
   }
   if (!core) throw new Error(`kernel worker: '${req.type}' before init`);
@@ -59,6 +59,9 @@ async function handle(req: WorkerRequest): Promise<unknown> {
       core.commClose({ comm_id: req.commId, data: req.data }, req.metadata);
       return null;
     case 'inputReply':
+      return null;
+    case 'interrupt':
+      core.interrupt();
       return null;
   }
 }

@@ -48,7 +48,9 @@ export class AttnlabKernel extends BaseKernel {
   /** Interrupt the running cell; returns false when the worker had to be restarted instead. */
   interrupt(): boolean {
     if (this.interruptFlag) {
+      // The flag stops a busy loop; the message cancels a cell waiting on a promise.
       Atomics.store(this.interruptFlag, 0, 1);
+      void this.conn.request({ type: 'interrupt' }).catch(() => undefined);
       return true;
     }
     this.conn.terminate('interrupted: the kernel was restarted');
@@ -121,7 +123,6 @@ export class AttnlabKernel extends BaseKernel {
   }
 
   async executeRequest(content: KernelMessage.IExecuteRequestMsg['content']): Promise<ExecuteReply> {
-    if (this.interruptFlag) Atomics.store(this.interruptFlag, 0, 0);
     try {
       const r = await this.conn.request<CoreReply>({ type: 'execute', code: content.code, silent: content.silent ?? false, allowStdin: content.allow_stdin ?? false });
       if (r.status === 'ok') return { status: 'ok', execution_count: this.executionCount, user_expressions: {} };

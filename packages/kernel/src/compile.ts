@@ -11,7 +11,7 @@ import ts from 'typescript';
  * - a final expression statement becomes the cell's result.
  */
 export interface CompiledCell {
-  /** Body of an async function taking (__scope, __import). */
+  /** Body of an async function taking (__scope, __import, __interrupt). */
   body: string;
   /** Names this cell declares at top level. */
   declared: string[];
@@ -27,6 +27,8 @@ export class CellSyntaxError extends Error {
 }
 
 const RESULT = '__attnlab_result';
+/** The interrupt check the cell's loops call (third parameter of the cell function). */
+export const INTERRUPT = '__interrupt';
 
 export function stripTypes(source: string): string {
   const out = ts.transpileModule(source, {
@@ -100,6 +102,15 @@ export function compileCell(source: string, known: readonly string[]): CompiledC
   const visit = (n: ts.Node): void => {
     if (ts.isCallExpression(n) && n.expression.kind === ts.SyntaxKind.ImportKeyword) {
       edits.push({ start: n.expression.getStart(sf), end: n.expression.getEnd(), text: '__import' });
+    }
+    // Every loop body starts with an interrupt check, so `while (true) {}` can be stopped.
+    if (ts.isIterationStatement(n, false)) {
+      const body = n.statement;
+      if (ts.isBlock(body)) edits.push({ start: body.getStart(sf) + 1, end: body.getStart(sf) + 1, text: ` ${INTERRUPT}();` });
+      else {
+        edits.push({ start: body.getStart(sf), end: body.getStart(sf), text: `{ ${INTERRUPT}(); ` });
+        edits.push({ start: body.getEnd(), end: body.getEnd(), text: ' }' });
+      }
     }
     ts.forEachChild(n, visit);
   };

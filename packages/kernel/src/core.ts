@@ -16,6 +16,20 @@ export type KernelOutput =
 export interface KernelHost {
   send(msg: KernelOutput): void;
   importModule?: Importer;
+  /**
+   * Int32Array over a SharedArrayBuffer: another thread sets [0] = 1 to interrupt a running cell.
+   * Cell loops check it, so even `while (true) {}` stops. Without it, `interrupt()` still cancels
+   * a cell that is waiting on a promise.
+   */
+  interruptFlag?: Int32Array;
+}
+
+/** Thrown inside a cell (or raced against it) when the kernel is interrupted. */
+export class KernelInterrupt extends Error {
+  constructor() {
+    super('the cell was interrupted');
+    this.name = 'Interrupted';
+  }
 }
 
 export type ExecuteReply =
@@ -57,8 +71,16 @@ export class KernelCore {
   /** Comms with the front end (the widget protocol is built on these). */
   readonly comms: CommRegistry;
 
+  private cancelRun: ((e: Error) => void) | null = null;
+
   constructor(private readonly host: KernelHost) {
-    this.scope = new CellScope(host.importModule);
+    const flag = host.interruptFlag;
+    const check = flag
+      ? () => {
+          if (Atomics.load(flag, 0) !== 0) throw new KernelInterrupt();
+        }
+      : () => {};
+    this.scope = new CellScope(host.importModule, check);
     this.comms = new CommRegistry((m) => host.send(m), (text) => host.send({ type: 'stream', name: 'stderr', text }));
     const g = globalThis as unknown as { display?: unknown; clearOutput?: unknown } & Record<symbol, unknown>;
     const api = this.globals();
@@ -108,11 +130,23 @@ export class KernelCore {
     };
   }
 
+  /**
+   * Stops the running cell: sets the shared flag (loops throw at their next iteration) and
+   * cancels the cell's pending await. Earlier cells' state is kept.
+   */
+  interrupt(): void {
+    if (this.host.interruptFlag) Atomics.store(this.host.interruptFlag, 0, 1);
+    this.cancelRun?.(new KernelInterrupt());
+  }
+
   async execute(code: string, options: { silent?: boolean } = {}): Promise<ExecuteReply> {
     const executionCount = options.silent ? this.count : ++this.count;
     const restore = this.captureConsole();
+    // A flag left set by an interrupt that arrived between cells must not stop this one.
+    if (this.host.interruptFlag) Atomics.store(this.host.interruptFlag, 0, 0);
+    const cancelled = new Promise<never>((_, reject) => (this.cancelRun = reject));
     try {
-      const { value, hasResult } = await this.scope.run(code);
+      const { value, hasResult } = await Promise.race([this.scope.run(code), cancelled]);
       if (hasResult && value !== undefined && !options.silent) {
         this.host.send({ type: 'execute_result', data: toMimeBundle(value), executionCount });
       }
@@ -122,6 +156,8 @@ export class KernelCore {
       this.host.send({ type: 'error', ...err });
       return { status: 'error', executionCount, ...err };
     } finally {
+      this.cancelRun = null;
+      if (this.host.interruptFlag) Atomics.store(this.host.interruptFlag, 0, 0);
       restore();
     }
   }
@@ -139,6 +175,9 @@ export class KernelCore {
 }
 
 function describeError(e: unknown): { ename: string; evalue: string; traceback: string[] } {
+  if (e instanceof KernelInterrupt) {
+    return { ename: 'Interrupted', evalue: 'the cell was interrupted; earlier state is kept', traceback: ['Interrupted: the cell was interrupted; earlier state is kept'] };
+  }
   if (e instanceof CellSyntaxError) {
     return { ename: 'SyntaxError', evalue: e.message, traceback: [`SyntaxError: ${e.message}`, `    at cell line ${e.line}, column ${e.column}`] };
   }

@@ -6,6 +6,6 @@
  */
 export { compileCell, stripTypes, CellSyntaxError, type CompiledCell } from './compile.js';
 export { CellScope, type Importer } from './run.js';
-export { KernelCore, KERNEL_CONTEXT, type KernelHost, type KernelOutput, type ExecuteReply, type DisplayHandle, type CellGlobals, type KernelContext } from './core.js';
+export { KernelCore, KernelInterrupt, KERNEL_CONTEXT, type KernelHost, type KernelOutput, type ExecuteReply, type DisplayHandle, type CellGlobals, type KernelContext } from './core.js';
 export { CommRegistry, toArrayBuffers, type Comm, type CommManager, type CommMessage, type CommData, type BufferLike, type CommOutput } from './comm.js';
 export { toMimeBundle, plainText, DISPLAY, type MimeBundle } from './display.js';

@@ -1,4 +1,4 @@
-import { compileCell } from './compile.js';
+import { compileCell, INTERRUPT } from './compile.js';
 
 // The constructor of async functions, so a cell body can use top-level await.
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<unknown>;
@@ -13,7 +13,11 @@ export class CellScope {
   readonly values: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   private readonly names = new Set<string>();
 
-  constructor(private readonly importer: Importer = (s) => import(s) as Promise<Record<string, unknown>>) {}
+  constructor(
+    private readonly importer: Importer = (s) => import(s) as Promise<Record<string, unknown>>,
+    /** Called at the top of every loop iteration in cell code; throws to interrupt. */
+    private readonly interruptCheck: () => void = () => {},
+  ) {}
 
   /** Names declared so far (for `%who`). */
   get declared(): string[] {
@@ -22,9 +26,9 @@ export class CellScope {
 
   async run(source: string): Promise<{ value: unknown; hasResult: boolean }> {
     const cell = compileCell(source, [...this.names]);
-    const fn = new AsyncFunction('__scope', '__import', cell.body);
+    const fn = new AsyncFunction('__scope', '__import', INTERRUPT, cell.body);
     for (const n of cell.declared) this.names.add(n);
-    const value = await fn(this.values, this.importer);
+    const value = await fn(this.values, this.importer, this.interruptCheck);
     return { value, hasResult: cell.hasResult };
   }
 

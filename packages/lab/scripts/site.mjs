@@ -105,7 +105,7 @@ export function writeIndexHtml(out, { federated, mainScript }) {
     exposeAppInBrowser: true,
     disabledExtensions: [],
     notebookStartsKernel: true,
-    settingsOverrides: {},
+    settingsOverrides: { '@jupyter-widgets/jupyterlab-manager:plugin': { saveState: true } },
     treePath: '',
     workspace: 'default',
   };

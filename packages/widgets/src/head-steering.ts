@@ -77,6 +77,11 @@ export class HeadSteering extends WidgetModel<SteeringState> {
     this.schedule();
   }
 
+  override toString(): string {
+    const changed = this.get('cells').filter((c) => c.gate !== 1 || c.ablate || c.perturb !== 'none').length;
+    return `HeadSteering(${this.get('layers')} layers x ${this.get('heads')} heads, ${changed} changed)`;
+  }
+
   /** Resolves when no callback is running or queued. */
   async whenIdle(): Promise<void> {
     while (this.running) await this.running;

@@ -1,0 +1,142 @@
+import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
+import { PERTURB_CHOICES, type SteeringCell } from '@attnlab/widgets';
+
+export const MODULE = '@attnlab/widgets-extension';
+export const VERSION = '0.1.0';
+
+export class HeadSteeringModel extends DOMWidgetModel {
+  override defaults(): Record<string, unknown> {
+    return {
+      ...super.defaults(),
+      _model_name: 'HeadSteeringModel', _model_module: MODULE, _model_module_version: VERSION,
+      _view_name: 'HeadSteeringView', _view_module: MODULE, _view_module_version: VERSION,
+      layers: 0, heads: 0, cells: [], title: 'Head steering', busy: false, error: '', runs: 0,
+    };
+  }
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/**
+ * The grid: a row per layer, a column per head. Each cell has a gate slider (0-2), an ablate
+ * toggle and a perturbation (mode + strength). Row and column headers apply to the whole layer
+ * or head index. Every edit is a custom message; the kernel applies it to the model and sends
+ * the resulting cells back, so what is shown is always what the model holds.
+ */
+export class HeadSteeringView extends DOMWidgetView {
+  private grid!: HTMLTableElement;
+  private status!: HTMLDivElement;
+
+  override render(): void {
+    this.el.classList.add('attnlab-steering');
+    const head = el('div', 'attnlab-steering-head');
+    const title = el('span', 'attnlab-steering-title', String(this.model.get('title')));
+    const reset = el('button', 'jp-Button attnlab-steering-reset', 'Reset all');
+    reset.onclick = () => this.send({ action: 'reset' });
+    this.status = el('div', 'attnlab-steering-status');
+    head.append(title, reset, this.status);
+    this.grid = el('table', 'attnlab-steering-grid');
+    this.el.append(head, this.grid);
+    this.listenTo(this.model, 'change:cells change:layers change:heads', () => this.drawGrid());
+    this.listenTo(this.model, 'change:busy change:error change:runs', () => this.drawStatus());
+    this.drawGrid();
+    this.drawStatus();
+  }
+
+  private drawStatus(): void {
+    const err = String(this.model.get('error') ?? '');
+    this.status.textContent = err ? `⚠ ${err}` : this.model.get('busy') ? 'running…' : `applied (${this.model.get('runs')} runs)`;
+    this.status.classList.toggle('attnlab-error', Boolean(err));
+    this.el.dataset['busy'] = String(Boolean(this.model.get('busy')));
+  }
+
+  private drawGrid(): void {
+    const L = Number(this.model.get('layers')), H = Number(this.model.get('heads'));
+    const cells = this.model.get('cells') as SteeringCell[];
+    this.grid.replaceChildren();
+    const top = this.grid.insertRow();
+    top.appendChild(el('th', '', ''));
+    for (let h = 0; h < H; h++) {
+      const th = el('th', 'attnlab-col-head');
+      th.append(el('div', '', `head ${h}`), this.actionButtons({ action: 'col', head: h }));
+      top.appendChild(th);
+    }
+    for (let l = 0; l < L; l++) {
+      const row = this.grid.insertRow();
+      const th = el('th', 'attnlab-row-head');
+      th.append(el('div', '', `layer ${l}`), this.actionButtons({ action: 'row', layer: l }));
+      row.appendChild(th);
+      for (let h = 0; h < H; h++) row.appendChild(this.cell(l, h, cells[l * H + h]!));
+    }
+  }
+
+  private actionButtons(target: Record<string, unknown>): HTMLElement {
+    const box = el('div', 'attnlab-actions');
+    const ablate = el('button', 'jp-Button attnlab-mini', 'ablate');
+    ablate.onclick = () => this.send({ ...target, patch: { ablate: true } });
+    const restore = el('button', 'jp-Button attnlab-mini', 'restore');
+    restore.onclick = () => this.send({ ...target, patch: { gate: 1, ablate: false, perturb: 'none' } });
+    box.append(ablate, restore);
+    return box;
+  }
+
+  private cell(layer: number, head: number, c: SteeringCell): HTMLTableCellElement {
+    const td = el('td', 'attnlab-cell');
+    td.dataset['layer'] = String(layer);
+    td.dataset['head'] = String(head);
+    const changed = c.gate !== 1 || c.ablate || c.perturb !== 'none';
+    td.classList.toggle('attnlab-changed', changed);
+    td.classList.toggle('attnlab-ablated', c.ablate);
+    const set = (patch: Partial<SteeringCell>) => this.send({ action: 'set', layer, head, patch });
+
+    const gate = el('input', 'attnlab-gate');
+    gate.type = 'range';
+    gate.min = '0';
+    gate.max = '2';
+    gate.step = '0.05';
+    gate.value = String(c.gate);
+    gate.title = `gate ${c.gate.toFixed(2)}`;
+    const gateText = el('span', 'attnlab-gate-value', c.gate.toFixed(2));
+    gate.oninput = () => (gateText.textContent = Number(gate.value).toFixed(2));
+    gate.onchange = () => set({ gate: Number(gate.value) });
+
+    const ablate = el('input', 'attnlab-ablate');
+    ablate.type = 'checkbox';
+    ablate.checked = c.ablate;
+    ablate.onchange = () => set({ ablate: ablate.checked });
+    const ablateLabel = el('label', 'attnlab-ablate-label');
+    ablateLabel.append(ablate, document.createTextNode(' ablate'));
+
+    const mode = el('select', 'attnlab-perturb');
+    for (const m of PERTURB_CHOICES) {
+      const o = el('option', '', m);
+      o.value = m;
+      mode.appendChild(o);
+    }
+    mode.value = c.perturb;
+    mode.onchange = () => set({ perturb: mode.value as SteeringCell['perturb'], strength: mode.value === 'temperature' ? 2 : c.strength });
+
+    const strength = el('input', 'attnlab-strength');
+    strength.type = 'number';
+    strength.min = '0';
+    strength.max = c.perturb === 'temperature' ? '10' : '1';
+    strength.step = '0.1';
+    strength.value = String(c.strength);
+    strength.disabled = c.perturb === 'none';
+    strength.onchange = () => set({ strength: Number(strength.value) });
+
+    const line1 = el('div', 'attnlab-line');
+    line1.append(gate, gateText);
+    const line2 = el('div', 'attnlab-line');
+    line2.append(ablateLabel);
+    const line3 = el('div', 'attnlab-line');
+    line3.append(mode, strength);
+    td.append(line1, line2, line3);
+    return td;
+  }
+}
