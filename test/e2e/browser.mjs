@@ -5,6 +5,7 @@ export async function launchChromium() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
     headless: true,
+    ...(process.env.ATTNLAB_E2E_DUMPIO ? { dumpio: true } : {}),
     args: [
       '--no-sandbox',
       '--enable-unsafe-webgpu',

@@ -27,7 +27,7 @@ export class LabPage {
     await this.page.waitForFunction(() => document.body.dataset.attnlabReady || document.body.dataset.attnlabError, null, { timeout: 120_000 });
     const err = await this.page.evaluate(() => document.body.dataset.attnlabError ?? document.body.dataset.attnlabExtensionErrors);
     if (err) throw new Error(`the lab failed to start: ${err}`);
-    await this.page.waitForSelector('.jp-Launcher, .jp-NotebookPanel', { timeout: 60_000 });
+    await this.page.waitForFunction(() => Boolean(window.jupyterapp?.shell), null, { timeout: 60_000 });
   }
 
   async shot(name) {
@@ -41,10 +41,36 @@ export class LabPage {
     await this.waitKernelIdle();
   }
 
-  async openNotebook(path) {
+  async openNotebook(path, { waitKernel = true, restart = false } = {}) {
     await this.page.evaluate((p) => window.jupyterapp.commands.execute('docmanager:open', { path: p, factory: 'Notebook', kernel: { name: 'attnlab' } }), path);
+    try {
+      await this.page.waitForFunction((p) => window.jupyterapp.shell.currentWidget?.context?.path === p, path, { timeout: 60_000 });
+    } catch (e) {
+      await this.shot(`open-failed-${path.replace(/\W/g, '_')}`);
+      const current = await this.page.evaluate(() => `${window.jupyterapp.shell.currentWidget?.title.label}; dialogs: ${document.querySelectorAll('.jp-Dialog').length}`);
+      throw new Error(`${path} did not open (current widget: ${current}): ${e.message}`);
+    }
     await this.page.waitForSelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell', { timeout: 60_000 });
-    await this.waitKernelIdle();
+    if (restart) {
+      await this.waitKernelIdle();
+      await this.page.evaluate(() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart());
+    }
+    if (waitKernel) await this.waitKernelIdle();
+  }
+
+  /** Runs every cell of the current notebook and waits until all code cells have run. */
+  async runAll(timeout = 300_000) {
+    await this.page.evaluate(() => window.jupyterapp.commands.execute('notebook:run-all-cells'));
+    await this.page.waitForFunction(() => {
+      const nb = window.jupyterapp.shell.currentWidget.content;
+      const k = window.jupyterapp.shell.currentWidget.sessionContext.session?.kernel;
+      return k?.status === 'idle' && nb.widgets.every((c) => c.model.type !== 'code' || (c.model.executionCount !== null && c.promptNode?.textContent?.trim() !== '[*]:'));
+    }, null, { timeout, polling: 250 });
+  }
+
+  /** `ename: evalue` of every error output in the current notebook. */
+  async errorOutputs() {
+    return this.page.evaluate(() => window.jupyterapp.shell.currentWidget.content.widgets.flatMap((c) => (c.model.outputs?.toJSON() ?? []).filter((o) => o.output_type === 'error').map((o) => `${o.ename}: ${o.evalue}`)));
   }
 
   /** Waits until the current notebook's kernel is started and idle. */

@@ -85,6 +85,94 @@ for (let i = 1; i <= 5; i++) { curve.extend(0, [i], [1 / (i + 1)]); h.update(cur
   await lab.shot('live-curve');
 });
 
+test('an infinite loop is interrupted (the page is cross-origin isolated) and earlier state survives', async () => {
+  assert.equal(await lab.page.evaluate(() => crossOriginIsolated), true, 'attnlab serve must make the page cross-origin isolated');
+  await lab.run('const survivor = 7;');
+  const index = (await lab.cellCount()) - 1;
+  const loop = lab.run('let spins = 0;\nwhile (true) { spins++; }');
+  await lab.page.waitForTimeout(1500);
+  await lab.page.evaluate(() => window.jupyterapp.commands.execute('notebook:interrupt-kernel'));
+  const out = await loop;
+  assert.match(textOf(out), /Interrupted/);
+  await lab.shot('interrupted');
+  const after = await lab.run('survivor * 6');
+  assert.equal(textOf(after), '42');
+  assert.ok(index >= 0);
+});
+
+test('malformed comm messages from the page do not kill the kernel', async () => {
+  await lab.page.evaluate(async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const comm = kernel.createComm('jupyter.widget.control');
+    comm.open({});
+    comm.send({ method: 42 });
+    comm.send({ method: 'request_states', junk: { deep: [1, 2, 3] } });
+    const stray = kernel.createComm('no-such-target');
+    stray.open({});
+    // A comm_msg for a comm id the kernel never saw.
+    const ghost = kernel.createComm('jupyter.widget', 'ghost-comm-id');
+    ghost.send({ method: 'update', state: { value: 1 } });
+  });
+  const out = await lab.run('survivor + 1');
+  assert.equal(textOf(out), '8');
+});
+
+test('the quickstart runs end to end; moving a HeadSteering control changes the model and the output that depends on it', async () => {
+  await lab.openNotebook('examples/quickstart.ipynb');
+  await lab.runAll();
+  const errors = await lab.errorOutputs();
+  assert.deepEqual(errors, []);
+  await lab.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .attnlab-plotly .main-svg').first().waitFor({ timeout: 60_000 });
+  const steering = lab.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .attnlab-steering');
+  await steering.waitFor({ timeout: 60_000 });
+  await steering.scrollIntoViewIfNeeded();
+  await lab.shot('quickstart-steering');
+  const accuracyText = () => lab.page.evaluate(() => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    for (const c of nb.widgets) for (const o of c.model.outputs?.toJSON() ?? []) {
+      const t = o.data?.['text/plain'];
+      const s = Array.isArray(t) ? t.join('') : t;
+      if (typeof s === 'string' && s.includes('accuracy with these heads')) return s;
+    }
+    return null;
+  });
+  // The layer-0 row's "ablate" button: the model's positional-copy heads.
+  await steering.locator('.attnlab-row-head').first().locator('button', { hasText: 'ablate' }).click();
+  await lab.page.waitForFunction(() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .attnlab-steering .attnlab-cell.attnlab-ablated').length === 8, null, { timeout: 60_000 });
+  await lab.page.waitForFunction(() => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    return nb.widgets.some((c) => (c.model.outputs?.toJSON() ?? []).some((o) => String(o.data?.['text/plain'] ?? '').includes('accuracy with these heads: 0.0')));
+  }, null, { timeout: 120_000 });
+  assert.match(String(await accuracyText()), /accuracy with these heads: 0\.0/);
+  await lab.shot('quickstart-layer0-ablated');
+});
+
+test('save, reload: the notebook and its widget state come back', async () => {
+  await lab.page.evaluate(() => window.jupyterapp.commands.execute('docmanager:save'));
+  await lab.page.waitForFunction(() => !window.jupyterapp.shell.currentWidget.context.model.dirty, null, { timeout: 30_000 });
+  await lab.open();
+  await lab.openNotebook('examples/quickstart.ipynb', { waitKernel: false });
+  // The notebook renders lazily: bring the widget's cell into view first.
+  await lab.page.evaluate(async () => {
+    const nb = window.jupyterapp.shell.currentWidget.content;
+    const i = nb.widgets.findIndex((c) => (c.model.outputs?.toJSON() ?? []).some((o) => o.data?.['application/vnd.jupyter.widget-view+json']));
+    await nb.scrollToItem(i, 'center');
+  });
+  await lab.page.waitForFunction(() => document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .attnlab-steering .attnlab-cell.attnlab-ablated').length === 8, null, { timeout: 60_000 });
+  await lab.shot('reloaded-widget-state');
+});
+
+test('every notebook in examples/ runs all cells without an error output', async () => {
+  const { readdirSync } = await import('node:fs');
+  const names = readdirSync(new URL('../../examples/', import.meta.url)).filter((n) => n.endsWith('.ipynb')).sort();
+  assert.ok(names.length >= 2);
+  for (const name of names) {
+    await lab.openNotebook(`examples/${name}`, { restart: true });
+    await lab.runAll();
+    assert.deepEqual(await lab.errorOutputs(), [], name);
+  }
+});
+
 test('the page raised no uncaught errors', () => {
   const real = lab.consoleErrors.filter((e) => !/Yjs|Y\.Doc|favicon|language-server/.test(e));
   assert.deepEqual(real, []);

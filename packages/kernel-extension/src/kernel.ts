@@ -1,4 +1,4 @@
-import type { KernelMessage } from '@jupyterlab/services';
+import { KernelMessage } from '@jupyterlab/services';
 import { BaseKernel, type IKernel } from '@jupyterlite/services';
 import type { KernelOutput } from '@attnlab/kernel';
 import { WorkerConnection } from './worker-connection.js';
@@ -108,6 +108,29 @@ export class AttnlabKernel extends BaseKernel {
         this.handleComm('comm_close', { comm_id: out.commId, data: out.data } as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], []);
         return;
     }
+  }
+
+  /**
+   * JupyterLite's BaseKernel (0.8) drops comm_info_request without a reply, and the widget
+   * manager waits on that reply forever when it restores widgets after a page reload. Answer it
+   * here, framed by busy/idle like every other request.
+   */
+  override async handleMessage(msg: KernelMessage.IMessage): Promise<void> {
+    if (msg.header.msg_type !== 'comm_info_request') return super.handleMessage(msg);
+    const request = msg as KernelMessage.ICommInfoRequestMsg;
+    const frame = { session: msg.header.session, parentHeader: msg.header };
+    const status = (execution_state: 'busy' | 'idle'): void =>
+      this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IStatusMsg>({ channel: 'iopub', msgType: 'status', ...frame, content: { execution_state } }));
+    status('busy');
+    let reply: KernelMessage.ICommInfoReplyMsg['content'];
+    try {
+      reply = await this.commInfoRequest(request.content);
+    } catch {
+      // The worker is gone (restart in progress): no comms are open.
+      reply = { status: 'ok', comms: {} };
+    }
+    this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.ICommInfoReplyMsg>({ channel: 'shell', msgType: 'comm_info_reply', session: request.header.session, parentHeader: request.header, content: reply }));
+    status('idle');
   }
 
   async kernelInfoRequest(): Promise<KernelMessage.IInfoReplyMsg['content']> {

@@ -105,7 +105,13 @@ export function writeIndexHtml(out, { federated, mainScript }) {
     exposeAppInBrowser: true,
     disabledExtensions: [],
     notebookStartsKernel: true,
-    settingsOverrides: { '@jupyter-widgets/jupyterlab-manager:plugin': { saveState: true } },
+    settingsOverrides: {
+      // Widget state is saved into the notebook so widgets come back after a reload.
+      '@jupyter-widgets/jupyterlab-manager:plugin': { saveState: true },
+      // attnlab is the only kernel: a notebook without kernel metadata (a fresh Untitled one
+      // restored after a reload) starts it instead of asking in a dialog.
+      '@jupyterlab/notebook-extension:tracker': { autoStartDefaultKernel: true },
+    },
     treePath: '',
     workspace: 'default',
   };
