@@ -2,6 +2,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LOGO_SVG } from '@attnlab/kernel';
+import { logoPng } from './logo-png.js';
 
 export const KERNEL_NAME = 'attnlab';
 
@@ -22,6 +24,9 @@ export function installKernelspec(opts: { user?: boolean; prefix?: string }): st
     interrupt_mode: 'message',
     metadata: { debugger: false },
   }, null, 2));
+  writeFileSync(join(dir, 'logo-32x32.png'), logoPng(32));
+  writeFileSync(join(dir, 'logo-64x64.png'), logoPng(64));
+  writeFileSync(join(dir, 'logo-svg.svg'), LOGO_SVG);
   return dir;
 }
 

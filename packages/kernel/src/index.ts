@@ -9,3 +9,4 @@ export { CellScope, type Importer } from './run.js';
 export { KernelCore, KernelInterrupt, KERNEL_CONTEXT, type KernelHost, type KernelOutput, type ExecuteReply, type DisplayHandle, type CellGlobals, type KernelContext } from './core.js';
 export { CommRegistry, toArrayBuffers, type Comm, type CommManager, type CommMessage, type CommData, type BufferLike, type CommOutput } from './comm.js';
 export { toMimeBundle, plainText, DISPLAY, type MimeBundle } from './display.js';
+export { LOGO_SVG, LOGO_BACKGROUND, logoCells } from './logo.js';
