@@ -100,6 +100,24 @@ test('an infinite loop is interrupted (the page is cross-origin isolated) and ea
   assert.ok(index >= 0);
 });
 
+test('completion comes from the language service in the worker; prompt() asks through the stdin box', async () => {
+  await lab.run('const attnWidth = 64;');
+  const matches = await lab.page.evaluate(async () => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const reply = await kernel.requestComplete({ code: 'attnW', cursor_pos: 5 });
+    return reply.content.matches;
+  });
+  assert.deepEqual(matches, ['attnWidth']);
+  const running = lab.run("const who = prompt('your name?');\n`hello ${who}`");
+  const box = lab.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Stdin-input');
+  await box.waitFor({ timeout: 60_000 });
+  await box.fill('Ada');
+  await box.press('Enter');
+  const out = await running;
+  assert.match(textOf(out), /"hello Ada"/);
+  await lab.shot('stdin');
+});
+
 test('malformed comm messages from the page do not kill the kernel', async () => {
   await lab.page.evaluate(async () => {
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;

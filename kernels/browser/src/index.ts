@@ -4,4 +4,3 @@
  * (@attnlab/kernel-extension).
  */
 export type { ToWorker, FromWorker, WorkerRequest, InitRequest } from './protocol.js';
-export { isFromWorker } from './protocol.js';

@@ -1,8 +1,45 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
-import { KernelCore, type KernelOutput } from '@attnlab/kernel';
+import { createInputBuffer, isCompleteCode, writeInput } from '@attnlab/kernel';
+import { ServiceClient } from '@attnlab/kernel/service-client';
+import type { ExecuteReply, KernelOutput } from '@attnlab/kernel';
+import { configureNodeVulkan } from '@attnlab/tensor';
 import { Signer, WireError, type Message } from './wire.js';
+
+/** The kernel core on its worker thread, with the shared memory that reaches into it. */
+class CoreThread {
+  readonly worker: Worker;
+  readonly client: ServiceClient;
+  readonly interruptFlag = new Int32Array(new SharedArrayBuffer(4));
+  readonly inputBuffer = createInputBuffer();
+  readonly ready: Promise<unknown>;
+
+  constructor(handlers: { output(out: KernelOutput): void; inputRequest(prompt: string, password: boolean): void; fatal(error: string): void }) {
+    this.worker = new Worker(new URL('./core-worker.js', import.meta.url));
+    this.client = new ServiceClient((msg, transfer) => this.worker.postMessage(msg, transfer), handlers);
+    this.worker.on('message', (m) => this.client.receive(m));
+    this.worker.on('error', (e) => handlers.fatal(`kernel thread crashed: ${e.message}`));
+    this.worker.on('exit', (code) => this.client.fail(`kernel thread exited (code ${code})`));
+    this.ready = this.client.request({ type: 'init', interruptBuffer: this.interruptFlag.buffer as SharedArrayBuffer, inputBuffer: this.inputBuffer });
+  }
+
+  request<T>(req: Parameters<ServiceClient['request']>[0], transfer: ArrayBuffer[] = []): Promise<T> {
+    return this.client.request<T>(req, transfer);
+  }
+
+  /** Loops see the flag at their next iteration; the message cancels pending awaits. */
+  interrupt(): void {
+    Atomics.store(this.interruptFlag, 0, 1);
+    void this.client.request({ type: 'interrupt' }).catch(() => undefined);
+  }
+
+  async stop(): Promise<void> {
+    this.client.fail('kernel restarted');
+    await this.worker.terminate();
+  }
+}
 
 export interface ConnectionInfo {
   ip: string;
@@ -26,9 +63,10 @@ export const LANGUAGE_INFO = {
 };
 
 /**
- * The Node host: the kernel core behind ZeroMQ. Binds only the address in the connection file.
- * Messages with a bad signature or malformed JSON are logged and dropped without executing.
- * (Interrupting a busy cell needs the I/O thread split; that comes next.)
+ * The Node host: ZeroMQ on the main thread, the kernel core on a worker thread, so the control
+ * channel (interrupt, shutdown) and the heartbeat answer while a cell computes. Binds only the
+ * address in the connection file. Messages with a bad signature or malformed JSON are logged and
+ * dropped without executing.
  */
 export class NodeKernel {
   private readonly signer: Signer;
@@ -38,15 +76,17 @@ export class NodeKernel {
   private readonly stdin = new zmq.Router();
   private readonly iopub = new zmq.Publisher();
   private readonly hb = new zmq.Reply();
-  private core: KernelCore;
+  private core!: CoreThread;
   private parent: Message | null = null;
+  /** The execute_request whose prompt() is waiting, for the stdin channel. */
+  private stdinParent: Message | null = null;
+  private executionCount = 0;
   private stopped = false;
   private history: [number, number, string][] = [];
 
   constructor(private readonly info: ConnectionInfo) {
     if (info.signature_scheme && info.signature_scheme !== 'hmac-sha256') throw new Error(`unsupported signature scheme ${info.signature_scheme}`);
     this.signer = new Signer(info.key);
-    this.core = this.newCore();
   }
 
   static fromFile(path: string): NodeKernel {
@@ -59,8 +99,43 @@ export class NodeKernel {
     return new NodeKernel(info);
   }
 
-  private newCore(): KernelCore {
-    return new KernelCore({ send: (m) => this.output(m) });
+  private newCore(): CoreThread {
+    return new CoreThread({
+      output: (m) => this.output(m),
+      inputRequest: (prompt, password) => this.requestInput(prompt, password),
+      fatal: (error) => this.publish('stream', { name: 'stderr', text: `${error}\n` }, this.parent),
+    });
+  }
+
+  private requestInput(prompt: string, password: boolean): void {
+    const parent = this.stdinParent;
+    if (!parent) {
+      writeInput(this.core.inputBuffer, '');
+      return;
+    }
+    void this.stdin.send(this.signer.serialize('input_request', { prompt, password }, parent, this.session, parent.identities));
+  }
+
+  private async stdinReplies(): Promise<void> {
+    for await (const frames of this.stdin) {
+      if (this.stopped) break;
+      let msg: Message;
+      try {
+        msg = this.signer.parse(frames);
+      } catch (e) {
+        if (e instanceof WireError) {
+          console.error(`attnlab-kernel: ${e.message}`);
+          continue;
+        }
+        throw e;
+      }
+      if (msg.header.msg_type === 'input_reply') writeInput(this.core.inputBuffer, String(msg.content['value'] ?? ''));
+    }
+  }
+
+  /** Interrupt the running cell (control channel or SIGINT); state is kept. */
+  interrupt(): void {
+    this.core.interrupt();
   }
 
   private addr(port: number): string {
@@ -68,6 +143,11 @@ export class NodeKernel {
   }
 
   async start(): Promise<void> {
+    // Dawn reads the Vulkan driver path from the process environment, before the thread starts.
+    await configureNodeVulkan();
+    this.core = this.newCore();
+    await this.core.ready;
+    process.on('SIGINT', () => this.interrupt());
     await Promise.all([
       this.shell.bind(this.addr(this.info.shell_port)),
       this.control.bind(this.addr(this.info.control_port)),
@@ -77,6 +157,7 @@ export class NodeKernel {
     ]);
     void this.heartbeat();
     void this.serve(this.control);
+    void this.stdinReplies();
     this.publish('status', { execution_state: 'starting' }, null);
     await this.serve(this.shell);
   }
@@ -144,8 +225,21 @@ export class NodeKernel {
           const code = String(msg.content['code'] ?? '');
           const silent = msg.content['silent'] === true;
           const store = msg.content['store_history'] !== false && !silent;
-          if (!silent) this.publish('execute_input', { code, execution_count: this.core.executionCount + 1 }, msg);
-          const r = await this.core.execute(code, { silent: !store });
+          const allowStdin = msg.content['allow_stdin'] === true;
+          if (!silent) this.publish('execute_input', { code, execution_count: this.executionCount + 1 }, msg);
+          this.stdinParent = allowStdin ? msg : null;
+          let r: ExecuteReply;
+          try {
+            r = await this.core.request<ExecuteReply>({ type: 'execute', code, silent: !store, allowStdin });
+          } catch (e) {
+            // The thread died under the cell (restart, crash): report it on the cell.
+            const evalue = e instanceof Error ? e.message : String(e);
+            this.publish('error', { ename: 'KernelRestarted', evalue, traceback: [`KernelRestarted: ${evalue}`] }, msg);
+            r = { status: 'error', executionCount: this.executionCount, ename: 'KernelRestarted', evalue, traceback: [] };
+          } finally {
+            this.stdinParent = null;
+          }
+          this.executionCount = r.executionCount;
           if (store) this.history.push([0, r.executionCount, code]);
           await this.reply(sock, msg, 'execute_reply', r.status === 'ok'
             ? { status: 'ok', execution_count: r.executionCount, user_expressions: {}, payload: [] }
@@ -153,14 +247,20 @@ export class NodeKernel {
           break;
         }
         case 'is_complete_request':
-          await this.reply(sock, msg, 'is_complete_reply', { status: isComplete(String(msg.content['code'] ?? '')) });
+          await this.reply(sock, msg, 'is_complete_reply', { status: isCompleteCode(String(msg.content['code'] ?? '')) });
           break;
-        case 'complete_request':
-          await this.reply(sock, msg, 'complete_reply', { status: 'ok', matches: [], cursor_start: msg.content['cursor_pos'], cursor_end: msg.content['cursor_pos'], metadata: {} });
+        case 'complete_request': {
+          const code = String(msg.content['code'] ?? '');
+          const pos = Number(msg.content['cursor_pos'] ?? code.length);
+          await this.reply(sock, msg, 'complete_reply', await this.core.request({ type: 'complete', code, cursorPos: pos }));
           break;
-        case 'inspect_request':
-          await this.reply(sock, msg, 'inspect_reply', { status: 'ok', found: false, data: {}, metadata: {} });
+        }
+        case 'inspect_request': {
+          const code = String(msg.content['code'] ?? '');
+          const pos = Number(msg.content['cursor_pos'] ?? code.length);
+          await this.reply(sock, msg, 'inspect_reply', await this.core.request({ type: 'inspect', code, cursorPos: pos, detailLevel: Number(msg.content['detail_level'] ?? 0) }));
           break;
+        }
         case 'history_request':
           {
             const tail = this.history.slice(-Number(msg.content['n'] ?? 100));
@@ -170,27 +270,31 @@ export class NodeKernel {
           break;
         case 'comm_info_request': {
           const target = msg.content['target_name'];
-          await this.reply(sock, msg, 'comm_info_reply', this.core.commInfo(typeof target === 'string' ? target : undefined));
+          await this.reply(sock, msg, 'comm_info_reply', await this.core.request({ type: 'commInfo', ...(typeof target === 'string' ? { targetName: target } : {}) }));
           break;
         }
         case 'interrupt_request':
+          this.interrupt();
           await this.reply(sock, msg, 'interrupt_reply', { status: 'ok' });
           break;
         case 'shutdown_request': {
           const restart = msg.content['restart'] === true;
+          if (restart) {
+            // Restart in place before replying, so the next request meets the fresh kernel.
+            await this.core.stop();
+            this.core = this.newCore();
+            this.executionCount = 0;
+            this.history = [];
+            await this.core.ready;
+          }
           await this.reply(sock, msg, 'shutdown_reply', { status: 'ok', restart });
-          if (restart) this.core = this.newCore();
-          else setTimeout(() => this.stop(), 50);
+          if (!restart) setTimeout(() => this.stop(), 50);
           break;
         }
         case 'comm_open':
-          this.core.commOpen(msg.content, msg.metadata, msg.buffers.map(bufferOf));
-          break;
         case 'comm_msg':
-          this.core.commMsg(msg.content, msg.metadata, msg.buffers.map(bufferOf));
-          break;
         case 'comm_close':
-          this.core.commClose(msg.content, msg.metadata);
+          await this.core.request(commRequest(type, msg));
           break;
         default:
           console.error(`attnlab-kernel: unknown msg_type '${type}' ignored`);
@@ -211,18 +315,13 @@ function bufferOf(b: Buffer): ArrayBuffer {
   return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 }
 
-/** 'complete' unless brackets or a string are left open (for consoles). */
-export function isComplete(code: string): 'complete' | 'incomplete' {
-  let depth = 0;
-  let quote: string | null = null;
-  for (let i = 0; i < code.length; i++) {
-    const ch = code[i]!;
-    if (quote) {
-      if (ch === '\\') i++;
-      else if (ch === quote) quote = null;
-    } else if (ch === '"' || ch === "'" || ch === '`') quote = ch;
-    else if ('([{'.includes(ch)) depth++;
-    else if (')]}'.includes(ch)) depth--;
-  }
-  return depth > 0 || quote ? 'incomplete' : 'complete';
+/** A comm message from the front end as a service request (malformed content is the core's to report). */
+function commRequest(type: 'comm_open' | 'comm_msg' | 'comm_close', msg: Message): Parameters<ServiceClient['request']>[0] {
+  const c = msg.content as Record<string, unknown>;
+  const commId = typeof c['comm_id'] === 'string' ? c['comm_id'] : '';
+  const data = (typeof c['data'] === 'object' && c['data'] !== null ? c['data'] : {}) as Record<string, unknown>;
+  const metadata = (msg.metadata ?? {}) as Record<string, unknown>;
+  if (type === 'comm_open') return { type: 'commOpen', commId, targetName: typeof c['target_name'] === 'string' ? c['target_name'] : '', data, metadata, buffers: msg.buffers.map(bufferOf) };
+  if (type === 'comm_msg') return { type: 'commMsg', commId, data, metadata, buffers: msg.buffers.map(bufferOf) };
+  return { type: 'commClose', commId, data, metadata };
 }

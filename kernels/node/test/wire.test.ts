@@ -22,6 +22,8 @@ const key = 'test-key-' + Math.random().toString(36).slice(2);
 const signer = new Signer(key);
 let proc: ChildProcess;
 let shell: zmq.Dealer;
+let control: zmq.Dealer;
+let stdin: zmq.Dealer;
 let iopub: zmq.Subscriber;
 let stderr = '';
 const iopubMsgs: Message[] = [];
@@ -34,8 +36,13 @@ before(async () => {
   const bin = fileURLToPath(new URL('../../bin/attnlab-kernel.mjs', import.meta.url));
   proc = spawn(process.execPath, [bin, 'run', file], { stdio: ['ignore', 'inherit', 'pipe'] });
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  shell = new zmq.Dealer();
+  // stdin requests are routed to the shell socket's identity, as Jupyter clients arrange it.
+  shell = new zmq.Dealer({ routingId: 'wire-client' });
   shell.connect(`tcp://127.0.0.1:${ports[0]}`);
+  stdin = new zmq.Dealer({ routingId: 'wire-client' });
+  stdin.connect(`tcp://127.0.0.1:${ports[2]}`);
+  control = new zmq.Dealer();
+  control.connect(`tcp://127.0.0.1:${ports[3]}`);
   iopub = new zmq.Subscriber();
   iopub.connect(`tcp://127.0.0.1:${ports[1]}`);
   iopub.subscribe();
@@ -48,6 +55,8 @@ before(async () => {
 after(() => {
   proc.kill();
   shell.close();
+  stdin.close();
+  control.close();
   iopub.close();
 });
 
@@ -133,4 +142,68 @@ ctx.comms.registerTarget('echo', (comm: any, open: any) => {
   assert.ok(closed);
   const alive = await request('execute_request', { code: 'ctx.comms.get("c1").targetName', silent: false });
   assert.equal(alive.content['status'], 'ok');
+});
+
+async function receiveWithin(sock: zmq.Dealer, ms: number, what: string): Promise<Message> {
+  const [frames] = await Promise.race([
+    sock.receive().then((f) => [f] as const),
+    new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`nothing within ${ms} ms: ${what}`)), ms)),
+  ]);
+  return signer.parse(frames as Buffer[]);
+}
+
+test('an infinite loop is stopped by interrupt_request on control; earlier state survives', async () => {
+  await request('execute_request', { code: 'const survivor = 6;', silent: false });
+  const running = request('execute_request', { code: 'let spins = 0;\nwhile (true) { spins++; }', silent: false });
+  await new Promise((r) => setTimeout(r, 700));
+  // The main thread still answers while the cell spins on the worker thread.
+  await control.send(signer.serialize('interrupt_request', {}, null, 'test'));
+  const ack = await receiveWithin(control, 5000, 'interrupt_reply');
+  assert.equal(ack.header.msg_type, 'interrupt_reply');
+  const r = await running;
+  assert.equal(r.content['status'], 'error');
+  assert.equal(r.content['ename'], 'Interrupted');
+  const after = await request('execute_request', { code: 'survivor * 7', silent: false });
+  assert.equal(after.content['status'], 'ok');
+  await waitIopub((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '42', 'survivor * 7');
+});
+
+test('SIGINT interrupts a cell waiting on a promise that never settles', async () => {
+  const running = request('execute_request', { code: 'await new Promise(() => {});', silent: false });
+  await new Promise((r) => setTimeout(r, 300));
+  proc.kill('SIGINT');
+  const r = await running;
+  assert.equal(r.content['ename'], 'Interrupted');
+  assert.equal((await request('execute_request', { code: 'survivor', silent: false })).content['status'], 'ok');
+});
+
+test('prompt() sends input_request on stdin and returns the input_reply', async () => {
+  const running = request('execute_request', { code: "const answer = prompt('your name?');\n`hi ${answer}`", silent: false, allow_stdin: true });
+  const ask = await receiveWithin(stdin, 10_000, 'input_request');
+  assert.equal(ask.header.msg_type, 'input_request');
+  assert.equal(ask.content['prompt'], 'your name?');
+  await stdin.send(signer.serialize('input_reply', { value: 'Ada' }, ask, 'test'));
+  const r = await running;
+  assert.equal(r.content['status'], 'ok');
+  await waitIopub((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '"hi Ada"', 'prompt result');
+  const refused = await request('execute_request', { code: "prompt('again?')", silent: false, allow_stdin: false });
+  assert.match(String(refused.content['evalue']), /allow_stdin is false/);
+});
+
+test('completion and inspection come from the TypeScript language service', async () => {
+  await request('execute_request', { code: 'const attnWidth = 64;', silent: false });
+  const c = await request('complete_request', { code: 'attnW', cursor_pos: 5 });
+  assert.deepEqual(c.content['matches'], ['attnWidth']);
+  const i = await request('inspect_request', { code: 'attnWidth', cursor_pos: 3, detail_level: 0 });
+  assert.equal(i.content['found'], true);
+  assert.match((i.content['data'] as Record<string, string>)['text/plain']!, /const attnWidth: 64/);
+});
+
+test('restart over control gives a fresh kernel: state gone, execution count reset', async () => {
+  await control.send(signer.serialize('shutdown_request', { restart: true }, null, 'test'));
+  const ack = await receiveWithin(control, 20_000, 'shutdown_reply');
+  assert.equal(ack.content['restart'], true);
+  const r = await request('execute_request', { code: 'typeof survivor', silent: false });
+  assert.equal(r.content['execution_count'], 1);
+  await waitIopub((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '"undefined"', 'fresh scope');
 });

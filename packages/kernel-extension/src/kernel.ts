@@ -1,6 +1,7 @@
 import { KernelMessage } from '@jupyterlab/services';
 import { BaseKernel, type IKernel } from '@jupyterlite/services';
 import type { KernelOutput } from '@attnlab/kernel';
+import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
 import { WorkerConnection } from './worker-connection.js';
 import { LANGUAGE_INFO } from './spec.js';
 
@@ -25,6 +26,7 @@ export const liveKernels = new Map<string, AttnlabKernel>();
 export class AttnlabKernel extends BaseKernel {
   private conn: WorkerConnection;
   private interruptFlag: Int32Array | null = null;
+  private inputBuffer: SharedArrayBuffer | null = null;
   private readonly started: Promise<void>;
 
   constructor(private readonly opts: AttnlabKernelOptions) {
@@ -75,7 +77,9 @@ export class AttnlabKernel extends BaseKernel {
     const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
     const sab = isolated ? new SharedArrayBuffer(4) : undefined;
     this.interruptFlag = sab ? new Int32Array(sab) : null;
-    await this.conn.request({ type: 'init', filesUrl: this.opts.filesUrl, ...(sab ? { interruptBuffer: sab } : {}) });
+    // stdin: prompt() in the worker blocks on this buffer until input_reply fills it.
+    this.inputBuffer = isolated ? createInputBuffer() : null;
+    await this.conn.request({ type: 'init', filesUrl: this.opts.filesUrl, ...(sab ? { interruptBuffer: sab } : {}), ...(this.inputBuffer ? { inputBuffer: this.inputBuffer } : {}) });
   }
 
   private forward(out: KernelOutput): void {
@@ -175,8 +179,8 @@ export class AttnlabKernel extends BaseKernel {
   }
 
   inputReply(content: KernelMessage.IInputReplyMsg['content']): void {
-    const value = content.status === 'ok' ? content.value : '';
-    void this.conn.request({ type: 'inputReply', value }).catch(() => undefined);
+    // The worker is blocked in prompt(): hand the answer over through shared memory.
+    if (this.inputBuffer) writeInput(this.inputBuffer, content.status === 'ok' ? content.value : '');
   }
 
   async commOpen(msg: KernelMessage.ICommOpenMsg): Promise<void> {

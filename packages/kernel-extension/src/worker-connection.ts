@@ -1,65 +1,30 @@
-import type { FromWorker, ToWorker, WorkerRequest } from '@attnlab/kernel-browser';
-import type { KernelOutput } from '@attnlab/kernel';
-
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
+import type { InitRequest, WorkerRequest } from '@attnlab/kernel-browser';
+import { ServiceClient, type ServiceHandlers } from '@attnlab/kernel/service-client';
 
 /**
- * The page side of the kernel worker: numbered requests, one reply each, outputs in between.
+ * The page side of the kernel worker: @attnlab/kernel's ServiceClient over a Web Worker.
  * `terminate()` fails every pending request, so nothing waits on a dead worker.
  */
 export class WorkerConnection {
   private readonly worker: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
-  private dead: string | null = null;
+  private readonly client: ServiceClient;
 
-  constructor(
-    url: string,
-    private readonly handlers: { output(out: KernelOutput): void; inputRequest(prompt: string, password: boolean): void; fatal(error: string): void },
-  ) {
+  constructor(url: string, handlers: ServiceHandlers) {
     this.worker = new Worker(url, { name: 'attnlab-kernel' });
-    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
+    this.client = new ServiceClient((msg, transfer) => this.worker.postMessage(msg, transfer), handlers);
+    this.worker.onmessage = (e: MessageEvent) => this.client.receive(e.data);
     this.worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
-      this.handlers.fatal(`kernel worker error: ${e.message || 'failed to load ' + url}`);
+      handlers.fatal(`kernel worker error: ${e.message || 'failed to load ' + url}`);
     };
   }
 
-  request<T>(req: WorkerRequest, transfer: Transferable[] = []): Promise<T> {
-    if (this.dead) return Promise.reject(new Error(this.dead));
-    const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...req, id } as ToWorker, transfer);
-    });
+  request<T>(req: WorkerRequest | InitRequest, transfer: ArrayBuffer[] = []): Promise<T> {
+    return this.client.request<T>(req, transfer);
   }
 
   terminate(reason: string): void {
-    this.dead = reason;
+    this.client.fail(reason);
     this.worker.terminate();
-    for (const p of this.pending.values()) p.reject(new Error(reason));
-    this.pending.clear();
-  }
-
-  private receive(msg: FromWorker): void {
-    switch (msg.type) {
-      case 'reply': {
-        const p = this.pending.get(msg.id);
-        if (!p) return;
-        this.pending.delete(msg.id);
-        if (msg.ok) p.resolve(msg.result);
-        else p.reject(new Error(msg.error));
-        return;
-      }
-      case 'output':
-        this.handlers.output(msg.out);
-        return;
-      case 'inputRequest':
-        this.handlers.inputRequest(msg.prompt, msg.password);
-        return;
-      case 'fatal':
-        this.handlers.fatal(msg.error);
-        return;
-    }
   }
 }

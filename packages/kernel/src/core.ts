@@ -1,6 +1,11 @@
 import { CellSyntaxError } from './compile.js';
-import { toMimeBundle, type MimeBundle } from './display.js';
+import { toMimeBundle, plainText, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
+import { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
+import { formatSeconds, hasMagic, splitMagics, type Magic, type MagicContext } from './magics.js';
+import { PluginRegistry, isPlugin, type PluginContext } from './plugins.js';
+import { makeProgress } from './progress.js';
+import { KernelInterrupt } from './interrupt.js';
 import { CommRegistry, type CommManager, type CommOutput, type BufferLike } from './comm.js';
 
 /** What the core asks its host to send (the host maps these to Jupyter messages). */
@@ -22,15 +27,13 @@ export interface KernelHost {
    * a cell that is waiting on a promise.
    */
   interruptFlag?: Int32Array;
+  /**
+   * Reads a line from the user for `prompt()` (Jupyter stdin), synchronously. Hosts without
+   * stdin leave it out and `prompt()` says so.
+   */
+  input?(prompt: string, password: boolean): string;
 }
 
-/** Thrown inside a cell (or raced against it) when the kernel is interrupted. */
-export class KernelInterrupt extends Error {
-  constructor() {
-    super('the cell was interrupted');
-    this.name = 'Interrupted';
-  }
-}
 
 export type ExecuteReply =
   | { status: 'ok'; executionCount: number }
@@ -41,9 +44,19 @@ export interface DisplayHandle {
   update(value: unknown): void;
 }
 
+export interface DisplayFunction {
+  (value: unknown): DisplayHandle;
+  html(html: string): DisplayHandle;
+  markdown(markdown: string): DisplayHandle;
+  json(value: unknown): DisplayHandle;
+  /** PNG bytes or base64. */
+  png(data: Uint8Array | string): DisplayHandle;
+  svg(svg: string): DisplayHandle;
+}
+
 /** The functions cells see as globals: display, console routed to the cell's streams. */
 export interface CellGlobals {
-  display(value: unknown): DisplayHandle;
+  display: DisplayFunction;
   clearOutput(wait?: boolean): void;
 }
 
@@ -55,6 +68,8 @@ export interface KernelContext {
   comms: CommManager;
   display(value: unknown): DisplayHandle;
   clearOutput(wait?: boolean): void;
+  /** Widget factories registered by plugins. */
+  widgets: ReadonlyMap<string, (...args: never[]) => unknown>;
 }
 
 export const KERNEL_CONTEXT = Symbol.for('attnlab.kernel');
@@ -72,6 +87,14 @@ export class KernelCore {
   readonly comms: CommRegistry;
 
   private cancelRun: ((e: Error) => void) | null = null;
+  private readonly importer: Importer;
+  /** Plugins activated in this kernel, and what they registered. */
+  readonly plugins: PluginRegistry;
+  /** Line and cell magics by name (built-ins and plugins'). */
+  readonly magics = new Map<string, Magic>();
+  /** Earlier cells' sources for completion; the TypeScript service itself starts on first use. */
+  private readonly language = new CellLanguageService();
+  private stdinAllowed = true;
 
   constructor(private readonly host: KernelHost) {
     const flag = host.interruptFlag;
@@ -80,14 +103,125 @@ export class KernelCore {
           if (Atomics.load(flag, 0) !== 0) throw new KernelInterrupt();
         }
       : () => {};
-    this.scope = new CellScope(host.importModule, check);
+    const base: Importer = host.importModule ?? ((spec) => import(spec) as Promise<Record<string, unknown>>);
+    // Every import a cell makes goes through here, so importing a plugin package activates it.
+    this.importer = async (spec) => {
+      const mod = await base(spec);
+      try {
+        if (await this.plugins.fromModule(spec, mod)) this.host.send({ type: 'stream', name: 'stderr', text: `attnlab: activated plugin '${(mod['attnlabPlugin'] as { id: string }).id}' from ${spec}\n` });
+      } catch (e) {
+        this.host.send({ type: 'stream', name: 'stderr', text: `attnlab: plugin in ${spec} failed to activate: ${e instanceof Error ? e.message : String(e)}\n` });
+      }
+      return mod;
+    };
+    this.scope = new CellScope(this.importer, check);
     this.comms = new CommRegistry((m) => host.send(m), (text) => host.send({ type: 'stream', name: 'stderr', text }));
-    const g = globalThis as unknown as { display?: unknown; clearOutput?: unknown } & Record<symbol, unknown>;
+    this.plugins = new PluginRegistry(this.pluginContext());
+    this.registerBuiltinMagics();
+    const g = globalThis as unknown as Record<string, unknown> & Record<symbol, unknown>;
     const api = this.globals();
-    g.display = api.display;
-    g.clearOutput = api.clearOutput;
-    const context: KernelContext = { comms: this.comms, display: api.display, clearOutput: api.clearOutput };
+    g['display'] = api.display;
+    g['clearOutput'] = api.clearOutput;
+    g['progress'] = makeProgress(api.display);
+    g['prompt'] = (message = '', options: { password?: boolean } = {}): string => this.prompt(String(message), options.password === true);
+    const context: KernelContext = { comms: this.comms, display: api.display, clearOutput: api.clearOutput, widgets: this.plugins.widgets };
     g[KERNEL_CONTEXT] = context;
+  }
+
+  /** The bundle a value displays as: plugin formatters first, then its own display method. */
+  mimeBundle(value: unknown): MimeBundle {
+    return this.plugins.format(value) ?? toMimeBundle(value);
+  }
+
+  /** `prompt()` in a cell: a line from the front end (Jupyter stdin), synchronously. */
+  private prompt(message: string, password: boolean): string {
+    if (!this.host.input) throw new Error('prompt(): this kernel host has no stdin');
+    if (!this.stdinAllowed) throw new Error('prompt(): the front end does not accept input for this request (allow_stdin is false)');
+    return this.host.input(message, password);
+  }
+
+  private pluginContext(): PluginContext {
+    return {
+      registerDisplayFormatter: (f) => void this.plugins.formatters.push(f),
+      registerMagic: (name, magic) => void this.magics.set(name, magic),
+      registerAttention: async (name, impl, options) => {
+        const attention = await this.importer('@attnlab/attention');
+        (attention['registerAttention'] as (n: string, i: unknown, o?: { replace?: boolean }) => void)(name, impl, options);
+      },
+      registerWidget: (name, factory) => void this.plugins.widgets.set(name, factory),
+      import: (spec) => this.importer(spec),
+    };
+  }
+
+  private registerBuiltinMagics(): void {
+    const print = (text: string) => this.host.send({ type: 'stream', name: 'stdout', text: text.endsWith('\n') ? text : text + '\n' });
+    const time = async (code: string, ctx: MagicContext) => {
+      const t0 = performance.now();
+      try {
+        return (await ctx.run(code)).value;
+      } finally {
+        print(`Wall time: ${formatSeconds((performance.now() - t0) / 1000)}`);
+      }
+    };
+    this.magics.set('time', { help: 'time one statement (%time code) or a whole cell (%%time)', line: (args, ctx) => time(args, ctx), cell: (_args, body, ctx) => time(body, ctx) });
+    this.magics.set('who', {
+      help: 'names declared by cells, with their types',
+      line: () => {
+        const names = this.who().sort();
+        print(names.length ? names.map((n) => `${n}: ${typeName(this.scope.values[n])}`).join('\n') : 'no variables declared');
+      },
+    });
+    this.magics.set('reset', {
+      help: 'forget every name cells declared (plugins stay active)',
+      line: () => {
+        this.scope.reset();
+        this.language.reset();
+        print('namespace cleared');
+      },
+    });
+    this.magics.set('plugin', {
+      help: '%plugin <package>: import a package and activate its attnlabPlugin; %plugin alone lists active plugins',
+      line: async (args) => {
+        const name = args.trim();
+        if (!name) {
+          print(this.plugins.active.size ? [...this.plugins.active.keys()].join('\n') : 'no plugins active');
+          return;
+        }
+        const mod = await this.importer(name);
+        if (!isPlugin(mod['attnlabPlugin'])) throw new Error(`%plugin: ${name} does not export attnlabPlugin ({ id, activate(ctx) })`);
+        if (!this.plugins.active.has((mod['attnlabPlugin'] as { id: string }).id)) await this.plugins.fromModule(name, mod);
+        print(`plugin '${(mod['attnlabPlugin'] as { id: string }).id}' is active`);
+      },
+    });
+    this.magics.set('device', {
+      help: 'the WebGPU adapter (or why the CPU is used)',
+      line: async () => {
+        const tensor = await this.importer('@attnlab/tensor');
+        const getDevice = tensor['getDevice'] as (o?: { prefer?: string }) => Promise<{ kind: string; adapter: string; isSoftware: boolean }>;
+        try {
+          const d = await getDevice({ prefer: 'webgpu' });
+          print(`webgpu: ${d.adapter}${d.isSoftware ? ' (software adapter: correct but slow; the default device stays on the CPU)' : ''}`);
+        } catch (e) {
+          print(`no WebGPU adapter: ${e instanceof Error ? e.message : String(e)}; using the CPU device`);
+        }
+        const d = await getDevice();
+        print(`default device: ${d.kind}`);
+      },
+    });
+    this.magics.set('lsmagic', {
+      help: 'list magics',
+      line: () => print([...this.magics.entries()].sort().map(([n, m]) => `%${m.cell && !m.line ? '%' : ''}${n}  ${m.help ?? ''}`).join('\n')),
+    });
+  }
+
+  /** Completion for a cell being edited (earlier cells' declarations are in view). */
+  complete(code: string, cursorPos: number): CompleteReply {
+    return this.language.complete(code, cursorPos);
+  }
+
+  /** Hover / Shift+Tab: the type and docs of the name at the cursor. */
+  inspect(code: string, cursorPos: number, detailLevel = 0): InspectReply {
+    return this.language.inspect(code, cursorPos, detailLevel);
   }
 
   /** comm_open from the front end. */
@@ -120,14 +254,18 @@ export class KernelCore {
   }
 
   globals(): CellGlobals {
-    return {
-      display: (value: unknown): DisplayHandle => {
-        const id = `attnlab-${nextDisplay++}`;
-        this.host.send({ type: 'display_data', data: toMimeBundle(value), displayId: id });
-        return { id, update: (v: unknown) => this.host.send({ type: 'update_display_data', data: toMimeBundle(v), displayId: id }) };
-      },
-      clearOutput: (wait = false): void => this.host.send({ type: 'clear_output', wait }),
+    const show = (bundle: MimeBundle): DisplayHandle => {
+      const id = `attnlab-${nextDisplay++}`;
+      this.host.send({ type: 'display_data', data: bundle, displayId: id });
+      return { id, update: (v: unknown) => this.host.send({ type: 'update_display_data', data: this.mimeBundle(v), displayId: id }) };
     };
+    const display = ((value: unknown) => show(this.mimeBundle(value))) as DisplayFunction;
+    display.html = (html) => show({ 'text/html': String(html), 'text/plain': '<HTML>' });
+    display.markdown = (md) => show({ 'text/markdown': String(md), 'text/plain': String(md) });
+    display.json = (v) => show({ 'application/json': JSON.parse(JSON.stringify(v ?? null)) as unknown, 'text/plain': plainText(v) });
+    display.png = (data) => show({ 'image/png': typeof data === 'string' ? data : base64(data), 'text/plain': '<PNG image>' });
+    display.svg = (svg) => show({ 'image/svg+xml': String(svg), 'text/plain': '<SVG image>' });
+    return { display, clearOutput: (wait = false): void => this.host.send({ type: 'clear_output', wait }) };
   }
 
   /**
@@ -139,17 +277,19 @@ export class KernelCore {
     this.cancelRun?.(new KernelInterrupt());
   }
 
-  async execute(code: string, options: { silent?: boolean } = {}): Promise<ExecuteReply> {
+  async execute(code: string, options: { silent?: boolean; allowStdin?: boolean } = {}): Promise<ExecuteReply> {
     const executionCount = options.silent ? this.count : ++this.count;
     const restore = this.captureConsole();
+    this.stdinAllowed = options.allowStdin !== false;
     // A flag left set by an interrupt that arrived between cells must not stop this one.
     if (this.host.interruptFlag) Atomics.store(this.host.interruptFlag, 0, 0);
     const cancelled = new Promise<never>((_, reject) => (this.cancelRun = reject));
     try {
-      const { value, hasResult } = await Promise.race([this.scope.run(code), cancelled]);
+      const { value, hasResult, declared } = await Promise.race([this.runCell(code), cancelled]);
       if (hasResult && value !== undefined && !options.silent) {
-        this.host.send({ type: 'execute_result', data: toMimeBundle(value), executionCount });
+        this.host.send({ type: 'execute_result', data: this.mimeBundle(value), executionCount });
       }
+      this.language.addCell(code, declared);
       return { status: 'ok', executionCount };
     } catch (e) {
       const err = describeError(e);
@@ -162,6 +302,28 @@ export class KernelCore {
     }
   }
 
+  /** Runs a cell: plain TypeScript, or code runs and magics in order. */
+  private async runCell(code: string): Promise<{ value: unknown; hasResult: boolean; declared: string[] }> {
+    if (!hasMagic(code)) return this.scope.run(code);
+    const declared: string[] = [];
+    const ctx: MagicContext = { run: (c) => this.scope.run(c), print: (t) => this.host.send({ type: 'stream', name: 'stdout', text: t.endsWith('\n') ? t : t + '\n' }) };
+    let last: { value: unknown; hasResult: boolean } = { value: undefined, hasResult: false };
+    for (const part of splitMagics(code)) {
+      if (part.kind === 'code') {
+        const r = await this.scope.run(part.code);
+        declared.push(...r.declared);
+        last = r;
+        continue;
+      }
+      const magic = this.magics.get(part.name);
+      const fn = part.kind === 'cell' ? magic?.cell : magic?.line;
+      if (!magic || !fn) throw new Error(`${part.kind === 'cell' ? '%%' : '%'}${part.name}: no such ${part.kind} magic (%lsmagic lists them)`);
+      const value = part.kind === 'cell' ? await magic.cell!(part.args, part.body, ctx) : await magic.line!(part.args, ctx);
+      last = { value, hasResult: value !== undefined };
+    }
+    return { ...last, declared };
+  }
+
   private captureConsole(): () => void {
     const c = console as unknown as Record<string, (...a: unknown[]) => void>;
     const saved = { log: c['log']!, info: c['info']!, warn: c['warn']!, error: c['error']! };
@@ -172,6 +334,20 @@ export class KernelCore {
     c['warn'] = c['error'] = to('stderr');
     return () => Object.assign(c, saved);
   }
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'function') return v.toString().startsWith('class') ? 'class' : 'function';
+  if (typeof v !== 'object') return typeof v;
+  const ctor = (v as { constructor?: { name?: string } }).constructor?.name;
+  return ctor && ctor !== 'Object' ? ctor : 'object';
+}
+
+function base64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
 }
 
 function describeError(e: unknown): { ename: string; evalue: string; traceback: string[] } {

@@ -24,12 +24,12 @@ export class CellScope {
     return [...this.names];
   }
 
-  async run(source: string): Promise<{ value: unknown; hasResult: boolean }> {
+  async run(source: string): Promise<{ value: unknown; hasResult: boolean; declared: string[] }> {
     const cell = compileCell(source, [...this.names]);
     const fn = new AsyncFunction('__scope', '__import', INTERRUPT, cell.body);
     for (const n of cell.declared) this.names.add(n);
     const value = await fn(this.values, this.importer, this.interruptCheck);
-    return { value, hasResult: cell.hasResult };
+    return { value, hasResult: cell.hasResult, declared: cell.declared };
   }
 
   reset(): void {

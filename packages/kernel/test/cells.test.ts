@@ -5,8 +5,8 @@ import { CellScope, CellSyntaxError } from '../src/index.js';
 test('types are stripped and the last expression is the result', async () => {
   const s = new CellScope();
   const r = await s.run('const n: number = 1 + 1;\nn * 21');
-  assert.deepEqual(r, { value: 42, hasResult: true });
-  assert.deepEqual(await s.run('const m = 3;'), { value: undefined, hasResult: false });
+  assert.deepEqual(r, { value: 42, hasResult: true, declared: ['n'] });
+  assert.deepEqual(await s.run('const m = 3;'), { value: undefined, hasResult: false, declared: ['m'] });
 });
 
 test('bindings persist across cells and can be redeclared', async () => {

@@ -34,3 +34,4 @@ export { Rng, manualSeed, randn, rand, randint, type RandomOptions } from './ran
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { clipGradNorm } from './optim/clip.js';
 export { warmupCosine, type WarmupCosineOptions } from './optim/schedule.js';
+export { configureNodeVulkan } from './webgpu/gpu.js';

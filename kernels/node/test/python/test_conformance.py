@@ -21,6 +21,12 @@ class AttnlabKernelTests(jkt.KernelTests):
     code_generate_error = 'throw new Error("expected")'
     complete_code_samples = ["1 + 1", "const x = { a: [1, 2] };"]
     incomplete_code_samples = ["function f() {", "const s = `abc"]
+    completion_samples = [
+        {"text": "Math.ma", "matches": {"max"}},
+        {"text": "console.lo", "matches": {"log"}},
+        {"text": "const headWidth = 64; head", "matches": {"headWidth"}},
+    ]
+    code_inspect_sample = "Math.max"
     code_history_pattern = "6 * 7"
     supported_history_operations = ("tail",)
 

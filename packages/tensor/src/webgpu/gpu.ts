@@ -27,6 +27,27 @@ function nodeProcess(): NodeProcess | undefined {
 
 let nodeGPU: Promise<GPU | null> | null = null;
 
+/**
+ * In Node, points the Vulkan loader at Debian chromium's SwiftShader driver (after any system
+ * drivers) when nothing is configured. Dawn reads the variables from the C environment, which a
+ * worker thread's `process.env` does not reach: hosts that use WebGPU from a worker thread call
+ * this on the main thread before starting it.
+ */
+export async function configureNodeVulkan(): Promise<void> {
+  const proc = nodeProcess();
+  if (!proc) return;
+  const fs = await import('node:fs');
+  const env = proc.env;
+  if (!env['VK_ICD_FILENAMES'] && !env['VK_DRIVER_FILES'] && fs.existsSync(SWIFTSHADER_ICD)) {
+    const system = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']
+      .filter((d) => fs.existsSync(d))
+      .flatMap((d) => fs.readdirSync(d).map((f) => `${d}/${f}`));
+    env['VK_ICD_FILENAMES'] = [...system, SWIFTSHADER_ICD].join(':');
+    // The Vulkan loader complains on every start without it.
+    if (!env['XDG_RUNTIME_DIR']) env['XDG_RUNTIME_DIR'] = (await import('node:os')).tmpdir();
+  }
+}
+
 async function gpuEntry(): Promise<GPU | null> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
@@ -34,17 +55,7 @@ async function gpuEntry(): Promise<GPU | null> {
   if (!proc) return null;
   if (!nodeGPU) {
     nodeGPU = (async () => {
-      const fs = await import('node:fs');
-      const env = proc.env;
-      if (!env['VK_ICD_FILENAMES'] && !env['VK_DRIVER_FILES'] && fs.existsSync(SWIFTSHADER_ICD)) {
-        // Dawn reads this when it loads Vulkan; a real GPU's ICD is still found when configured.
-        const system = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']
-          .filter((d) => fs.existsSync(d))
-          .flatMap((d) => fs.readdirSync(d).map((f) => `${d}/${f}`));
-        env['VK_ICD_FILENAMES'] = [...system, SWIFTSHADER_ICD].join(':');
-        // The Vulkan loader complains on every start without it.
-        if (!env['XDG_RUNTIME_DIR']) env['XDG_RUNTIME_DIR'] = (await import('node:os')).tmpdir();
-      }
+      await configureNodeVulkan();
       const mod = (await import(/* webpackIgnore: true */ 'webgpu' as string)) as {
         create: (flags: string[]) => GPU;
         globals: Record<string, unknown>;

@@ -1,0 +1,202 @@
+/**
+ * Completion and inspection from the TypeScript language service. Earlier cells that ran without
+ * error form a virtual module ahead of the cell being edited, so completions see their
+ * declarations and imports; in Node the real file system gives the standard library and the
+ * @attnlab packages' .d.ts files. Hosts without a file system (the browser worker) still complete
+ * names from earlier cells and their inferred types.
+ */
+import ts from 'typescript';
+import { hasMagic } from './magics.js';
+
+const DIR = '/attnlab-cells';
+const CELLS = `${DIR}/cells.ts`;
+const GLOBALS = `${DIR}/globals.d.ts`;
+
+// What the kernel puts on globalThis, so cells see it in completions and hovers.
+const GLOBALS_SOURCE = `
+interface AttnlabDisplayHandle { readonly id: string; update(value: unknown): void }
+declare function display(value: unknown): AttnlabDisplayHandle;
+declare namespace display {
+  function html(html: string): AttnlabDisplayHandle;
+  function markdown(markdown: string): AttnlabDisplayHandle;
+  function json(value: unknown): AttnlabDisplayHandle;
+  function png(data: Uint8Array | string): AttnlabDisplayHandle;
+  function svg(svg: string): AttnlabDisplayHandle;
+}
+/** Clears the cell's output (wait: until the next output arrives). */
+declare function clearOutput(wait?: boolean): void;
+interface AttnlabProgressBar { update(n?: number, status?: string): void; set(value: number, status?: string): void; done(status?: string): void; readonly value: number }
+/** A progress bar that updates in place. */
+declare function progress(total: number, options?: { label?: string; throttleMs?: number }): AttnlabProgressBar;
+declare function progress<T>(items: Iterable<T>, options?: { label?: string; total?: number; throttleMs?: number }): Iterable<T>;
+`;
+
+export interface CompleteReply {
+  status: 'ok';
+  matches: string[];
+  cursor_start: number;
+  cursor_end: number;
+  metadata: { _jupyter_types_experimental?: { text: string; type: string; start: number; end: number }[] };
+}
+
+export interface InspectReply {
+  status: 'ok';
+  found: boolean;
+  data: Record<string, string>;
+  metadata: Record<string, never>;
+}
+
+/** Jupyter positions count Unicode code points; JavaScript strings count UTF-16 units. */
+export function codePointsToUtf16(text: string, pos: number): number {
+  let i = 0;
+  for (let cp = 0; cp < pos && i < text.length; cp++) i += (text.codePointAt(i) ?? 0) > 0xffff ? 2 : 1;
+  return i;
+}
+
+export function utf16ToCodePoints(text: string, index: number): number {
+  return [...text.slice(0, index)].length;
+}
+
+/** Magic lines are not TypeScript: blank them, keeping offsets. */
+function blankMagics(code: string): string {
+  return hasMagic(code) ? code.replace(/^(\s*%.*)$/gm, (l) => ' '.repeat(l.length)) : code;
+}
+
+export class CellLanguageService {
+  private readonly cells: { source: string; declared: string[] }[] = [];
+  private current = '';
+  private version = 0;
+  private service: ts.LanguageService | null = null;
+  private readonly sys: ts.System | undefined = ts.sys;
+
+  /** Records a cell that ran without error. */
+  addCell(source: string, declared: string[]): void {
+    // A cell whose every name a newer cell redeclares would only add duplicate declarations.
+    for (let i = this.cells.length - 1; i >= 0; i--) {
+      const old = this.cells[i]!;
+      if (old.declared.length > 0 && old.declared.every((n) => declared.includes(n)) && !/^\s*import\s/m.test(old.source)) this.cells.splice(i, 1);
+    }
+    this.cells.push({ source: blankMagics(source), declared });
+    this.version++;
+  }
+
+  reset(): void {
+    this.cells.length = 0;
+    this.version++;
+  }
+
+  complete(code: string, cursorPos: number): CompleteReply {
+    const cursor = codePointsToUtf16(code, cursorPos);
+    let start = cursor;
+    while (start > 0 && /[\w$]/.test(code[start - 1]!)) start--;
+    let end = cursor;
+    while (end < code.length && /[\w$]/.test(code[end]!)) end++;
+    const prefix = code.slice(start, cursor);
+    const { service, offset } = this.prepare(code);
+    const info = service.getCompletionsAtPosition(CELLS, offset + cursor, { includeCompletionsWithInsertText: true, includeCompletionsForModuleExports: false });
+    const entries = (info?.entries ?? [])
+      .filter((e) => e.name.startsWith(prefix) && !e.name.startsWith('__'))
+      .sort((a, b) => (a.sortText === b.sortText ? a.name.localeCompare(b.name) : a.sortText < b.sortText ? -1 : 1))
+      .slice(0, 500);
+    const cs = utf16ToCodePoints(code, start), ce = utf16ToCodePoints(code, end);
+    return {
+      status: 'ok',
+      matches: entries.map((e) => e.name),
+      cursor_start: cs,
+      cursor_end: ce,
+      metadata: { _jupyter_types_experimental: entries.map((e) => ({ text: e.name, type: kindOf(e.kind), start: cs, end: ce })) },
+    };
+  }
+
+  inspect(code: string, cursorPos: number, detailLevel = 0): InspectReply {
+    let cursor = codePointsToUtf16(code, cursorPos);
+    // Inspect the identifier the cursor touches (Shift+Tab right after a name).
+    if (cursor > 0 && !/[\w$]/.test(code[cursor] ?? '') && /[\w$]/.test(code[cursor - 1]!)) cursor--;
+    const { service, offset } = this.prepare(code);
+    const q = service.getQuickInfoAtPosition(CELLS, offset + cursor);
+    if (!q) return { status: 'ok', found: false, data: {}, metadata: {} };
+    const signature = ts.displayPartsToString(q.displayParts);
+    const docs = ts.displayPartsToString(q.documentation);
+    const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`.trim());
+    const more = detailLevel > 0 ? tags : tags.slice(0, 3);
+    const plain = [signature, docs, ...more].filter(Boolean).join('\n\n');
+    const markdown = ['```typescript', signature, '```', docs, ...more.map((t) => `*${t}*`)].filter(Boolean).join('\n');
+    return { status: 'ok', found: true, data: { 'text/plain': plain, 'text/markdown': markdown }, metadata: {} };
+  }
+
+  private prepare(code: string): { service: ts.LanguageService; offset: number } {
+    const history = this.cells.map((c) => c.source).join('\n;\n');
+    const prefix = history ? history + '\n;\n' : '';
+    this.current = prefix + blankMagics(code);
+    this.version++;
+    this.service ??= this.createService();
+    return { service: this.service, offset: prefix.length };
+  }
+
+  private createService(): ts.LanguageService {
+    const options: ts.CompilerOptions = {
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.ESNext,
+      moduleResolution: ts.ModuleResolutionKind.Bundler,
+      lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+      strict: true,
+      skipLibCheck: true,
+      allowJs: true,
+      noEmit: true,
+      types: [],
+    };
+    const sys = this.sys;
+    const cwd = sys ? sys.getCurrentDirectory() : '/';
+    const host: ts.LanguageServiceHost = {
+      getCompilationSettings: () => options,
+      getScriptFileNames: () => [GLOBALS, CELLS],
+      getScriptVersion: (f) => (f === CELLS ? String(this.version) : '1'),
+      getScriptSnapshot: (f) => {
+        const text = f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : sys?.readFile(f);
+        return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
+      },
+      getCurrentDirectory: () => cwd,
+      getDefaultLibFileName: (o) => (sys ? ts.getDefaultLibFilePath(o) : '/lib.d.ts'),
+      fileExists: (f) => f === CELLS || f === GLOBALS || (sys?.fileExists(f) ?? false),
+      readFile: (f) => (f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : sys?.readFile(f)),
+      readDirectory: sys ? (p, e, x, i, d) => sys.readDirectory(p, e, x, i, d) : undefined,
+      directoryExists: sys ? (d) => d === DIR || sys.directoryExists(d) : (d) => d === DIR,
+      getDirectories: sys ? (d) => sys.getDirectories(d) : () => [],
+      realpath: sys?.realpath ? (p) => sys.realpath!(p) : undefined,
+    };
+    // Resolve packages from the kernel's working directory (the notebook's), not the virtual one.
+    const resolutionHost: ts.ModuleResolutionHost = { fileExists: host.fileExists, readFile: host.readFile, realpath: host.realpath, directoryExists: host.directoryExists, getCurrentDirectory: () => cwd, getDirectories: host.getDirectories };
+    host.resolveModuleNameLiterals = (literals, containing, _redirected, opts) =>
+      literals.map((lit) => ts.resolveModuleName(lit.text, containing.startsWith(DIR) ? `${cwd}/__cell.ts` : containing, opts, resolutionHost));
+    return ts.createLanguageService(host, ts.createDocumentRegistry());
+  }
+}
+
+function kindOf(kind: ts.ScriptElementKind): string {
+  switch (kind) {
+    case ts.ScriptElementKind.functionElement:
+    case ts.ScriptElementKind.localFunctionElement:
+      return 'function';
+    case ts.ScriptElementKind.memberFunctionElement:
+      return 'method';
+    case ts.ScriptElementKind.memberVariableElement:
+    case ts.ScriptElementKind.memberGetAccessorElement:
+    case ts.ScriptElementKind.memberSetAccessorElement:
+      return 'property';
+    case ts.ScriptElementKind.classElement:
+      return 'class';
+    case ts.ScriptElementKind.interfaceElement:
+      return 'interface';
+    case ts.ScriptElementKind.moduleElement:
+      return 'module';
+    case ts.ScriptElementKind.keyword:
+      return 'keyword';
+    case ts.ScriptElementKind.constElement:
+    case ts.ScriptElementKind.letElement:
+    case ts.ScriptElementKind.variableElement:
+    case ts.ScriptElementKind.localVariableElement:
+      return 'variable';
+    default:
+      return String(kind);
+  }
+}
