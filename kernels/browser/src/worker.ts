@@ -30,10 +30,4 @@ const handle = createKernelService({
 });
 
 self_.addEventListener('message', (e) => handle(e.data));
-
-// A rejection nobody awaited (a cell's stray promise) is reported, never fatal.
-globalThis.addEventListener('unhandledrejection', (e: PromiseRejectionEvent) => {
-  e.preventDefault();
-  const r: unknown = e.reason;
-  self_.postMessage({ type: 'output', out: { type: 'stream', name: 'stderr', text: `Unhandled promise rejection: ${r instanceof Error ? r.stack ?? r.message : String(r)}\n` } });
-});
+// Unhandled rejections are the core's to report (on the cell that caused them).

@@ -9,8 +9,4 @@ if (!parentPort) throw new Error('core-worker.js runs as a worker thread of the 
 const port = parentPort;
 const handle = createKernelService({ post: (msg) => port.postMessage(msg) });
 port.on('message', handle);
-
-// A rejection nobody awaited (a cell's stray promise) is reported on the cell, never fatal.
-process.on('unhandledRejection', (r) => {
-  port.postMessage({ type: 'output', out: { type: 'stream', name: 'stderr', text: `Unhandled promise rejection: ${r instanceof Error ? r.stack ?? r.message : String(r)}\n` } });
-});
+// Unhandled rejections are the core's to report (on the cell that caused them).

@@ -1,4 +1,5 @@
 import ts from 'typescript';
+import { LineMap } from './source-map.js';
 
 /**
  * The cell compiler. A cell's TypeScript is type-stripped (TypeScript 5.9's transpiler, no type
@@ -13,6 +14,11 @@ import ts from 'typescript';
 export interface CompiledCell {
   /** Body of an async function taking (__scope, __import, __interrupt). */
   body: string;
+  /**
+   * Maps a 1-based line/column of `body` to the cell's own TypeScript line/column (null for
+   * positions in code the compiler added).
+   */
+  locate(line: number, column: number): { line: number; column: number } | null;
   /** Names this cell declares at top level. */
   declared: string[];
   /** Whether the cell ends in an expression whose value is the result. */
@@ -31,9 +37,16 @@ const RESULT = '__attnlab_result';
 export const INTERRUPT = '__interrupt';
 
 export function stripTypes(source: string): string {
+  return transpile(source).js;
+}
+
+/** Type-stripped JavaScript and the map from its positions back to the TypeScript. */
+function transpile(source: string): { js: string; map: LineMap | null } {
   const out = ts.transpileModule(source, {
     reportDiagnostics: true,
+    fileName: 'cell.ts',
     compilerOptions: {
+      sourceMap: true,
       target: ts.ScriptTarget.ES2022,
       module: ts.ModuleKind.ESNext,
       alwaysStrict: false,
@@ -48,7 +61,14 @@ export function stripTypes(source: string): string {
     const pos = err.file && err.start !== undefined ? err.file.getLineAndCharacterOfPosition(err.start) : { line: 0, character: 0 };
     throw new CellSyntaxError(ts.flattenDiagnosticMessageText(err.messageText, '\n'), pos.line + 1, pos.character + 1);
   }
-  return out.outputText.replace(/^export \{\};\s*$/m, '');
+  const js = out.outputText.replace(/^\/\/# sourceMappingURL=.*$/m, '').replace(/^export \{\};\s*$/m, '');
+  let map: LineMap | null = null;
+  try {
+    map = out.sourceMapText ? new LineMap((JSON.parse(out.sourceMapText) as { mappings: string }).mappings) : null;
+  } catch {
+    map = null;
+  }
+  return { js, map };
 }
 
 function bindingNames(name: ts.BindingName, out: string[]): void {
@@ -90,7 +110,7 @@ function importToVar(decl: ts.ImportDeclaration, sf: ts.SourceFile, declared: st
 
 /** Compile a cell given the names earlier cells left in the scope. */
 export function compileCell(source: string, known: readonly string[]): CompiledCell {
-  const js = stripTypes(source);
+  const { js, map } = transpile(source);
   const sf = ts.createSourceFile('cell.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
   const declared: string[] = [];
   // Function declarations are hoisted above the scope load: they must not be overwritten by it.
@@ -147,13 +167,47 @@ export function compileCell(source: string, known: readonly string[]): CompiledC
   edits.sort((a, b) => b.start - a.start);
   let body = js;
   for (const e of edits) body = body.slice(0, e.start) + e.text + body.slice(e.end);
+  const ascending = [...edits].reverse();
   const names = [...new Set([...known, ...declared])].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   const loaded = names.filter((n) => !functions.has(n));
   const load = loaded.length ? `var ${loaded.map((n) => `${n} = __scope[${JSON.stringify(n)}]`).join(', ')};\n` : '';
   const save = names.length ? `${names.map((n) => `__scope[${JSON.stringify(n)}] = ${n};`).join(' ')}` : '';
+  const prelude = `${load}var ${RESULT};\ntry {\n`;
+  const preludeLines = prelude.split('\n').length - 1;
+  const bodyLineStarts = lineStarts(body);
+  const jsLineStarts = lineStarts(js);
+  const locate = (line: number, column: number): { line: number; column: number } | null => {
+    const l = line - 1 - preludeLines;
+    if (l < 0 || l >= bodyLineStarts.length) return null;
+    // Undo the edits (all single-line) to get the offset in the transpiled JavaScript.
+    const b = bodyLineStarts[l]! + column - 1;
+    let delta = 0;
+    let x = b;
+    for (const e of ascending) {
+      if (b < e.start + delta) break;
+      if (b < e.start + delta + e.text.length) {
+        x = e.start;
+        delta = NaN;
+        break;
+      }
+      delta += e.text.length - (e.end - e.start);
+    }
+    if (!Number.isNaN(delta)) x = b - delta;
+    let jl = 0;
+    while (jl + 1 < jsLineStarts.length && jsLineStarts[jl + 1]! <= x) jl++;
+    const pos = map?.lookup(jl, x - jsLineStarts[jl]!);
+    return pos ? { line: pos.line + 1, column: pos.column + 1 } : { line: jl + 1, column: x - jsLineStarts[jl]! + 1 };
+  };
   return {
-    body: `${load}var ${RESULT};\ntry {\n${body}\n} finally { ${save} }\nreturn ${RESULT};`,
+    body: `${prelude}${body}\n} finally { ${save} }\nreturn ${RESULT};`,
+    locate,
     declared: [...new Set(declared)],
     hasResult,
   };
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) starts.push(i + 1);
+  return starts;
 }

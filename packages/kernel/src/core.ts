@@ -1,4 +1,4 @@
-import { CellSyntaxError } from './compile.js';
+import { describeError } from './errors.js';
 import { toMimeBundle, plainText, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
 import { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
@@ -95,6 +95,8 @@ export class KernelCore {
   /** Earlier cells' sources for completion; the TypeScript service itself starts on first use. */
   private readonly language = new CellLanguageService();
   private stdinAllowed = true;
+  /** Execution-count labels of compiled cell ids, for tracebacks ('[3]'). */
+  private readonly labels = new Map<number, string>();
 
   constructor(private readonly host: KernelHost) {
     const flag = host.interruptFlag;
@@ -126,6 +128,7 @@ export class KernelCore {
     g['prompt'] = (message = '', options: { password?: boolean } = {}): string => this.prompt(String(message), options.password === true);
     const context: KernelContext = { comms: this.comms, display: api.display, clearOutput: api.clearOutput, widgets: this.plugins.widgets };
     g[KERNEL_CONTEXT] = context;
+    installRejectionHandler(this);
   }
 
   /** The bundle a value displays as: plugin formatters first, then its own display method. */
@@ -284,15 +287,24 @@ export class KernelCore {
     // A flag left set by an interrupt that arrived between cells must not stop this one.
     if (this.host.interruptFlag) Atomics.store(this.host.interruptFlag, 0, 0);
     const cancelled = new Promise<never>((_, reject) => (this.cancelRun = reject));
+    const firstId = this.scope.nextCellId;
+    const label = options.silent ? '(silent)' : `[${executionCount}]`;
+    const labelIds = () => {
+      for (let id = firstId; id < this.scope.nextCellId; id++) this.labels.set(id, label);
+    };
+    this.currentLabel = label;
     try {
       const { value, hasResult, declared } = await Promise.race([this.runCell(code), cancelled]);
       if (hasResult && value !== undefined && !options.silent) {
         this.host.send({ type: 'execute_result', data: this.mimeBundle(value), executionCount });
       }
       this.language.addCell(code, declared);
+      labelIds();
+      await settle();
       return { status: 'ok', executionCount };
     } catch (e) {
-      const err = describeError(e);
+      labelIds();
+      const err = describeError(e, this.scope, (id) => this.labels.get(id) ?? '?');
       this.host.send({ type: 'error', ...err });
       return { status: 'error', executionCount, ...err };
     } finally {
@@ -324,6 +336,17 @@ export class KernelCore {
     return { ...last, declared };
   }
 
+  private currentLabel = '';
+
+  /**
+   * A promise a cell left rejected with no handler: reported on stderr naming the cell whose code
+   * created it (and on the running cell's output), never fatal.
+   */
+  reportUnhandled(reason: unknown): void {
+    const err = describeError(reason, this.scope, (id) => this.labels.get(id) ?? this.currentLabel);
+    this.host.send({ type: 'stream', name: 'stderr', text: `Unhandled promise rejection:\n${err.traceback.join('\n')}\n` });
+  }
+
   private captureConsole(): () => void {
     const c = console as unknown as Record<string, (...a: unknown[]) => void>;
     const saved = { log: c['log']!, info: c['info']!, warn: c['warn']!, error: c['error']! };
@@ -350,17 +373,26 @@ function base64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-function describeError(e: unknown): { ename: string; evalue: string; traceback: string[] } {
-  if (e instanceof KernelInterrupt) {
-    return { ename: 'Interrupted', evalue: 'the cell was interrupted; earlier state is kept', traceback: ['Interrupted: the cell was interrupted; earlier state is kept'] };
+
+/** One process-wide handler, routed to the newest kernel core. */
+let rejectionTarget: KernelCore | null = null;
+function installRejectionHandler(core: KernelCore): void {
+  const first = rejectionTarget === null;
+  rejectionTarget = core;
+  if (!first) return;
+  const proc = (globalThis as { process?: { on?(ev: string, cb: (r: unknown) => void): void } }).process;
+  if (proc?.on) proc.on('unhandledRejection', (r) => rejectionTarget?.reportUnhandled(r));
+  else {
+    const g = globalThis as { addEventListener?(t: string, cb: (e: { reason: unknown; preventDefault(): void }) => void): void };
+    g.addEventListener?.('unhandledrejection', (e) => {
+      e.preventDefault();
+      rejectionTarget?.reportUnhandled(e.reason);
+    });
   }
-  if (e instanceof CellSyntaxError) {
-    return { ename: 'SyntaxError', evalue: e.message, traceback: [`SyntaxError: ${e.message}`, `    at cell line ${e.line}, column ${e.column}`] };
-  }
-  if (e instanceof Error) {
-    // Frames from the kernel itself say nothing about the user's cell.
-    const frames = (e.stack ?? '').split('\n').slice(1).filter((l) => l.includes('eval at') || l.includes('<anonymous>'));
-    return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`, ...frames] };
-  }
-  return { ename: 'Error', evalue: String(e), traceback: [`Uncaught ${String(e)}`] };
+}
+
+/** Lets rejections a cell left behind surface while that cell is still the one running. */
+function settle(): Promise<void> {
+  const g = globalThis as { setImmediate?: (cb: () => void) => void };
+  return new Promise((resolve) => (g.setImmediate ? g.setImmediate(resolve) : setTimeout(resolve, 0)));
 }

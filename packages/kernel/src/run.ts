@@ -1,4 +1,7 @@
-import { compileCell, INTERRUPT } from './compile.js';
+import { compileCell, INTERRUPT, type CompiledCell } from './compile.js';
+
+// `new AsyncFunction(params, body)` puts `(async function anonymous(params\n) {\n` before the body.
+const FUNCTION_HEADER_LINES = 2;
 
 // The constructor of async functions, so a cell body can use top-level await.
 const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (...args: string[]) => (...a: unknown[]) => Promise<unknown>;
@@ -24,9 +27,32 @@ export class CellScope {
     return [...this.names];
   }
 
+  /** Position mappers of compiled cells, by the id in their `//# sourceURL=cell-<id>.ts`. */
+  private readonly locators = new Map<number, CompiledCell['locate']>();
+  /** Cell sources by id, to quote the failing line in tracebacks. */
+  readonly sources = new Map<number, string>();
+  private nextId = 1;
+
+  /** The id the next `run` will give its cell (stack frames name it `cell-<id>.ts`). */
+  get nextCellId(): number {
+    return this.nextId;
+  }
+
+  /**
+   * A cell's own line and column for a position V8 reports in `cell-<id>.ts` (the function
+   * source starts with two lines of header before the body).
+   */
+  locate(id: number, line: number, column: number): { line: number; column: number } | null {
+    return this.locators.get(id)?.(line - FUNCTION_HEADER_LINES, column) ?? null;
+  }
+
   async run(source: string): Promise<{ value: unknown; hasResult: boolean; declared: string[] }> {
     const cell = compileCell(source, [...this.names]);
-    const fn = new AsyncFunction('__scope', '__import', INTERRUPT, cell.body);
+    const id = this.nextId++;
+    this.locators.set(id, cell.locate);
+    this.sources.set(id, source);
+    // Named so that stack frames (and the browser's devtools) say which cell they are in.
+    const fn = new AsyncFunction('__scope', '__import', INTERRUPT, `${cell.body}\n//# sourceURL=cell-${id}.ts`);
     for (const n of cell.declared) this.names.add(n);
     const value = await fn(this.values, this.importer, this.interruptCheck);
     return { value, hasResult: cell.hasResult, declared: cell.declared };

@@ -136,6 +136,58 @@ test('completion sees the types of @attnlab packages a cell imported', async () 
 });
 
 test('prompt() in a kernel service worker blocks until the I/O side answers; refused when allow_stdin is false', async () => {
+  const input = createInputBuffer();
+  const asked: string[] = [];
+  const { request, outputs, close } = serviceWorker((prompt) => {
+    asked.push(prompt);
+    writeInput(input, 'Ada 🙂');
+  });
+  try {
+    await request({ type: 'init', inputBuffer: input });
+    const r = await request({ type: 'execute', code: "const who = prompt('your name?');\n`hello ${who}`", silent: false, allowStdin: true });
+    assert.deepEqual(r, { status: 'ok', executionCount: 1 });
+    assert.deepEqual(asked, ['your name?']);
+    assert.ok(outputs.some((o) => o.type === 'execute_result' && o.data['text/plain'] === '"hello Ada 🙂"'));
+    const refused = await request({ type: 'execute', code: "prompt('again?')", silent: false, allowStdin: false });
+    assert.match(JSON.stringify(refused), /allow_stdin is false/);
+    const missing = await request({ type: 'nonsense' });
+    assert.equal(missing, "kernel service: unknown request type 'nonsense'");
+  } finally {
+    await close();
+  }
+});
+
+test('runtime errors point at the cell\'s own TypeScript line and column, kernel frames dropped', async () => {
+  const { k, out } = kernel();
+  await k.execute('interface Cfg {\n  a: number;\n}\nfunction boom(x: number): number {\n  return (null as unknown as Cfg).a + x;\n}');
+  const r = await k.execute('const z: number = 5;\n\nboom(z)');
+  assert.equal(r.status, 'error');
+  const tb = r.status === 'error' ? r.traceback : [];
+  assert.deepEqual(tb.slice(0, 3), ['Cell [1], line 5:', '      return (null as unknown as Cfg).a + x;', '                                      ^'], 'the caret under the .a that failed');
+  assert.equal(tb[3], "TypeError: Cannot read properties of null (reading 'a')");
+  assert.deepEqual(tb.slice(4), ['    at boom (cell [1], line 5, column 35)', '    at (cell [2], line 3, column 1)']);
+  assert.ok(!tb.join('\n').includes('run.js'), 'no kernel frames');
+  assert.ok(out.some((o) => o.type === 'error'));
+});
+
+test('an unhandled rejection is reported on the cell that caused it; the kernel keeps running', async () => {
+  // In a worker thread, as the hosts run it (node:test treats a rejection in its own thread as a failure).
+  const { request, outputs, close } = serviceWorker();
+  try {
+    await request({ type: 'init' });
+    const r = await request({ type: 'execute', code: "const stray = Promise.reject(new Error('nobody caught me'));\n'done'", silent: false, allowStdin: false });
+    assert.deepEqual(r, { status: 'ok', executionCount: 1 });
+    const report = outputs.find((o) => o.type === 'stream' && o.name === 'stderr' && o.text.startsWith('Unhandled promise rejection'));
+    assert.ok(report && report.type === 'stream', JSON.stringify(outputs));
+    assert.match(report.text, /Cell \[1\], line 1:/);
+    assert.match(report.text, /Error: nobody caught me/);
+    assert.deepEqual(await request({ type: 'execute', code: '1 + 1', silent: false, allowStdin: false }), { status: 'ok', executionCount: 2 });
+  } finally {
+    await close();
+  }
+});
+
+function serviceWorker(onInput?: (prompt: string) => void) {
   const url = new URL('../src/service.js', import.meta.url).href;
   const w = new Worker(`
     import { parentPort } from 'node:worker_threads';
@@ -143,29 +195,14 @@ test('prompt() in a kernel service worker blocks until the I/O side answers; ref
     const handle = createKernelService({ post: (m) => parentPort.postMessage(m) });
     parentPort.on('message', handle);
   `, { eval: true, type: 'module' } as ConstructorParameters<typeof Worker>[1]);
-  const input = createInputBuffer();
   const replies = new Map<number, (v: unknown) => void>();
   const outputs: KernelOutput[] = [];
   w.on('message', (m: FromService) => {
     if (m.type === 'reply') replies.get(m.id)?.(m.ok ? m.result : m.error);
     else if (m.type === 'output') outputs.push(m.out);
-    else if (m.type === 'inputRequest') {
-      assert.equal(m.prompt, 'your name?');
-      writeInput(input, 'Ada 🙂');
-    }
+    else if (m.type === 'inputRequest') onInput?.(m.prompt);
   });
-  try {
-    let id = 0;
-    const request = (req: object) => new Promise((resolve) => { const n = ++id; replies.set(n, resolve); w.postMessage({ ...req, id: n }); });
-    await request({ type: 'init', inputBuffer: input });
-    const r = await request({ type: 'execute', code: "const who = prompt('your name?');\n`hello ${who}`", silent: false, allowStdin: true });
-    assert.deepEqual(r, { status: 'ok', executionCount: 1 });
-    assert.ok(outputs.some((o) => o.type === 'execute_result' && o.data['text/plain'] === '"hello Ada 🙂"'));
-    const refused = await request({ type: 'execute', code: "prompt('again?')", silent: false, allowStdin: false });
-    assert.match(JSON.stringify(refused), /allow_stdin is false/);
-    const missing = await request({ type: 'nonsense' });
-    assert.equal(missing, "kernel service: unknown request type 'nonsense'");
-  } finally {
-    await w.terminate();
-  }
-});
+  let id = 0;
+  const request = (req: object) => new Promise((resolve) => { const n = ++id; replies.set(n, resolve); w.postMessage({ ...req, id: n }); });
+  return { request, outputs, close: () => w.terminate() };
+}
