@@ -2,11 +2,28 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
-import { createInputBuffer, isCompleteCode, writeInput } from '@attnlab/kernel';
+// Subpath imports: the main thread never loads TypeScript (the core on the worker thread does).
+import { isCompleteCode } from '@attnlab/kernel/is-complete';
+import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
 import { ServiceClient } from '@attnlab/kernel/service-client';
 import type { ExecuteReply, KernelOutput } from '@attnlab/kernel';
 import { configureNodeVulkan } from '@attnlab/tensor';
 import { Signer, WireError, type Message } from './wire.js';
+
+/**
+ * zeromq.js allows one send in flight per socket (a second one throws EBUSY): outputs published
+ * back to back go through this queue, in order.
+ */
+class SendQueue {
+  private tail: Promise<void> = Promise.resolve();
+  constructor(private readonly socket: { send(frames: Buffer[]): Promise<void> }) {}
+
+  send(frames: Buffer[]): void {
+    this.tail = this.tail.then(() => this.socket.send(frames)).catch((e: unknown) => {
+      console.error(`attnlab-kernel: send failed: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+}
 
 /** The kernel core on its worker thread, with the shared memory that reaches into it. */
 class CoreThread {
@@ -76,6 +93,8 @@ export class NodeKernel {
   private readonly stdin = new zmq.Router();
   private readonly iopub = new zmq.Publisher();
   private readonly hb = new zmq.Reply();
+  private readonly iopubQueue = new SendQueue(this.iopub);
+  private readonly stdinQueue = new SendQueue(this.stdin);
   private core!: CoreThread;
   private parent: Message | null = null;
   /** The execute_request whose prompt() is waiting, for the stdin channel. */
@@ -113,7 +132,7 @@ export class NodeKernel {
       writeInput(this.core.inputBuffer, '');
       return;
     }
-    void this.stdin.send(this.signer.serialize('input_request', { prompt, password }, parent, this.session, parent.identities));
+    this.stdinQueue.send(this.signer.serialize('input_request', { prompt, password }, parent, this.session, parent.identities));
   }
 
   private async stdinReplies(): Promise<void> {
@@ -145,8 +164,8 @@ export class NodeKernel {
   async start(): Promise<void> {
     // Dawn reads the Vulkan driver path from the process environment, before the thread starts.
     await configureNodeVulkan();
+    // Requests queue behind the thread's start; kernel_info is answered at once.
     this.core = this.newCore();
-    await this.core.ready;
     process.on('SIGINT', () => this.interrupt());
     await Promise.all([
       this.shell.bind(this.addr(this.info.shell_port)),
@@ -187,7 +206,7 @@ export class NodeKernel {
   }
 
   private publish(type: string, content: Record<string, unknown>, parent: Message | null, extra: { metadata?: Record<string, unknown>; buffers?: ArrayBuffer[] } = {}): void {
-    void this.iopub.send(this.signer.serialize(type, content, parent, this.session, [Buffer.from(type)], extra));
+    this.iopubQueue.send(this.signer.serialize(type, content, parent, this.session, [Buffer.from(type)], extra));
   }
 
   private async reply(sock: zmq.Router, msg: Message, type: string, content: Record<string, unknown>): Promise<void> {

@@ -1,5 +1,6 @@
 import ts from 'typescript';
 import { LineMap } from './source-map.js';
+import { eraseTypes } from './erase-types.js';
 
 /**
  * The cell compiler. A cell's TypeScript is type-stripped (TypeScript 5.9's transpiler, no type
@@ -37,11 +38,18 @@ const RESULT = '__attnlab_result';
 export const INTERRUPT = '__interrupt';
 
 export function stripTypes(source: string): string {
-  return transpile(source).js;
+  return transpile(source, true).js;
 }
 
-/** Type-stripped JavaScript and the map from its positions back to the TypeScript. */
-function transpile(source: string): { js: string; map: LineMap | null } {
+/**
+ * Type-stripped JavaScript and the map from its positions back to the TypeScript (none when the
+ * types were erased in place: positions are unchanged).
+ */
+function transpile(source: string, full = false): { js: string; map: LineMap | null } {
+  if (!full) {
+    const erased = eraseTypes(source);
+    if (erased !== null) return { js: erased, map: null };
+  }
   const out = ts.transpileModule(source, {
     reportDiagnostics: true,
     fileName: 'cell.ts',
@@ -109,8 +117,8 @@ function importToVar(decl: ts.ImportDeclaration, sf: ts.SourceFile, declared: st
 }
 
 /** Compile a cell given the names earlier cells left in the scope. */
-export function compileCell(source: string, known: readonly string[]): CompiledCell {
-  const { js, map } = transpile(source);
+export function compileCell(source: string, known: readonly string[], options: { fullTranspile?: boolean } = {}): CompiledCell {
+  const { js, map } = transpile(source, options.fullTranspile);
   const sf = ts.createSourceFile('cell.js', js, ts.ScriptTarget.ES2022, true, ts.ScriptKind.JS);
   const declared: string[] = [];
   // Function declarations are hoisted above the scope load: they must not be overwritten by it.

@@ -1,4 +1,4 @@
-import { describeError } from './errors.js';
+import { describeError, CellTypeError } from './errors.js';
 import { toMimeBundle, plainText, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
 import { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
@@ -95,6 +95,8 @@ export class KernelCore {
   /** Earlier cells' sources for completion; the TypeScript service itself starts on first use. */
   private readonly language = new CellLanguageService();
   private stdinAllowed = true;
+  /** `%typecheck on`: cells with type errors are reported and not run. */
+  private typecheck = false;
   /** Execution-count labels of compiled cell ids, for tracebacks ('[3]'). */
   private readonly labels = new Map<number, string>();
 
@@ -211,6 +213,15 @@ export class KernelCore {
         print(`default device: ${d.kind}`);
       },
     });
+    this.magics.set('typecheck', {
+      help: '%typecheck on|off: type-check each cell (with earlier cells in view) before running it',
+      line: (args) => {
+        const a = args.trim();
+        if (a !== 'on' && a !== 'off' && a !== '') throw new Error(`%typecheck: expected 'on' or 'off', got '${a}'`);
+        if (a) this.typecheck = a === 'on';
+        print(`type checking is ${this.typecheck ? 'on' : 'off'}`);
+      },
+    });
     this.magics.set('lsmagic', {
       help: 'list magics',
       line: () => print([...this.magics.entries()].sort().map(([n, m]) => `%${m.cell && !m.line ? '%' : ''}${n}  ${m.help ?? ''}`).join('\n')),
@@ -316,6 +327,10 @@ export class KernelCore {
 
   /** Runs a cell: plain TypeScript, or code runs and magics in order. */
   private async runCell(code: string): Promise<{ value: unknown; hasResult: boolean; declared: string[] }> {
+    if (this.typecheck && !/^\s*%typecheck\b/m.test(code)) {
+      const errors = this.language.typeErrors(code);
+      if (errors.length) throw new CellTypeError(errors);
+    }
     if (!hasMagic(code)) return this.scope.run(code);
     const declared: string[] = [];
     const ctx: MagicContext = { run: (c) => this.scope.run(c), print: (t) => this.host.send({ type: 'stream', name: 'stdout', text: t.endsWith('\n') ? t : t + '\n' }) };

@@ -16,7 +16,18 @@ export interface ErrorContent {
 
 const FRAME = /^\s*at (?:(.+?) \()?cell-(\d+)\.ts:(\d+):(\d+)\)?$/;
 
+/** `%typecheck on` found type errors: the cell did not run. */
+export class CellTypeError extends Error {
+  constructor(readonly errors: { line: number; column: number; message: string }[]) {
+    super(`${errors.length} type error${errors.length === 1 ? '' : 's'}; the cell did not run (%typecheck off to run anyway)`);
+    this.name = 'TypeCheckError';
+  }
+}
+
 export function describeError(e: unknown, scope: CellScope, labelOf: (id: number) => string): ErrorContent {
+  if (e instanceof CellTypeError) {
+    return { ename: e.name, evalue: e.message, traceback: [`${e.name}: ${e.message}`, ...e.errors.map((x) => `    line ${x.line}, column ${x.column}: ${x.message}`)] };
+  }
   if (e instanceof KernelInterrupt) {
     return { ename: 'Interrupted', evalue: 'the cell was interrupted; earlier state is kept', traceback: ['Interrupted: the cell was interrupted; earlier state is kept'] };
   }

@@ -19,3 +19,4 @@ export { createInputBuffer, writeInput } from './stdin.js';
 export { createKernelService, isFromService, type ServiceRequest, type ToService, type FromService, type InitRequest, type ServiceOptions } from './service.js';
 export { LOGO_SVG, LOGO_BACKGROUND, logoCells } from './logo.js';
 export { ServiceClient, type ServiceHandlers } from './service-client.js';
+export { eraseTypes } from './erase-types.js';

@@ -124,6 +124,20 @@ export class CellLanguageService {
     return { status: 'ok', found: true, data: { 'text/plain': plain, 'text/markdown': markdown }, metadata: {} };
   }
 
+  /** Type errors in `code` (not in earlier cells), with the cell's own line and column. */
+  typeErrors(code: string): { line: number; column: number; message: string }[] {
+    const { service, offset } = this.prepare(code);
+    const sf = service.getProgram()?.getSourceFile(CELLS);
+    const diags = [...service.getSyntacticDiagnostics(CELLS), ...service.getSemanticDiagnostics(CELLS)];
+    const cellStart = ts.getLineAndCharacterOfPosition(sf!, offset).line;
+    return diags
+      .filter((d) => d.category === ts.DiagnosticCategory.Error && d.start !== undefined && d.start >= offset)
+      .map((d) => {
+        const pos = ts.getLineAndCharacterOfPosition(sf!, d.start!);
+        return { line: pos.line - cellStart + 1, column: pos.character + 1, message: ts.flattenDiagnosticMessageText(d.messageText, '\n') };
+      });
+  }
+
   private prepare(code: string): { service: ts.LanguageService; offset: number } {
     const history = this.cells.map((c) => c.source).join('\n;\n');
     const prefix = history ? history + '\n;\n' : '';

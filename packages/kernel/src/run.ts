@@ -47,12 +47,21 @@ export class CellScope {
   }
 
   async run(source: string): Promise<{ value: unknown; hasResult: boolean; declared: string[] }> {
-    const cell = compileCell(source, [...this.names]);
+    let cell = compileCell(source, [...this.names]);
     const id = this.nextId++;
+    // Named so that stack frames (and the browser's devtools) say which cell they are in.
+    const make = (c: CompiledCell) => new AsyncFunction('__scope', '__import', INTERRUPT, `${c.body}\n//# sourceURL=cell-${id}.ts`);
+    let fn: (...a: unknown[]) => Promise<unknown>;
+    try {
+      fn = make(cell);
+    } catch (e) {
+      // Erasing types in place left something the engine cannot parse: use the full transpiler.
+      if (!(e instanceof SyntaxError)) throw e;
+      cell = compileCell(source, [...this.names], { fullTranspile: true });
+      fn = make(cell);
+    }
     this.locators.set(id, cell.locate);
     this.sources.set(id, source);
-    // Named so that stack frames (and the browser's devtools) say which cell they are in.
-    const fn = new AsyncFunction('__scope', '__import', INTERRUPT, `${cell.body}\n//# sourceURL=cell-${id}.ts`);
     for (const n of cell.declared) this.names.add(n);
     const value = await fn(this.values, this.importer, this.interruptCheck);
     return { value, hasResult: cell.hasResult, declared: cell.declared };

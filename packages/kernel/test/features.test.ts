@@ -206,3 +206,20 @@ function serviceWorker(onInput?: (prompt: string) => void) {
   const request = (req: object) => new Promise((resolve) => { const n = ++id; replies.set(n, resolve); w.postMessage({ ...req, id: n }); });
   return { request, outputs, close: () => w.terminate() };
 }
+
+test('%typecheck on: a cell with a type error is reported with its line and does not run; off by default', async () => {
+  const { k, out } = kernel();
+  const loose = await k.execute('let counter: number = 0;\ncounter = counter + 1;');
+  assert.equal(loose.status, 'ok');
+  assert.equal((await k.execute("const s: string = 5 as unknown as string;\ns")).status, 'ok', 'off by default');
+  await k.execute('%typecheck on');
+  const bad = await k.execute("counter = 1;\nconst wrong: number = 'text';\ncounter = 99;");
+  assert.equal(bad.status === 'error' && bad.ename, 'TypeCheckError');
+  assert.match(bad.status === 'error' ? bad.traceback.join('\n') : '', /line 2, column 7: Type 'string' is not assignable to type 'number'/);
+  out.length = 0;
+  await k.execute('counter');
+  assert.ok(out.some((o) => o.type === 'execute_result' && o.data['text/plain'] === '1'), 'the bad cell did not run');
+  assert.equal((await k.execute('counter + 1')).status, 'ok');
+  await k.execute('%typecheck off');
+  assert.equal((await k.execute("const w2: number = 'text' as any;")).status, 'ok');
+});

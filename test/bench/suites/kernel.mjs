@@ -1,0 +1,48 @@
+// Bench suite for the kernel: execute round trips and cold start of the attnlab Node kernel and of
+// tslab (the `tslab` npm package), driven by the same Jupyter client (Debian's jupyter_client,
+// execute_interactive) in the same run. Ratios are tslab / attnlab (higher is better for attnlab).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installKernelspec } from '@attnlab/kernel-node';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+export async function run() {
+  const prefix = mkdtempSync(join(tmpdir(), 'attnlab-kbench-'));
+  try {
+    installKernelspec({ prefix });
+    // tslab's own installer needs IPython; its kernelspec is this one file.
+    const tslabDir = join(prefix, 'share', 'jupyter', 'kernels', 'tslab');
+    mkdirSync(tslabDir, { recursive: true });
+    const tslab = join(root, 'node_modules', '.bin', 'tslab');
+    if (!existsSync(tslab)) throw new Error('tslab is not installed (npm install at the repository root)');
+    writeFileSync(join(tslabDir, 'kernel.json'), JSON.stringify({ argv: [tslab, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript (tslab)', language: 'typescript' }));
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+    const r = spawnSync(python, [join(root, 'test', 'bench', 'lib', 'kernel_client.py'), 'attnlab', 'tslab'], {
+      env: { ...process.env, JUPYTER_PATH: join(prefix, 'share', 'jupyter'), ATTNLAB_DEVICE: 'cpu' },
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`kernel_client.py failed (${r.status}): ${r.stderr}`);
+    const [ours, theirs] = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const adapter = 'cpu (kernel round trips; no GPU work)';
+    return [
+      { adapter, ...ours },
+      { adapter, ...theirs },
+      {
+        adapter,
+        kernel: 'ratio tslab/attnlab',
+        onePlusOneMedian: +(theirs.onePlusOneMedianMs / ours.onePlusOneMedianMs).toFixed(2),
+        onePlusOneP95: +(theirs.onePlusOneP95Ms / ours.onePlusOneP95Ms).toFixed(2),
+        typedFunctionMedian: +(theirs.typedFunctionMedianMs / ours.typedFunctionMedianMs).toFixed(2),
+        coldStart: +(theirs.coldStartS / ours.coldStartS).toFixed(2),
+        targets: '1+1 >= 3x, typed function >= 10x, cold start > 1x',
+      },
+    ];
+  } finally {
+    rmSync(prefix, { recursive: true, force: true });
+  }
+}
