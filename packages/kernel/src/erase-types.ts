@@ -28,7 +28,7 @@ function parseErrors(sf: ts.SourceFile): readonly ts.Diagnostic[] {
 
 /** The JavaScript of a cell with its types blanked, or null when it needs the transpiler. */
 export function eraseTypes(source: string): string | null {
-  const sf = ts.createSourceFile('cell.ts', source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const sf = ts.createSourceFile('cell.ts', source, ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
   if (parseErrors(sf).length) return null; // the transpiler reports syntax errors properly
   const ranges: Range[] = [];
   const text = source;

@@ -10,6 +10,18 @@ import { installKernelspec } from '@attnlab/kernel-node';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** tslab lives apart from the workspace (its TypeScript 5.0 `tsc` would shadow ours); installed on first use. */
+async function ensureTslab() {
+  const dir = join(root, 'test', 'bench', 'tslab');
+  const bin = join(dir, 'node_modules', '.bin', 'tslab');
+  if (!existsSync(bin)) {
+    console.log('bench kernel: installing tslab 1.0.22 into test/bench/tslab (first run)');
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: dir, stdio: 'inherit' });
+    if (r.status !== 0 || !existsSync(bin)) throw new Error('could not install tslab into test/bench/tslab (npm ci failed: is the npm registry reachable?)');
+  }
+  return bin;
+}
+
 export async function run() {
   const prefix = mkdtempSync(join(tmpdir(), 'attnlab-kbench-'));
   try {
@@ -17,8 +29,7 @@ export async function run() {
     // tslab's own installer needs IPython; its kernelspec is this one file.
     const tslabDir = join(prefix, 'share', 'jupyter', 'kernels', 'tslab');
     mkdirSync(tslabDir, { recursive: true });
-    const tslab = join(root, 'node_modules', '.bin', 'tslab');
-    if (!existsSync(tslab)) throw new Error('tslab is not installed (npm install at the repository root)');
+    const tslab = await ensureTslab();
     writeFileSync(join(tslabDir, 'kernel.json'), JSON.stringify({ argv: [tslab, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript (tslab)', language: 'typescript' }));
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
     const r = spawnSync(python, [join(root, 'test', 'bench', 'lib', 'kernel_client.py'), 'attnlab', 'tslab'], {
