@@ -40,6 +40,8 @@ class CoreThread {
     this.worker.on('error', (e) => handlers.fatal(`kernel thread crashed: ${e.message}`));
     this.worker.on('exit', (code) => this.client.fail(`kernel thread exited (code ${code})`));
     this.ready = this.client.request({ type: 'init', interruptBuffer: this.interruptFlag.buffer as SharedArrayBuffer, inputBuffer: this.inputBuffer });
+    // A thread stopped while starting (restart right after launch) rejects this; that is expected.
+    this.ready.catch(() => undefined);
   }
 
   request<T>(req: Parameters<ServiceClient['request']>[0], transfer: ArrayBuffer[] = []): Promise<T> {
@@ -167,6 +169,8 @@ export class NodeKernel {
     // Requests queue behind the thread's start; kernel_info is answered at once.
     this.core = this.newCore();
     process.on('SIGINT', () => this.interrupt());
+    // The I/O thread must outlive anything that goes wrong in a request.
+    process.on('unhandledRejection', (r) => console.error(`attnlab-kernel: unhandled rejection on the I/O thread: ${r instanceof Error ? r.stack ?? r.message : String(r)}`));
     await Promise.all([
       this.shell.bind(this.addr(this.info.shell_port)),
       this.control.bind(this.addr(this.info.control_port)),

@@ -207,3 +207,10 @@ test('restart over control gives a fresh kernel: state gone, execution count res
   assert.equal(r.content['execution_count'], 1);
   await waitIopub((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '"undefined"', 'fresh scope');
 });
+
+test('%device on the kernel thread finds the WebGPU adapter (Dawn; SwiftShader without a GPU)', async () => {
+  const r = await request('execute_request', { code: '%device', silent: false });
+  assert.equal(r.content['status'], 'ok');
+  const text = await waitIopub((m) => m.header.msg_type === 'stream' && /^webgpu: /m.test(String(m.content['text'])), '%device output');
+  assert.match(String(text.content['text']), /webgpu: .+/);
+});
