@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 // Subpath imports: the main thread never loads TypeScript (the core on the worker thread does).
 import { isCompleteCode } from '@attnlab/kernel/is-complete';
+import { LANGUAGE_INFO } from '@attnlab/kernel/kernel-info';
 import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
 import { ServiceClient } from '@attnlab/kernel/service-client';
 import type { ExecuteReply, KernelOutput } from '@attnlab/kernel';
@@ -72,14 +73,7 @@ export interface ConnectionInfo {
   signature_scheme: string;
 }
 
-export const LANGUAGE_INFO = {
-  name: 'typescript',
-  version: '5.9',
-  mimetype: 'text/typescript',
-  file_extension: '.ts',
-  codemirror_mode: 'typescript',
-  pygments_lexer: 'typescript',
-};
+export { LANGUAGE_INFO };
 
 /**
  * The Node host: ZeroMQ on the main thread, the kernel core on a worker thread, so the control
@@ -138,7 +132,14 @@ export class NodeKernel {
   }
 
   private async stdinReplies(): Promise<void> {
-    for await (const frames of this.stdin) {
+    await this.receive(this.stdin, async (msg) => {
+      if (msg.header.msg_type === 'input_reply') writeInput(this.core.inputBuffer, String(msg.content['value'] ?? ''));
+    });
+  }
+
+  /** Verified messages from a socket, one at a time; bad ones are logged and dropped. */
+  private async receive(sock: zmq.Router, handle: (msg: Message) => Promise<void>): Promise<void> {
+    for await (const frames of sock) {
       if (this.stopped) break;
       let msg: Message;
       try {
@@ -150,7 +151,7 @@ export class NodeKernel {
         }
         throw e;
       }
-      if (msg.header.msg_type === 'input_reply') writeInput(this.core.inputBuffer, String(msg.content['value'] ?? ''));
+      await handle(msg);
     }
   }
 
@@ -193,20 +194,7 @@ export class NodeKernel {
   }
 
   private async serve(sock: zmq.Router): Promise<void> {
-    for await (const frames of sock) {
-      if (this.stopped) break;
-      let msg: Message;
-      try {
-        msg = this.signer.parse(frames);
-      } catch (e) {
-        if (e instanceof WireError) {
-          console.error(`attnlab-kernel: ${e.message}`);
-          continue;
-        }
-        throw e;
-      }
-      await this.handle(sock, msg);
-    }
+    await this.receive(sock, (msg) => this.handle(sock, msg));
   }
 
   private publish(type: string, content: Record<string, unknown>, parent: Message | null, extra: { metadata?: Record<string, unknown>; buffers?: ArrayBuffer[] } = {}): void {

@@ -2,10 +2,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LOGO_SVG } from '@attnlab/kernel';
+import { LOGO_SVG } from '@attnlab/kernel/logo';
+import { DISPLAY_NAME, KERNEL_NAME } from '@attnlab/kernel/kernel-info';
 import { logoPng } from './logo-png.js';
 
-export const KERNEL_NAME = 'attnlab';
+export { KERNEL_NAME };
 
 /** Where `attnlab-kernel install` writes: --prefix P, --user, or the system prefix. */
 export function kernelspecDir(opts: { user?: boolean; prefix?: string }): string {
@@ -19,7 +20,7 @@ export function installKernelspec(opts: { user?: boolean; prefix?: string }): st
   const bin = fileURLToPath(new URL('../../bin/attnlab-kernel.mjs', import.meta.url));
   writeFileSync(join(dir, 'kernel.json'), JSON.stringify({
     argv: [process.execPath, bin, 'run', '{connection_file}'],
-    display_name: 'TypeScript (attnlab)',
+    display_name: DISPLAY_NAME,
     language: 'typescript',
     interrupt_mode: 'message',
     metadata: { debugger: false },

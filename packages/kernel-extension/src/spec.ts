@@ -1,16 +1,8 @@
 import type { KernelSpec } from '@jupyterlab/services';
 import { LOGO_SVG } from '@attnlab/kernel/logo';
+import { DISPLAY_NAME, KERNEL_NAME, LANGUAGE_INFO } from '@attnlab/kernel/kernel-info';
 
-export const KERNEL_NAME = 'attnlab';
-
-export const LANGUAGE_INFO = {
-  name: 'typescript',
-  version: '5.9',
-  mimetype: 'text/typescript',
-  file_extension: '.ts',
-  codemirror_mode: 'typescript',
-  pygments_lexer: 'typescript',
-};
+export { KERNEL_NAME, LANGUAGE_INFO };
 
 // The logo (shared with the Node kernelspec) travels inside the spec as a data URL: no extra
 // request, works in any host.
@@ -18,7 +10,7 @@ export const LOGO_URL = `data:image/svg+xml;base64,${btoa(LOGO_SVG)}`;
 
 export const KERNEL_SPEC: KernelSpec.ISpecModel = {
   name: KERNEL_NAME,
-  display_name: 'TypeScript (attnlab)',
+  display_name: DISPLAY_NAME,
   language: 'typescript',
   argv: [],
   resources: { 'logo-32x32': LOGO_URL, 'logo-64x64': LOGO_URL, 'logo-svg': LOGO_URL },

@@ -20,3 +20,4 @@ export { createKernelService, isFromService, type ServiceRequest, type ToService
 export { LOGO_SVG, LOGO_BACKGROUND, logoCells } from './logo.js';
 export { ServiceClient, type ServiceHandlers } from './service-client.js';
 export { eraseTypes } from './erase-types.js';
+export { KERNEL_NAME, DISPLAY_NAME, LANGUAGE_INFO } from './kernel-info.js';

@@ -186,31 +186,16 @@ export class CellLanguageService {
   }
 }
 
+/** Jupyter's completion types (the experimental `_jupyter_types_experimental` field) by TypeScript kind. */
+const K = ts.ScriptElementKind;
+const KINDS = new Map<string, string>([
+  [K.functionElement, 'function'], [K.localFunctionElement, 'function'],
+  [K.memberFunctionElement, 'method'],
+  [K.memberVariableElement, 'property'], [K.memberGetAccessorElement, 'property'], [K.memberSetAccessorElement, 'property'],
+  [K.classElement, 'class'], [K.interfaceElement, 'interface'], [K.moduleElement, 'module'], [K.keyword, 'keyword'],
+  [K.constElement, 'variable'], [K.letElement, 'variable'], [K.variableElement, 'variable'], [K.localVariableElement, 'variable'],
+]);
+
 function kindOf(kind: ts.ScriptElementKind): string {
-  switch (kind) {
-    case ts.ScriptElementKind.functionElement:
-    case ts.ScriptElementKind.localFunctionElement:
-      return 'function';
-    case ts.ScriptElementKind.memberFunctionElement:
-      return 'method';
-    case ts.ScriptElementKind.memberVariableElement:
-    case ts.ScriptElementKind.memberGetAccessorElement:
-    case ts.ScriptElementKind.memberSetAccessorElement:
-      return 'property';
-    case ts.ScriptElementKind.classElement:
-      return 'class';
-    case ts.ScriptElementKind.interfaceElement:
-      return 'interface';
-    case ts.ScriptElementKind.moduleElement:
-      return 'module';
-    case ts.ScriptElementKind.keyword:
-      return 'keyword';
-    case ts.ScriptElementKind.constElement:
-    case ts.ScriptElementKind.letElement:
-    case ts.ScriptElementKind.variableElement:
-    case ts.ScriptElementKind.localVariableElement:
-      return 'variable';
-    default:
-      return String(kind);
-  }
+  return KINDS.get(kind) ?? String(kind);
 }
