@@ -101,13 +101,17 @@ test('an infinite loop is interrupted (the page is cross-origin isolated) and ea
 });
 
 test('completion comes from the language service in the worker; prompt() asks through the stdin box', async () => {
-  await lab.run('const attnWidth = 64;');
-  const matches = await lab.page.evaluate(async () => {
+  await lab.run("const attnWidth = 64;\nimport { randn } from '@attnlab/tensor';\nconst noise = randn([2, 2]);");
+  const replies = await lab.page.evaluate(async () => {
     const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-    const reply = await kernel.requestComplete({ code: 'attnW', cursor_pos: 5 });
-    return reply.content.matches;
+    const complete = async (code) => (await kernel.requestComplete({ code, cursor_pos: code.length })).content.matches;
+    const inspect = async (code) => (await kernel.requestInspect({ code, cursor_pos: code.length, detail_level: 0 })).content.data['text/plain'];
+    return { own: await complete('attnW'), lib: await complete('Math.ma'), pkg: await complete('noise.requ'), hover: await inspect('randn') };
   });
-  assert.deepEqual(matches, ['attnWidth']);
+  assert.deepEqual(replies.own, ['attnWidth']);
+  assert.ok(replies.lib.includes('max'), `standard library in the worker: ${replies.lib}`);
+  assert.ok(replies.pkg.includes('requireGrad'), `@attnlab/tensor types in the worker: ${replies.pkg}`);
+  assert.match(replies.hover, /function randn\(shape/);
   const running = lab.run("const who = prompt('your name?');\n`hello ${who}`");
   const box = lab.page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Stdin-input');
   await box.waitFor({ timeout: 60_000 });

@@ -27,6 +27,13 @@ const handle = createKernelService({
   onInit: (req) => {
     if (typeof req['filesUrl'] === 'string') resolveRelativeFetch(req['filesUrl']);
   },
+  // Shipped beside this script by scripts/types.mjs: the standard library and the packages' .d.ts.
+  languageFiles: async () => {
+    const url = new URL('types/types.json', (globalThis as unknown as { location: { href: string } }).location.href);
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+    return new Map(Object.entries((await res.json()) as Record<string, string>));
+  },
 });
 
 self_.addEventListener('message', (e) => handle(e.data));

@@ -228,6 +228,11 @@ export class KernelCore {
     });
   }
 
+  /** Declaration files for completion where there is no file system (see CellLanguageService.useFiles). */
+  useLanguageFiles(files: Map<string, string>): void {
+    this.language.useFiles(files);
+  }
+
   /** Completion for a cell being edited (earlier cells' declarations are in view). */
   complete(code: string, cursorPos: number): CompleteReply {
     return this.language.complete(code, cursorPos);

@@ -68,6 +68,20 @@ export class CellLanguageService {
   private version = 0;
   private service: ts.LanguageService | null = null;
   private readonly sys: ts.System | undefined = ts.sys;
+  /** Declaration files by absolute path, for hosts without a file system (the browser worker). */
+  private files: Map<string, string> | null = null;
+  private dirs = new Set<string>();
+
+  /**
+   * Gives the service a virtual file system: `/lib/lib.*.d.ts` (the standard library) and
+   * `/node_modules/<pkg>/...` (package.json + .d.ts of the importable packages).
+   */
+  useFiles(files: Map<string, string>): void {
+    this.files = files;
+    this.dirs = new Set(['/']);
+    for (const f of files.keys()) for (let i = f.indexOf('/', 1); i > 0; i = f.indexOf('/', i + 1)) this.dirs.add(f.slice(0, i));
+    this.service = null;
+  }
 
   /** Records a cell that ran without error. */
   addCell(source: string, declared: string[]): void {
@@ -159,22 +173,26 @@ export class CellLanguageService {
       noEmit: true,
       types: [],
     };
-    const sys = this.sys;
-    const cwd = sys ? sys.getCurrentDirectory() : '/';
+    const files = this.files;
+    const sys = files ? undefined : this.sys;
+    const dirs = this.dirs;
+    if (files) options.lib = ['lib.es2022.d.ts', 'lib.webworker.d.ts'];
+    const cwd = sys ? sys.getCurrentDirectory() : '';
+    const read = (f: string): string | undefined => (files ? files.get(f) : sys?.readFile(f));
     const host: ts.LanguageServiceHost = {
       getCompilationSettings: () => options,
       getScriptFileNames: () => [GLOBALS, CELLS],
       getScriptVersion: (f) => (f === CELLS ? String(this.version) : '1'),
       getScriptSnapshot: (f) => {
-        const text = f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : sys?.readFile(f);
+        const text = f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : read(f);
         return text === undefined ? undefined : ts.ScriptSnapshot.fromString(text);
       },
       getCurrentDirectory: () => cwd,
-      getDefaultLibFileName: (o) => (sys ? ts.getDefaultLibFilePath(o) : '/lib.d.ts'),
-      fileExists: (f) => f === CELLS || f === GLOBALS || (sys?.fileExists(f) ?? false),
-      readFile: (f) => (f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : sys?.readFile(f)),
+      getDefaultLibFileName: (o) => (sys ? ts.getDefaultLibFilePath(o) : '/lib/lib.d.ts'),
+      fileExists: (f) => f === CELLS || f === GLOBALS || (files ? files.has(f) : sys?.fileExists(f) ?? false),
+      readFile: (f) => (f === CELLS ? this.current : f === GLOBALS ? GLOBALS_SOURCE : read(f)),
       readDirectory: sys ? (p, e, x, i, d) => sys.readDirectory(p, e, x, i, d) : undefined,
-      directoryExists: sys ? (d) => d === DIR || sys.directoryExists(d) : (d) => d === DIR,
+      directoryExists: (d) => d === DIR || (files ? dirs.has(d.replace(/\/$/, '')) : sys?.directoryExists(d) ?? false),
       getDirectories: sys ? (d) => sys.getDirectories(d) : () => [],
       realpath: sys?.realpath ? (p) => sys.realpath!(p) : undefined,
     };

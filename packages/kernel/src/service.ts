@@ -51,6 +51,8 @@ export interface ServiceOptions {
   importModule?: Importer;
   /** Host set-up run on init, before the core exists (the browser resolves relative fetches). */
   onInit?(req: InitRequest): void;
+  /** Declaration files for completion, loaded after init (hosts without a file system). */
+  languageFiles?(): Promise<Map<string, string>>;
 }
 
 /** Returns the function the host calls with each message from its I/O side. */
@@ -77,6 +79,11 @@ export function createKernelService(opts: ServiceOptions): (msg: unknown) => voi
             }
           : {}),
       });
+      const ready = core;
+      opts.languageFiles?.().then(
+        (files) => ready.useLanguageFiles(files),
+        (e: unknown) => console.warn(`kernel service: completion works without library types: ${e instanceof Error ? e.message : String(e)}`),
+      );
       return { ok: true };
     }
     if (!core) throw new Error(`kernel service: '${req.type}' before init`);
