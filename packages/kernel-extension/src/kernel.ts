@@ -33,6 +33,8 @@ export class AttnlabKernel extends BaseKernel {
     super(opts);
     this.conn = this.spawn();
     this.started = this.init();
+    // Disposed before the worker answered init: awaiters still see the rejection; nobody else must.
+    this.started.catch(() => undefined);
     liveKernels.set(this.id, this);
   }
 
@@ -137,6 +139,19 @@ export class AttnlabKernel extends BaseKernel {
     status('idle');
   }
 
+  /**
+   * A request whose answer may never come because the worker died (shutdown, restart, crash):
+   * then `fallback` is the answer. JupyterLite does not catch a kernel handler's rejection, and
+   * on the page it would surface as an uncaught error.
+   */
+  private async ask<T>(req: Parameters<WorkerConnection['request']>[0], fallback: T): Promise<T> {
+    try {
+      return await this.conn.request<T>(req);
+    } catch {
+      return fallback;
+    }
+  }
+
   async kernelInfoRequest(): Promise<KernelMessage.IInfoReplyMsg['content']> {
     return {
       implementation: 'attnlab',
@@ -163,19 +178,19 @@ export class AttnlabKernel extends BaseKernel {
   }
 
   async completeRequest(content: KernelMessage.ICompleteRequestMsg['content']): Promise<KernelMessage.ICompleteReplyMsg['content']> {
-    return this.conn.request({ type: 'complete', code: content.code, cursorPos: content.cursor_pos });
+    return this.ask({ type: 'complete', code: content.code, cursorPos: content.cursor_pos }, { status: 'ok', matches: [], cursor_start: content.cursor_pos, cursor_end: content.cursor_pos, metadata: {} });
   }
 
   async inspectRequest(content: KernelMessage.IInspectRequestMsg['content']): Promise<KernelMessage.IInspectReplyMsg['content']> {
-    return this.conn.request({ type: 'inspect', code: content.code, cursorPos: content.cursor_pos, detailLevel: content.detail_level });
+    return this.ask({ type: 'inspect', code: content.code, cursorPos: content.cursor_pos, detailLevel: content.detail_level }, { status: 'ok', found: false, data: {}, metadata: {} });
   }
 
   async isCompleteRequest(content: KernelMessage.IIsCompleteRequestMsg['content']): Promise<KernelMessage.IIsCompleteReplyMsg['content']> {
-    return this.conn.request({ type: 'isComplete', code: content.code });
+    return this.ask({ type: 'isComplete', code: content.code }, { status: 'unknown' });
   }
 
   async commInfoRequest(content: KernelMessage.ICommInfoRequestMsg['content']): Promise<KernelMessage.ICommInfoReplyMsg['content']> {
-    return this.conn.request({ type: 'commInfo', ...(content.target_name ? { targetName: content.target_name } : {}) });
+    return this.ask({ type: 'commInfo', ...(content.target_name ? { targetName: content.target_name } : {}) }, { status: 'ok', comms: {} });
   }
 
   inputReply(content: KernelMessage.IInputReplyMsg['content']): void {
@@ -185,17 +200,17 @@ export class AttnlabKernel extends BaseKernel {
 
   async commOpen(msg: KernelMessage.ICommOpenMsg): Promise<void> {
     const c = msg.content;
-    await this.conn.request({ type: 'commOpen', commId: c.comm_id, targetName: c.target_name, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) });
+    await this.ask({ type: 'commOpen', commId: c.comm_id, targetName: c.target_name, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) }, null);
   }
 
   async commMsg(msg: KernelMessage.ICommMsgMsg): Promise<void> {
     const c = msg.content;
-    await this.conn.request({ type: 'commMsg', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) });
+    await this.ask({ type: 'commMsg', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown>, buffers: toArrayBuffers(msg.buffers) }, null);
   }
 
   async commClose(msg: KernelMessage.ICommCloseMsg): Promise<void> {
     const c = msg.content;
-    await this.conn.request({ type: 'commClose', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown> });
+    await this.ask({ type: 'commClose', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown> }, null);
   }
 }
 

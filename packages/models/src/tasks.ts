@@ -51,6 +51,12 @@ export interface InductionOptions {
   vocabSize?: number;
   /** Length of the random segment; the sequence is [BOS, s, s] of length 2·len + 1. */
   len?: number;
+  /**
+   * Shortest segment (default len: fixed). With minLen < len each row draws its length in
+   * [minLen, len] and pads the end with random unscored tokens, so the repeat sits at a varying
+   * distance: copying from a fixed offset no longer works and only an induction circuit does.
+   */
+  minLen?: number;
   /** Draw the segment without repeats so every second-half token is predictable (default true). */
   distinct?: boolean;
   /** Train on every position ('all') or only the predictable repeat ('repeat', default). */
@@ -64,20 +70,25 @@ export interface InductionOptions {
 export function induction(o: InductionOptions = {}): Task {
   const V = o.vocabSize ?? 64;
   const L = o.len ?? 12;
+  const minL = o.minLen ?? L;
+  if (!(minL >= 2 && minL <= L)) throw new Error(`induction: minLen must be in [2, len=${L}], got ${minL}`);
   const N = 2 * L + 1;
   const dist = o.distinct ?? true;
   const lossOn = o.lossOn ?? 'repeat';
   return {
-    name: 'induction', vocabSize: V, seqLen: N, params: { vocabSize: V, len: L, distinct: dist, lossOn },
+    name: 'induction', vocabSize: V, seqLen: N, params: { vocabSize: V, len: L, ...(minL !== L ? { minLen: minL } : {}), distinct: dist, lossOn },
     sample(rng, B) {
       const b = emptyBatch(B, N);
       for (let r = 0; r < B; r++) {
-        const seg = dist ? distinct(rng, 1, V, L) : Array.from({ length: L }, () => 1 + rng.int(V - 1));
-        const row = [0, ...seg, ...seg];
+        const l = minL === L ? L : minL + rng.int(L - minL + 1);
+        const seg = dist ? distinct(rng, 1, V, l) : Array.from({ length: l }, () => 1 + rng.int(V - 1));
+        const pad = Array.from({ length: N - 1 - 2 * l }, () => 1 + rng.int(V - 1));
+        const row = [0, ...seg, ...seg, ...pad];
         b.tokens.set(row, r * N);
         shiftTargets(b, r);
         for (let i = 0; i < N - 1; i++) {
-          const scored = i >= L + 1 ? 1 : 0;
+          // Position i predicts token i+1: scored from the first repeated token to the segment's end.
+          const scored = i >= l + 1 && i < 2 * l ? 1 : 0;
           b.evalMask[r * N + i] = scored;
           b.lossMask[r * N + i] = lossOn === 'all' ? 1 : scored;
         }

@@ -41,6 +41,16 @@ for (const name of names) {
       assert.equal(model.config.nHeads, 8);
       assert.equal(model.config.attnOnly, true);
       assert.ok(ev.accuracy >= 0.95, `induction accuracy ${ev.accuracy} < 0.95`);
+      // An induction circuit, not a positional shortcut: the repeat distance varies, and the task
+      // needs both layers (previous-token heads in layer 0, induction heads in layer 1).
+      assert.ok(Number(m.task['minLen']) < Number(m.task['len']), 'the segment length must vary');
+      for (const layer of [0, 1]) {
+        model.heads.reset();
+        for (let h = 0; h < 8; h++) model.heads.set({ layer, head: h }, { ablate: 'zero' });
+        const ablated = await evaluate(model, task, { batches: 2, batchSize: 16, seed: 7 });
+        assert.ok(ablated.accuracy < 0.5, `ablating layer ${layer} leaves accuracy ${ablated.accuracy}`);
+      }
+      model.heads.reset();
     }
   });
 }

@@ -40,6 +40,20 @@ test('tasks: shapes, masks and targets follow their definitions', () => {
     assert.equal(new Set(row.slice(1, 6)).size, 5, 'distinct segment');
     assert.deepEqual(Array.from(ind.evalMask.subarray(r * 11, r * 11 + 11)), [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0]);
   }
+  // Variable segment length: the repeat distance changes row to row; only repeated tokens are scored.
+  const v = tasks.induction({ vocabSize: 40, len: 8, minLen: 3 }).sample(rng, 64);
+  const lengths = new Set<number>();
+  for (let r = 0; r < 64; r++) {
+    const row = Array.from(v.tokens.subarray(r * 17, r * 17 + 17));
+    const mask = Array.from(v.evalMask.subarray(r * 17, r * 17 + 17));
+    const l = mask.reduce((a, b) => a + b, 0) + 1;
+    lengths.add(l);
+    assert.ok(l >= 3 && l <= 8);
+    assert.deepEqual(row.slice(1, 1 + l), row.slice(1 + l, 1 + 2 * l), `row ${r} repeats its segment of ${l}`);
+    assert.deepEqual(mask, Array.from({ length: 17 }, (_, i) => (i >= l + 1 && i < 2 * l ? 1 : 0)));
+  }
+  assert.ok(lengths.size >= 5, `segment lengths vary: ${[...lengths]}`);
+  assert.throws(() => tasks.induction({ len: 8, minLen: 9 }), /minLen must be in \[2, len=8\]/);
   const mq = tasks.mqar({ vocabSize: 32, numKV: 4, seqLen: 20 }).sample(rng, 3);
   for (let r = 0; r < 3; r++) {
     const t = Array.from(mq.tokens.subarray(r * 20, r * 20 + 20));
