@@ -1,6 +1,7 @@
 // Bench suite for the kernel: execute round trips and cold start of the attnlab Node kernel and of
 // tslab (the `tslab` npm package), driven by the same Jupyter client (Debian's jupyter_client,
-// execute_interactive) in the same run. Ratios are tslab / attnlab (higher is better for attnlab).
+// execute_interactive) in the same run, with a null kernel (test/bench/lib/null-kernel.mjs) giving the
+// client's own floor. Ratios are tslab / attnlab (higher is better for attnlab), raw and above the floor.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,18 +32,23 @@ export async function run() {
     mkdirSync(tslabDir, { recursive: true });
     const tslab = await ensureTslab();
     writeFileSync(join(tslabDir, 'kernel.json'), JSON.stringify({ argv: [tslab, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript (tslab)', language: 'typescript' }));
+    const nullDir = join(prefix, 'share', 'jupyter', 'kernels', 'null');
+    mkdirSync(nullDir, { recursive: true });
+    writeFileSync(join(nullDir, 'kernel.json'), JSON.stringify({ argv: [process.execPath, join(root, 'test', 'bench', 'lib', 'null-kernel.mjs'), '{connection_file}'], display_name: 'null (client floor)', language: 'none' }));
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    const r = spawnSync(python, [join(root, 'test', 'bench', 'lib', 'kernel_client.py'), 'attnlab', 'tslab'], {
+    const r = spawnSync(python, [join(root, 'test', 'bench', 'lib', 'kernel_client.py'), 'attnlab', 'tslab', 'null'], {
       env: { ...process.env, JUPYTER_PATH: join(prefix, 'share', 'jupyter'), ATTNLAB_DEVICE: 'cpu' },
       encoding: 'utf8',
       maxBuffer: 1 << 24,
     });
     if (r.status !== 0) throw new Error(`kernel_client.py failed (${r.status}): ${r.stderr}`);
-    const [ours, theirs] = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const [ours, theirs, floor] = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    const above = (x, key) => x[key] - floor[key];
     const adapter = 'cpu (kernel round trips; no GPU work)';
     return [
       { adapter, ...ours },
       { adapter, ...theirs },
+      { adapter, ...floor, kernel: 'null (client floor: the same messages, no work)' },
       {
         adapter,
         kernel: 'ratio tslab/attnlab',
@@ -51,6 +57,12 @@ export async function run() {
         typedFunctionMedian: +(theirs.typedFunctionMedianMs / ours.typedFunctionMedianMs).toFixed(2),
         coldStart: +(theirs.coldStartS / ours.coldStartS).toFixed(2),
         targets: '1+1 >= 3x, typed function >= 10x, cold start > 1x',
+      },
+      {
+        adapter,
+        kernel: 'ratio tslab/attnlab, time above the client floor',
+        onePlusOneMedian: +(above(theirs, 'onePlusOneMedianMs') / above(ours, 'onePlusOneMedianMs')).toFixed(2),
+        typedFunctionMedian: +(above(theirs, 'typedFunctionMedianMs') / above(ours, 'typedFunctionMedianMs')).toFixed(2),
       },
     ];
   } finally {
