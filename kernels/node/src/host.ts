@@ -222,7 +222,9 @@ export class NodeKernel {
 
   private async handle(sock: zmq.Router, msg: Message): Promise<void> {
     const type = msg.header.msg_type;
-    this.parent = msg;
+    // Outputs of the running cell belong to its execute_request: a control message arriving
+    // meanwhile (interrupt_request) must not take them over.
+    if (sock === this.shell) this.parent = msg;
     this.publish('status', { execution_state: 'busy' }, msg);
     try {
       switch (type) {

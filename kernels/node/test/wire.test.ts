@@ -163,6 +163,9 @@ test('an infinite loop is stopped by interrupt_request on control; earlier state
   const r = await running;
   assert.equal(r.content['status'], 'error');
   assert.equal(r.content['ename'], 'Interrupted');
+  // The error output belongs to the cell (its execute_request), not to the interrupt_request.
+  const shown = await waitIopub((m) => m.header.msg_type === 'error' && m.content['ename'] === 'Interrupted', 'the Interrupted error output');
+  assert.equal(shown.parent_header.msg_id, r.parent_header.msg_id);
   const after = await request('execute_request', { code: 'survivor * 7', silent: false });
   assert.equal(after.content['status'], 'ok');
   await waitIopub((m) => m.header.msg_type === 'execute_result' && (m.content['data'] as Record<string, string>)['text/plain'] === '42', 'survivor * 7');
