@@ -128,13 +128,8 @@ export class AttnlabKernel extends BaseKernel {
     const status = (execution_state: 'busy' | 'idle'): void =>
       this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IStatusMsg>({ channel: 'iopub', msgType: 'status', ...frame, content: { execution_state } }));
     status('busy');
-    let reply: KernelMessage.ICommInfoReplyMsg['content'];
-    try {
-      reply = await this.commInfoRequest(request.content);
-    } catch {
-      // The worker is gone (restart in progress): no comms are open.
-      reply = { status: 'ok', comms: {} };
-    }
+    // Never rejects: with the worker gone (restart in progress) it answers "no comms open".
+    const reply = await this.commInfoRequest(request.content);
     this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.ICommInfoReplyMsg>({ channel: 'shell', msgType: 'comm_info_reply', session: request.header.session, parentHeader: request.header, content: reply }));
     status('idle');
   }

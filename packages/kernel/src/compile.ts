@@ -184,27 +184,27 @@ export function compileCell(source: string, known: readonly string[], options: {
   const preludeLines = prelude.split('\n').length - 1;
   const bodyLineStarts = lineStarts(body);
   const jsLineStarts = lineStarts(js);
-  const locate = (line: number, column: number): { line: number; column: number } | null => {
-    const l = line - 1 - preludeLines;
-    if (l < 0 || l >= bodyLineStarts.length) return null;
-    // Undo the edits (all single-line) to get the offset in the transpiled JavaScript.
-    const b = bodyLineStarts[l]! + column - 1;
-    let delta = 0;
-    let x = b;
-    for (const e of ascending) {
-      if (b < e.start + delta) break;
-      if (b < e.start + delta + e.text.length) {
-        x = e.start;
-        delta = NaN;
-        break;
-      }
-      delta += e.text.length - (e.end - e.start);
-    }
-    if (!Number.isNaN(delta)) x = b - delta;
+  /** Transpiled-JavaScript offset -> the cell's line/column (through the source map when transpiled). */
+  const fromJs = (x: number): { line: number; column: number } => {
     let jl = 0;
     while (jl + 1 < jsLineStarts.length && jsLineStarts[jl + 1]! <= x) jl++;
     const pos = map?.lookup(jl, x - jsLineStarts[jl]!);
     return pos ? { line: pos.line + 1, column: pos.column + 1 } : { line: jl + 1, column: x - jsLineStarts[jl]! + 1 };
+  };
+  const locate = (line: number, column: number): { line: number; column: number } | null => {
+    const l = line - 1 - preludeLines;
+    if (l < 0 || l >= bodyLineStarts.length) return null;
+    // Undo the edits (all single-line) to get the offset in the transpiled JavaScript; a position
+    // inside text an edit inserted maps to where that edit was made.
+    const b = bodyLineStarts[l]! + column - 1;
+    let shift = 0;
+    for (const e of ascending) {
+      const start = e.start + shift;
+      if (b < start) break;
+      if (b < start + e.text.length) return fromJs(e.start);
+      shift += e.text.length - (e.end - e.start);
+    }
+    return fromJs(b - shift);
   };
   return {
     body: `${prelude}${body}\n} finally { ${save} }\nreturn ${RESULT};`,

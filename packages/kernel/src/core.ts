@@ -158,8 +158,13 @@ export class KernelCore {
     };
   }
 
+  /** A line on the cell's stdout (magics' output). */
+  private print(text: string): void {
+    this.host.send({ type: 'stream', name: 'stdout', text: text.endsWith('\n') ? text : text + '\n' });
+  }
+
   private registerBuiltinMagics(): void {
-    const print = (text: string) => this.host.send({ type: 'stream', name: 'stdout', text: text.endsWith('\n') ? text : text + '\n' });
+    const print = (text: string) => this.print(text);
     const time = async (code: string, ctx: MagicContext) => {
       const t0 = performance.now();
       try {
@@ -193,9 +198,12 @@ export class KernelCore {
           return;
         }
         const mod = await this.importer(name);
-        if (!isPlugin(mod['attnlabPlugin'])) throw new Error(`%plugin: ${name} does not export attnlabPlugin ({ id, activate(ctx) })`);
-        if (!this.plugins.active.has((mod['attnlabPlugin'] as { id: string }).id)) await this.plugins.fromModule(name, mod);
-        print(`plugin '${(mod['attnlabPlugin'] as { id: string }).id}' is active`);
+        const plugin = mod['attnlabPlugin'];
+        if (!isPlugin(plugin)) throw new Error(`%plugin: ${name} does not export attnlabPlugin ({ id, activate(ctx) })`);
+        // The import above already tried to activate it; this retries a failed activation and
+        // lets its error reach the cell (activate() does nothing for an active plugin).
+        await this.plugins.activate(plugin);
+        print(`plugin '${plugin.id}' is active`);
       },
     });
     this.magics.set('device', {
@@ -338,7 +346,7 @@ export class KernelCore {
     }
     if (!hasMagic(code)) return this.scope.run(code);
     const declared: string[] = [];
-    const ctx: MagicContext = { run: (c) => this.scope.run(c), print: (t) => this.host.send({ type: 'stream', name: 'stdout', text: t.endsWith('\n') ? t : t + '\n' }) };
+    const ctx: MagicContext = { run: (c) => this.scope.run(c), print: (t) => this.print(t) };
     let last: { value: unknown; hasResult: boolean } = { value: undefined, hasResult: false };
     for (const part of splitMagics(code)) {
       if (part.kind === 'code') {
