@@ -41,10 +41,6 @@ export class ServiceClient {
     this.pending.clear();
   }
 
-  get isDead(): boolean {
-    return this.dead !== null;
-  }
-
   /** Feed every message from the service here. */
   receive(msg: FromService): void {
     switch (msg.type) {
