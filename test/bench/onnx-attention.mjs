@@ -55,8 +55,10 @@ const attrInt = (name, i) => new W().str(1, name).int(20, 2).int(3, i);
 const attrFloat = (name, f) => new W().str(1, name).int(20, 1).f32(2, f);
 
 /**
- * q, k, v [1, H, N, D] -> out [1, H, N, D]. kind 'matmul': Transpose-MatMul-Mul-(causal Where)-Softmax-MatMul
- * at opset 17. kind 'fused': the ONNX Attention op (opset 23, is_causal).
+ * q, k, v [1, H, N, D] -> out. kind 'matmul': Transpose-MatMul-Mul-(causal Where)-Softmax-MatMul
+ * at opset 17, out [1, H, N, D]. kind 'fused': the ONNX Attention op (opset 23, is_causal), out
+ * [1, H, N, D]. kind 'mha': onnxruntime's contrib com.microsoft.MultiHeadAttention (the fused op its
+ * WebGPU provider implements, flash attention inside), q, k, v reshaped to [1, N, H*D] first, unidirectional = causal, out [1, N, H*D].
  */
 export function attentionModel({ H, N, D, causal, kind = 'matmul' }) {
   const g = new W().str(2, `attention_${kind}`);
@@ -82,13 +84,21 @@ export function attentionModel({ H, N, D, causal, kind = 'matmul' }) {
     }
     nodes.push(node('Softmax', [s], ['p'], [attrInt('axis', -1)]));
     nodes.push(node('MatMul', ['p', 'v'], ['out']));
+  } else if (kind === 'mha') {
+    inits.push(new W().int(1, 3).int(2, INT64).str(8, 'q3shape').bytes(9, new Uint8Array(new BigInt64Array([1n, BigInt(N), BigInt(H * D)]).buffer)));
+    for (const x of ['q', 'k', 'v']) {
+      nodes.push(node('Transpose', [x], [`${x}t`], [attrInts('perm', [0, 2, 1, 3])]));
+      nodes.push(node('Reshape', [`${x}t`, 'q3shape'], [`${x}3`]));
+    }
+    nodes.push(node('MultiHeadAttention', ['q3', 'k3', 'v3'], ['out'], [attrInt('num_heads', H), attrFloat('scale', scale), attrInt('unidirectional', causal ? 1 : 0)], 'com.microsoft'));
   } else {
     nodes.push(node('Attention', ['q', 'k', 'v'], ['out'], [attrInt('is_causal', causal ? 1 : 0), attrFloat('scale', scale)]));
   }
   for (const n of nodes) g.msg(1, n);
   for (const i of inits) g.msg(5, i);
   for (const name of ['q', 'k', 'v']) g.msg(11, valueInfo(name, [1, H, N, D]));
-  g.msg(12, valueInfo('out', [1, H, N, D]));
-  const model = new W().int(1, kind === 'matmul' ? 8 : 10).str(2, 'attnlab-bench').msg(7, g).msg(8, new W().str(1, '').int(2, kind === 'matmul' ? 17 : 23));
+  g.msg(12, valueInfo('out', kind === 'mha' ? [1, N, H * D] : [1, H, N, D]));
+  const model = new W().int(1, kind === 'fused' ? 10 : 8).str(2, 'attnlab-bench').msg(7, g).msg(8, new W().str(1, '').int(2, kind === 'fused' ? 23 : 17));
+  if (kind === 'mha') model.msg(8, new W().str(1, 'com.microsoft').int(2, 1));
   return model.done();
 }

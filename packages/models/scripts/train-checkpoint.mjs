@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Reproduces the checkpoints in examples/models/. Usage (after `npm run build`):
-//   node packages/models/scripts/train-checkpoint.mjs <recipe> [--steps N] [--out DIR]
+//   node packages/models/scripts/train-checkpoint.mjs <recipe> [--steps N] [--batch N] [--lr X] [--out DIR]
+// (--steps/--batch/--lr override the recipe, for trying hyperparameters; the shipped checkpoints use the recipe.)
 // Recipes: induction-2l, mqar-softmax, mqar-linear, grammar-4l. Each writes config.json,
 // model.safetensors, and metrics.json (task, recipe, evaluation measured after training) into
 // examples/models/<recipe>/. CPU only, deterministic for the recipe's seeds.
@@ -58,7 +59,7 @@ async function main() {
   const name = args[0];
   const recipe = recipes[name];
   if (!recipe) {
-    console.error(`usage: train-checkpoint.mjs <${Object.keys(recipes).join('|')}> [--steps N] [--out DIR]`);
+    console.error(`usage: train-checkpoint.mjs <${Object.keys(recipes).join('|')}> [--steps N] [--batch N] [--lr X] [--out DIR]`);
     process.exit(2);
   }
   const flag = (f) => {
@@ -66,6 +67,8 @@ async function main() {
     return i >= 0 ? args[i + 1] : undefined;
   };
   const steps = Number(flag('--steps') ?? recipe.train.steps);
+  const batchSize = Number(flag('--batch') ?? recipe.train.batchSize);
+  const lr = Number(flag('--lr') ?? recipe.train.lr);
   const out = flag('--out') ?? join(root, 'examples', 'models', name);
   const task = makeTask(recipe.task);
   const model = new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
@@ -75,6 +78,8 @@ async function main() {
   const result = await train(model, task, {
     ...recipe.train,
     steps,
+    batchSize,
+    lr,
     onStep: ({ step, loss, tokensPerSecond }) => {
       if (step % 50 === 0 || step === steps - 1) console.log(`step ${step} loss ${loss.toFixed(4)} ${tokensPerSecond.toFixed(0)} tok/s`);
     },
@@ -86,7 +91,7 @@ async function main() {
     task: { name: task.name, ...task.params },
     model: recipe.model,
     attention: recipe.attention ?? 'softmax',
-    train: { ...recipe.train, steps, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },
+    train: { ...recipe.train, steps, batchSize, lr, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },
     eval: { batches: 8, batchSize: 32, seed: 424242, accuracy: ev.accuracy, nll: ev.nll, scored: ev.scored, accuracyByPosition: ev.accuracyByPosition },
     params: model.numParams,
     device: 'cpu',

@@ -2,7 +2,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, type Tensor } from '@attnlab/tensor';
 import { denseAttention, getAttention, registerAttention, useAttentionRegistry } from '../src/index.js';
+import * as flash from '@attnlab/attention';
 import { SEED, assertClose, randomModel, randomTokens } from './helpers.js';
+
+test('by default @attnlab/attention (flash) serves unhooked forwards, matching the dense path', async () => {
+  const original = flash.getAttention('softmax');
+  let calls = 0;
+  flash.registerAttention<Record<string, unknown>>('softmax', { forward: (q, k, v, o) => { calls++; return original.forward(q, k, v, o); } }, { replace: true });
+  try {
+    const model = randomModel({ vocabSize: 13, dModel: 16, nLayers: 2, nHeads: 4, nCtx: 16 }, SEED);
+    const toks = randomTokens(new Rng(SEED), 2, 11, 13);
+    const logits = await (await model.forward(toks)).data();
+    assert.equal(calls, 2, 'one flash call per layer');
+    // Hooking every pattern sends both layers down the dense path: same logits, no flash call.
+    const { logits: dense } = await model.runWithCache(toks, { names: (n: string) => n.endsWith('hook_pattern') });
+    assert.equal(calls, 2, 'hooked layers took the dense path');
+    assertClose(logits, await dense.data(), 1e-5, 'flash vs dense');
+  } finally {
+    flash.registerAttention('softmax', original, { replace: true });
+  }
+});
 
 test('useAttentionRegistry: an @attnlab/attention-shaped registry serves unhooked forwards; hooks take the dense path', async () => {
   const calls: Record<string, unknown>[] = [];
