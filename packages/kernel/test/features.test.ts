@@ -103,6 +103,19 @@ test('display.html/markdown/json/png/svg send the right mime types; progress() u
   assert.match(String(last.type === 'update_display_data' && last.data['text/plain']), /^steps \[#{30}\] 5\/5/);
 });
 
+test('train() from @attnlab/models draws a progress bar with the loss through the kernel', async () => {
+  const { k, out } = kernel();
+  const r = await k.execute("import { Transformer, tasks, train } from '@attnlab/models';\nconst m = new Transformer({ vocabSize: 16, dModel: 8, nLayers: 1, nHeads: 2, nCtx: 16 }, { seed: 1 });\n(await train(m, tasks.induction({ vocabSize: 16, len: 4 }), { steps: 3, batchSize: 2, lr: 1e-3 })).steps");
+  assert.equal(r.status, 'ok', JSON.stringify(r));
+  const first = out.find((o) => o.type === 'display_data');
+  assert.ok(first && first.type === 'display_data' && first.displayId, 'a bar was displayed');
+  const last = out.filter((o) => o.type === 'update_display_data').at(-1);
+  assert.match(String(last?.type === 'update_display_data' && last.data['text/plain']), /^train \[#{30}\] 3\/3 .*loss \d+\.\d{4}$/);
+  out.length = 0;
+  await k.execute("await train(m, tasks.induction({ vocabSize: 16, len: 4 }), { steps: 2, batchSize: 2, lr: 1e-3, progress: false }); 0");
+  assert.equal(out.filter((o) => o.type === 'display_data' || o.type === 'update_display_data').length, 0, 'progress: false draws nothing');
+});
+
 test('completion sees earlier cells, members and the standard library; inspection shows types and docs', async () => {
   const { k } = kernel();
   await k.execute('/** How many heads each layer has. */\nconst headCount = 8;\ninterface Cfg { layers: number; width: number }\nconst cfg: Cfg = { layers: 2, width: 64 };');

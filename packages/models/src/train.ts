@@ -32,6 +32,25 @@ export interface TrainOptions {
   device?: Device;
   /** Called after every step (progress bars, logging); may be async. */
   onStep?: (info: StepInfo) => void | Promise<void>;
+  /**
+   * Draw a progress bar with the loss through the attnlab kernel's `progress()` (updated in place).
+   * Default: on when running in the kernel (the global exists), off elsewhere.
+   */
+  progress?: boolean;
+}
+
+/** The slice of the kernel's `progress()` bar that training uses. */
+interface Bar {
+  update(n?: number, status?: string): void;
+  done(status?: string): void;
+}
+
+/** A bar from the kernel's global `progress(total, options)`, or null outside the kernel or when turned off. */
+function kernelBar(steps: number, wanted: boolean | undefined): Bar | null {
+  if (wanted === false) return null;
+  const make = (globalThis as { progress?: unknown }).progress;
+  if (typeof make !== 'function') return null;
+  return (make as (total: number, o: { label: string }) => Bar)(steps, { label: 'train' });
 }
 
 export interface TrainResult {
@@ -83,6 +102,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   const losses: number[] = [];
   const t0 = performance.now();
   let tokens = 0;
+  const bar = kernelBar(steps, options.progress);
   try {
     for (let step = 0; step < steps; step++) {
       const batch = task.sample(rng, batchSize);
@@ -100,6 +120,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
       if (!Number.isFinite(loss)) throw new ModelError('train', `loss became ${loss} at step ${step}`);
       losses.push(loss);
       tokens += batchSize * task.seqLen;
+      bar?.update(1, `loss ${loss.toFixed(4)}`);
       if (options.onStep) {
         const elapsedMs = performance.now() - t0;
         await options.onStep({ step, steps, loss, lr: opt.lr, gradNorm, tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs });
@@ -107,6 +128,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
     }
   } finally {
     opt.dispose();
+    bar?.done(losses.length ? `loss ${losses.at(-1)!.toFixed(4)}` : '');
   }
   const seconds = (performance.now() - t0) / 1000;
   return { losses, steps, tokens, seconds, tokensPerSecond: tokens / seconds };

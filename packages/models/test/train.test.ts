@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '@attnlab/tensor';
+import { Rng, cpuDevice } from '@attnlab/tensor';
 import { Transformer, evaluate, tasks, train } from '../src/index.js';
+import { webgpuOrNull } from './helpers.js';
 
 const small = { vocabSize: 16, dModel: 16, nLayers: 1, nHeads: 2, nCtx: 16 };
 
@@ -18,6 +19,24 @@ test('training is deterministic for a seed and lowers the loss', async () => {
   assert.notDeepEqual(a, c, 'different seed, different batches');
   const avg = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(avg(a.slice(-5)) < avg(a.slice(0, 5)) - 0.1, `loss went from ${avg(a.slice(0, 5))} to ${avg(a.slice(-5))}`);
+});
+
+test('training on WebGPU follows the CPU run step by step and is deterministic there', async (t) => {
+  const { device, why } = await webgpuOrNull();
+  if (!device) {
+    t.skip(`no WebGPU device: ${why}`);
+    return;
+  }
+  const task = tasks.induction({ vocabSize: 16, len: 5 });
+  const run = async (dev: typeof device): Promise<number[]> => {
+    const m = new Transformer({ ...small, nLayers: 2 }, { seed: 3, device: dev });
+    return (await train(m, task, { steps: 6, batchSize: 4, lr: 1e-2, seed: 9 })).losses;
+  };
+  const cpu = await run(cpuDevice());
+  const gpu = await run(device);
+  assert.deepEqual(await run(device), gpu, 'same seed on WebGPU, same losses');
+  // Six AdamW steps compound float32 rounding differences; 1e-3 relative is far below any real bug.
+  cpu.forEach((l, i) => assert.ok(Math.abs(l - gpu[i]!) <= 1e-3 * Math.abs(l), `step ${i}: cpu ${l} webgpu ${gpu[i]}`));
 });
 
 test('onStep reports progress; bad options are errors', async () => {
