@@ -35,9 +35,13 @@ export class LabPage {
     await this.page.screenshot({ path: join(ARTIFACTS, `${String(this.step).padStart(2, '0')}-${name}.png`) });
   }
 
-  async newNotebook() {
-    await this.page.evaluate(() => window.jupyterapp.commands.execute('notebook:create-new', { kernelName: 'attnlab' }));
-    await this.page.waitForSelector('.jp-NotebookPanel .jp-Cell .cm-content', { timeout: 60_000 });
+  async newNotebook(kernelName = 'attnlab') {
+    const before = await this.page.evaluate(() => window.jupyterapp.shell.currentWidget?.id ?? '');
+    await this.page.evaluate((name) => window.jupyterapp.commands.execute('notebook:create-new', { kernelName: name }), kernelName);
+    await this.page.waitForFunction((id) => {
+      const w = window.jupyterapp.shell.currentWidget;
+      return w && w.id !== id && w.node.querySelector('.jp-Cell .cm-content');
+    }, before, { timeout: 60_000 });
     await this.waitKernelIdle();
   }
 

@@ -1,18 +1,25 @@
 /**
- * @attnlab/kernel-extension: registers the in-browser attnlab kernel (kernelspec `attnlab`,
- * "TypeScript (attnlab)") with JupyterLite's kernel specs, and a kernel client whose interrupt
- * reaches the running cell.
+ * @attnlab/kernel-extension: registers the in-browser attnlab kernel with JupyterLite's kernel
+ * specs, and a kernel client whose interrupt reaches the running cell. In JupyterLite the spec is
+ * `attnlab`, "TypeScript (attnlab)". In a server-based JupyterLab the hybrid service-manager
+ * plugins (hybrid/) host it beside the server's kernels as `attnlab-browser`, so it never
+ * shadows the Node kernel a server may also offer as `attnlab`.
  */
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IKernelClient, IKernelSpecs, type IKernelSpecs as KernelSpecsRegistry } from '@jupyterlite/services';
 import { AttnlabKernel } from './kernel.js';
 import { AttnlabKernelClient } from './client.js';
-import { KERNEL_SPEC } from './spec.js';
+import { browserSpec } from './spec.js';
+import { BrowserKernelSpecs, hybridPlugins } from './hybrid/plugins.js';
 
 export { AttnlabKernel, liveKernels } from './kernel.js';
 export { AttnlabKernelClient } from './client.js';
-export { KERNEL_SPEC, KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+export { KERNEL_SPEC, KERNEL_NAME, BROWSER_KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
+export { HYBRID_PLUGIN_IDS } from './hybrid/plugins.js';
+export { HybridKernelManager } from './hybrid/kernel-manager.js';
+export { HybridKernelSpecManager } from './hybrid/kernelspec-manager.js';
+export { HybridSessionManager } from './hybrid/session-manager.js';
 
 /** Where the worker bundle is served: inside this prebuilt extension's static folder. */
 export function workerUrl(): string {
@@ -27,7 +34,7 @@ const kernelPlugin: JupyterFrontEndPlugin<void> = {
   requires: [IKernelSpecs],
   activate: (_app: unknown, specs: KernelSpecsRegistry) => {
     specs.register({
-      spec: KERNEL_SPEC,
+      spec: browserSpec(specs instanceof BrowserKernelSpecs),
       create: async (options) => {
         const folder = URLExt.join(PageConfig.getBaseUrl(), 'files', options.location ?? '') + '/';
         return new AttnlabKernel({ ...options, workerUrl: workerUrl(), filesUrl: new URL(folder, location.href).href });
@@ -45,4 +52,4 @@ const kernelClientPlugin: JupyterFrontEndPlugin<AttnlabKernelClient> = {
   activate: (_app: unknown, kernelSpecs: KernelSpecsRegistry) => new AttnlabKernelClient({ kernelSpecs }),
 };
 
-export default [kernelPlugin, kernelClientPlugin];
+export default [kernelPlugin, kernelClientPlugin, ...hybridPlugins];

@@ -16,3 +16,11 @@ export const KERNEL_SPEC: KernelSpec.ISpecModel = {
   resources: { 'logo-32x32': LOGO_URL, 'logo-64x64': LOGO_URL, 'logo-svg': LOGO_URL },
   metadata: { attnlab: { host: 'browser-worker' } },
 };
+
+/** The in-browser kernel's name inside a server-based JupyterLab, where `attnlab` is the Node kernel's. */
+export const BROWSER_KERNEL_NAME = `${KERNEL_NAME}-browser`;
+
+/** The spec to register: `attnlab` in JupyterLite, `attnlab-browser` beside a server's kernels. */
+export function browserSpec(hybrid: boolean): KernelSpec.ISpecModel {
+  return hybrid ? { ...KERNEL_SPEC, name: BROWSER_KERNEL_NAME, display_name: `${DISPLAY_NAME} in browser` } : KERNEL_SPEC;
+}

@@ -7,7 +7,7 @@ import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { JupyterLab } from '@jupyterlab/application';
 import { IServiceManager } from '@jupyterlab/services';
 import { PluginRegistry, type IPlugin } from '@lumino/coreutils';
-import { CORE_MODULES, DISABLED, MIME_MODULES } from './plugins';
+import { CORE_MODULES, DISABLED, DISABLED_SERVER_MODE, MIME_MODULES } from './plugins';
 import { loadFederated, type FederatedExtension } from './federation';
 import './style';
 
@@ -18,8 +18,14 @@ function flatten(mod: unknown): AnyPlugin[] {
   return (Array.isArray(d) ? d : [d]) as AnyPlugin[];
 }
 
-function enabled(p: { id: string }): boolean {
-  return !DISABLED.some((d) => p.id === d || (d.endsWith(':') && p.id.startsWith(d)));
+/** The compiled list for the mode, plus the page config's `disabledExtensions` (as in JupyterLab). */
+function disabledList(): string[] {
+  const fromPage = JSON.parse(PageConfig.getOption('disabledExtensions') || '[]') as string[];
+  return [...(PageConfig.getOption('attnlabServices') === 'server' ? DISABLED_SERVER_MODE : DISABLED), ...fromPage];
+}
+
+function enabled(p: { id: string }, disabled: string[]): boolean {
+  return !disabled.some((d) => p.id === d || (d.endsWith(':') && p.id.startsWith(d)));
 }
 
 async function main(): Promise<void> {
@@ -30,7 +36,8 @@ async function main(): Promise<void> {
 
   const core = (await Promise.all(CORE_MODULES.map((m) => m()))).flatMap(flatten);
   const mime = (await Promise.all(MIME_MODULES.map((m) => m()))).map((m) => m.default);
-  const plugins = [...core, ...loaded.plugins.flatMap(flatten)].filter(enabled);
+  const disabled = disabledList();
+  const plugins = [...core, ...loaded.plugins.flatMap(flatten)].filter((p) => enabled(p, disabled));
 
   const pluginRegistry = new PluginRegistry();
   pluginRegistry.registerPlugins(plugins);

@@ -45,8 +45,13 @@ export const MIME_MODULES: (() => Promise<PluginModule>)[] = [
   () => import('@jupyterlab/json-extension'),
 ];
 
-/** Plugin ids (or `package:` prefixes) left out. */
+/** Plugin ids (or `package:` prefixes) left out in the JupyterLite app (the default). */
 export const DISABLED = [
+  // @attnlab/kernel-extension's hybrid managers are for server-based JupyterLab; JupyterLite has its own.
+  '@attnlab/kernel-extension:hybrid-kernel-specs',
+  '@attnlab/kernel-extension:hybrid-kernel-manager',
+  '@attnlab/kernel-extension:hybrid-kernel-spec-manager',
+  '@attnlab/kernel-extension:hybrid-session-manager',
   // Server-backed service managers: JupyterLite's in-browser ones take their place.
   '@jupyterlab/services-extension:config-section-manager',
   '@jupyterlab/services-extension:default-drive',
@@ -75,4 +80,31 @@ export const DISABLED = [
   '@jupyterlite/application-extension:service-worker-manager',
   '@jupyterlab/filebrowser-extension:share-file',
   '@jupyterlab/help-extension:licenses',
+];
+
+/**
+ * Server mode (page config `attnlabServices: "server"`): files, kernels, kernelspecs and sessions
+ * come from a Jupyter server through JupyterLab's own managers, with @attnlab/kernel-extension's
+ * hybrid managers in place of JupyterLab's kernel/kernelspec/session managers (the page config
+ * lists those in `disabledExtensions`, from the extension's package.json, as jupyterlab_server
+ * does). This is how a server-based JupyterLab runs our extensions; the Python `jupyterlab`
+ * package is not installable here, so the e2e test serves this app from Debian's jupyter-server,
+ * whose 1.x has no /lab/api/settings|workspaces|translations: those stay in the browser.
+ */
+export const DISABLED_SERVER_MODE = [
+  '@jupyterlab/services-extension:event-manager',
+  '@jupyterlab/services-extension:nbconvert-manager',
+  '@jupyterlab/services-extension:setting-manager',
+  '@jupyterlab/services-extension:terminal-manager',
+  '@jupyterlab/services-extension:user-manager',
+  '@jupyterlab/services-extension:workspace-manager',
+  '@jupyterlite/services-extension:config-section-manager',
+  '@jupyterlite/services-extension:default-drive',
+  '@jupyterlite/services-extension:kernel-client',
+  '@jupyterlite/services-extension:kernel-manager',
+  '@jupyterlite/services-extension:kernel-spec-client',
+  '@jupyterlite/services-extension:kernel-spec-manager',
+  '@jupyterlite/services-extension:kernel-specs',
+  '@jupyterlite/services-extension:session-manager',
+  ...DISABLED.filter((id) => !id.startsWith('@jupyterlab/services-extension:') && !id.startsWith('@jupyterlite/services-extension:') && !id.startsWith('@attnlab/kernel-extension:hybrid-')),
 ];

@@ -10,7 +10,9 @@ const require = createRequire(import.meta.url);
 
 function sharedConfig(appDeps) {
   const core = JSON.parse(readFileSync(require.resolve('@jupyterlab/core-meta/core.package.json'), 'utf8'));
-  const singletons = new Set([...core.jupyterlab.singletonPackages, '@jupyterlite/services', '@jupyterlite/application', '@jupyter-widgets/base', '@jupyter-widgets/controls', '@jupyter-widgets/output']);
+  // mock-socket is module state: the WebSocket a kernel manager connects with and the Server
+  // JupyterLite's kernel client opens must come from one instance, across extensions too.
+  const singletons = new Set([...core.jupyterlab.singletonPackages, '@jupyterlite/services', '@jupyterlite/application', '@jupyter-widgets/base', '@jupyter-widgets/controls', '@jupyter-widgets/output', 'mock-socket']);
   const names = new Set([...Object.keys(core.resolutions), ...Object.keys(appDeps), ...singletons]);
   const shared = {};
   for (const name of names) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Reproduces the checkpoints in examples/models/. Usage (after `npm run build`):
 //   node packages/models/scripts/train-checkpoint.mjs <recipe> [--steps N] [--batch N] [--lr X] [--out DIR]
-// (--steps/--batch/--lr override the recipe, for trying hyperparameters; the shipped checkpoints use the recipe.)
+// (--steps/--batch/--lr override the recipe, for trying hyperparameters; --set model.positional=rotary
+// sets any recipe field, repeatable; the shipped checkpoints use the recipe as written.)
 // Recipes: induction-2l, mqar-softmax, mqar-linear, grammar-4l. Each writes config.json,
 // model.safetensors, and metrics.json (task, recipe, evaluation measured after training) into
 // examples/models/<recipe>/. CPU only, deterministic for the recipe's seeds.
@@ -57,7 +58,7 @@ export function makeTask(spec) {
 async function main() {
   const args = process.argv.slice(2);
   const name = args[0];
-  const recipe = recipes[name];
+  const recipe = recipes[name] && structuredClone(recipes[name]);
   if (!recipe) {
     console.error(`usage: train-checkpoint.mjs <${Object.keys(recipes).join('|')}> [--steps N] [--batch N] [--lr X] [--out DIR]`);
     process.exit(2);
@@ -66,6 +67,14 @@ async function main() {
     const i = args.indexOf(f);
     return i >= 0 ? args[i + 1] : undefined;
   };
+  args.forEach((a, i) => {
+    if (a !== '--set') return;
+    const [path, raw] = args[i + 1].split('=');
+    const keys = path.split('.');
+    const last = keys.pop();
+    const obj = keys.reduce((o, k) => o[k], recipe);
+    obj[last] = /^-?[\d.e]+$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+  });
   const steps = Number(flag('--steps') ?? recipe.train.steps);
   const batchSize = Number(flag('--batch') ?? recipe.train.batchSize);
   const lr = Number(flag('--lr') ?? recipe.train.lr);
