@@ -82,6 +82,8 @@ test('flash WGSL forward + backward vs float64 reference (SwiftShader grid)', as
     { B: 1, Hq: 8, Hkv: 8, Nq: 50, Nk: 50, D: 16, mask: causal(), scoreMod: scoreMod((s, b, h, q, k) => 8 * Math.tanh(s / 8) - slopes[h]! * (q - k), { captures: { slopes } }), backward: true },
     { B: 1, Hq: 2, Hkv: 2, Nq: 21, Nk: 21, D: 16, normalize: 'sigmoid', mask: causal(), backward: true },
     { B: 1, Hq: 1, Hkv: 1, Nq: 513, Nk: 513, D: 16, mask: causal() },
+    // The grid's largest N on WebGPU too (one head keeps SwiftShader and the float64 reference quick).
+    { B: 1, Hq: 1, Hkv: 1, Nq: 2048, Nk: 2048, D: 64, mask: causal(), backward: true },
   ];
   let seed = 100;
   for (const c of cases) {
