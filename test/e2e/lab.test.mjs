@@ -1,8 +1,9 @@
-// End to end: the built lab served by `attnlab serve`, in Debian's chromium with WebGPU on
-// SwiftShader. Screenshots of each step land in test/artifacts/e2e/.
+// End to end: the lab started the way a user starts it (`npm start`, on a free port), in Debian's
+// chromium with WebGPU on SwiftShader. Screenshots of each step land in test/artifacts/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve } from '../../packages/lab/dist/src/serve.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { launchChromium } from './browser.mjs';
 import { LabPage, textOf } from './lab-page.mjs';
 
@@ -10,9 +11,29 @@ let server;
 let browser;
 let lab;
 
+/** `npm start -- --port 0`: resolves with the URL it prints (it rebuilds first if a source is newer than the build). */
+function npmStart() {
+  const proc = spawn('npm', ['start', '--silent', '--', '--port', '0'], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let log = '';
+  return new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`npm start printed no URL within 5 minutes:\n${log}`)), 300_000);
+    const onData = (d) => {
+      log += d;
+      const m = log.match(/the lab is at (http:\/\/127\.0\.0\.1:\d+\/lab)/);
+      if (m) {
+        clearTimeout(timer);
+        ok({ proc, url: m[1] });
+      }
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code) => fail(new Error(`npm start exited (${code}):\n${log}`)));
+  });
+}
+
 before(async () => {
-  const s = await serve({ root: new URL('../../packages/lab/build', import.meta.url).pathname, port: 0 });
-  server = s.server;
+  const s = await npmStart();
+  server = s.proc;
   browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   lab = new LabPage(page, s.url);
@@ -22,7 +43,8 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.close();
+  // npm runs start.mjs in a child: stop the whole process group.
+  if (server && server.exitCode === null) process.kill(-server.pid, 'SIGTERM');
 });
 
 test('a new attnlab notebook runs top-level await and reports a WebGPU adapter', async () => {
