@@ -6,7 +6,7 @@
 import { getDevice } from '@attnlab/tensor';
 import * as ort from 'onnxruntime-web/webgpu';
 import { attentionModel } from '../onnx-attention.mjs';
-import { H, D, rand, time, round3, sparseRatios, ourGpuRow, ourCausalOut, maxAbsDiff, slope } from '../lib/attention-common.mjs';
+import { H, D, rand, time, round3, ratios, ourGpuRow, ourCausalOut, maxAbsDiff, slope } from '../lib/attention-common.mjs';
 
 /** Times one ORT graph; the first run's output is read back and compared with ours (`ref`), so a graph that computes something else cannot pass as a timing. */
 async function ortTimer(N, kind, reps, ref) {
@@ -63,11 +63,7 @@ export async function run({ Ns }) {
       }
     }
     const rec = { suite: 'attention', device: 'webgpu', host: 'chromium', adapter: dev.adapter, software, H, D, causal: true, ...round3(row) };
-    rec.flashOverNaive = row.naive ? +(row.flash / row.naive).toFixed(3) : null;
-    rec.flashOverOrtMatmul = row.ort_matmul ? +(row.flash / row.ort_matmul).toFixed(3) : null;
-    rec.flashOverOrtFused = row.ort_fused ? +(row.flash / row.ort_fused).toFixed(3) : null;
-    rec.flashOverOrtMha = row.ort_mha ? +(row.flash / row.ort_mha).toFixed(3) : null;
-    sparseRatios(rec, row, densities, N);
+    ratios(rec, row, densities, N);
     records.push(rec);
   }
   if (linTimes.length > 1) records.push({ suite: 'attention', device: 'webgpu', host: 'chromium', adapter: dev.adapter, name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });

@@ -64,8 +64,18 @@ export function slope(xs, ys) {
 /** Times to 3 decimals; error figures (…maxAbsDiff) to 3 significant digits, since they are ~1e-7. */
 export const round3 = (row) => Object.fromEntries(Object.entries(row).map(([a, b]) => [a, typeof b !== 'number' ? b : a.endsWith('maxAbsDiff') ? +b.toPrecision(3) : +b.toFixed(3)]));
 
+/** Flash over naive and over each ORT graph that ran; sparse over flash beside the ideal ratios. */
+export function ratios(rec, row, densities, N) {
+  const over = (x) => (row[x] ? +(row.flash / row[x]).toFixed(3) : null);
+  rec.flashOverNaive = over('naive');
+  for (const [key, col] of [['flashOverOrtMatmul', 'ort_matmul'], ['flashOverOrtFused', 'ort_fused'], ['flashOverOrtMha', 'ort_mha']]) {
+    if (col in row || `${col}_error` in row) rec[key] = over(col);
+  }
+  sparseRatios(rec, row, densities, N);
+}
+
 /** Sparse-over-flash ratios beside the ideal (active-tile) ratios. */
-export function sparseRatios(rec, row, densities, N) {
+function sparseRatios(rec, row, densities, N) {
   const cd = causalDensity(N);
   for (const [density, d] of Object.entries(densities)) {
     rec[`sparse${density}OverFlash`] = +(row[`sparse${density}`] / row.flash).toFixed(3);

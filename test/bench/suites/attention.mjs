@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { tensor, cpuDevice, getDevice } from '@attnlab/tensor';
 import { attention, linearAttention, causal } from '@attnlab/attention';
 import { attentionModel } from '../onnx-attention.mjs';
-import { H, D, rand, time, repsFor, sparseMask, slope, round3, sparseRatios, ourGpuRow, ourCausalOut, maxAbsDiff } from '../lib/attention-common.mjs';
+import { H, D, rand, time, repsFor, sparseMask, slope, round3, ratios, ourGpuRow, ourCausalOut, maxAbsDiff } from '../lib/attention-common.mjs';
 import { browserSuite } from '../browser/attention-browser.mjs';
 
 const QUICK = process.env.ATTN_BENCH_QUICK === '1';
@@ -69,11 +69,7 @@ async function cpuSuite(records) {
       }
     }
     const rec = { suite: 'attention', device: 'cpu', adapter: dev.adapter, H, D, causal: true, ...round3(row) };
-    rec.flashOverNaive = row.naive ? +(row.flash / row.naive).toFixed(3) : null;
-    rec.flashOverOrtMatmul = row.ort_matmul ? +(row.flash / row.ort_matmul).toFixed(3) : null;
-    rec.flashOverOrtFused = row.ort_fused ? +(row.flash / row.ort_fused).toFixed(3) : null;
-    rec.flashOverOrtMha = row.ort_mha ? +(row.flash / row.ort_mha).toFixed(3) : null;
-    sparseRatios(rec, row, densities, N);
+    ratios(rec, row, densities, N);
     records.push(rec);
     console.log(JSON.stringify(rec));
     for (const t of [q, k, v]) t.dispose();
@@ -96,8 +92,7 @@ async function gpuSuite(records) {
     const { row, densities } = await ourGpuRow(dev, N, { reps: software ? 1 : 5, naiveUpTo: software ? 512 : 4096 });
     linTimes.push([N, row.linearChunk]);
     const rec = { suite: 'attention', device: 'webgpu', host: 'node (Dawn)', adapter: dev.adapter, software, H, D, causal: true, ...round3(row) };
-    rec.flashOverNaive = row.naive ? +(row.flash / row.naive).toFixed(3) : null;
-    sparseRatios(rec, row, densities, N);
+    ratios(rec, row, densities, N);
     records.push(rec);
     console.log(JSON.stringify(rec));
   }
