@@ -62,6 +62,13 @@ function blankMagics(code: string): string {
   return hasMagic(code) ? code.replace(/^(\s*%.*)$/gm, (l) => ' '.repeat(l.length)) : code;
 }
 
+/** True when every top-level statement is an expression (or empty) and no `var` hides in a block. */
+function declaresNothing(source: string): boolean {
+  if (/\bvar\b/.test(source)) return false;
+  const sf = ts.createSourceFile('cell.ts', blankMagics(source), ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
+  return sf.statements.every((st) => ts.isExpressionStatement(st) || ts.isEmptyStatement(st));
+}
+
 export class CellLanguageService {
   private readonly cells: { source: string; declared: string[] }[] = [];
   private current = '';
@@ -83,8 +90,16 @@ export class CellLanguageService {
     this.service = null;
   }
 
+  /** Cells kept as context for completion, inspection and type checks. */
+  get historyLength(): number {
+    return this.cells.length;
+  }
+
   /** Records a cell that ran without error. */
   addCell(source: string, declared: string[]): void {
+    // Expression-only cells (`1+1`, `display(x)`, `await train(...)`) declare nothing a later cell
+    // can see; keeping them would grow the text every completion re-checks, cell after cell.
+    if (declaresNothing(source)) return;
     // A cell whose every name a newer cell redeclares would only add duplicate declarations.
     for (let i = this.cells.length - 1; i >= 0; i--) {
       const old = this.cells[i]!;

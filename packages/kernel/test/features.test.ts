@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { CellLanguageService } from '../src/language.js';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { KernelCore, createInputBuffer, writeInput, splitMagics, type KernelOutput, type FromService } from '../src/index.js';
@@ -114,6 +115,20 @@ test('train() from @attnlab/models draws a progress bar with the loss through th
   out.length = 0;
   await k.execute("await train(m, tasks.induction({ vocabSize: 16, len: 4 }), { steps: 2, batchSize: 2, lr: 1e-3, progress: false }); 0");
   assert.equal(out.filter((o) => o.type === 'display_data' || o.type === 'update_display_data').length, 0, 'progress: false draws nothing');
+});
+
+test('expression-only cells are not kept as completion context; declarations of every kind are', () => {
+  const ls = new CellLanguageService();
+  ls.addCell('const keepMe = 1;', ['keepMe']);
+  for (let i = 0; i < 20; i++) ls.addCell('keepMe + 1', []);
+  ls.addCell('%time keepMe * 2', []);
+  ls.addCell('interface Shape { w: number }', []);
+  ls.addCell('if (keepMe) { var hoisted = 2 }', ['hoisted']);
+  assert.equal(ls.historyLength, 3);
+  assert.ok(ls.complete('keep', 4).matches.includes('keepMe'));
+  assert.ok(ls.complete('hois', 4).matches.includes('hoisted'));
+  const code = 'const s: Shape = { w: 1 }; s.';
+  assert.deepEqual(ls.complete(code, code.length).matches, ['w']);
 });
 
 test('completion sees earlier cells, members and the standard library; inspection shows types and docs', async () => {
