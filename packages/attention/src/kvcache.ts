@@ -3,8 +3,16 @@
  * (policy null: retrieval heads) or `sinks` first tokens plus the `window` most recent ones
  * (StreamingLLM; DuoAttention's streaming heads). Heads therefore hold different numbers of
  * tokens; `attend` runs Nq queries (usually 1) against each head's own kept tokens.
+ *
+ * Storage follows the device of the first append. On the CPU: plain arrays and a float64 loop.
+ * On WebGPU: one [1, 1, n, D] tensor pair per (batch, head) kept on the device, appended and
+ * evicted with slice/concat, and attended with the flash kernel (queries aligned to the end of
+ * the kept keys), so decoding never reads keys back. A query chunk longer than some head's window
+ * (prefill into a streaming head) takes the float64 loop instead, with the same meaning.
  */
-import { tensor, TensorError, type Tensor } from '@attnlab/tensor';
+import { concat, keep, reshape, slice, tensor, TensorError, type Device, type Tensor } from '@attnlab/tensor';
+import { attention } from './attention.js';
+import { causal } from './mods/mods.js';
 import { hostArray } from './tensor-io.js';
 
 export interface EvictionPolicy {
@@ -31,6 +39,9 @@ interface HeadStore {
   /** Original positions of the kept tokens, ascending. */
   pos: Int32Array;
   n: number;
+  /** Device mode: the kept keys and values, [1, 1, n, D]. */
+  k?: Tensor;
+  v?: Tensor;
 }
 
 export class KVCache {
@@ -41,6 +52,8 @@ export class KVCache {
   private readonly heads: HeadStore[];
   /** Tokens appended so far (the next token's position). */
   private total = 0;
+  /** Where keys and values live: set by the first append. */
+  private where: Device | null = null;
 
   constructor(opts: KVCacheOptions) {
     const { B, H, D } = opts;
@@ -77,6 +90,24 @@ export class KVCache {
     return s.pos.slice(0, s.n);
   }
 
+  /** The device holding keys and values (null before the first append). */
+  get device(): Device | null {
+    return this.where;
+  }
+
+  /** Frees device-held keys and values; the cache is empty afterwards. */
+  dispose(): void {
+    for (const s of this.heads) {
+      s.k?.dispose();
+      s.v?.dispose();
+      delete s.k;
+      delete s.v;
+      s.n = 0;
+    }
+    this.total = 0;
+    this.where = null;
+  }
+
   /** Bytes held by keys and values. */
   bytes(): number {
     return this.heads.reduce((a, s) => a + s.n * this.D * 2 * 4, 0);
@@ -91,6 +122,10 @@ export class KVCache {
       }
     }
     if (k.shape[2] !== v.shape[2]) throw new TensorError('KVCache.append', `k has ${k.shape[2]} tokens but v has ${v.shape[2]}`);
+    if (k.device !== v.device) throw new TensorError('KVCache.append', `k is on ${k.device.kind} but v on ${v.device.kind}`);
+    if (this.where && k.device !== this.where) throw new TensorError('KVCache.append', `the cache lives on ${this.where.kind}; got keys on ${k.device.kind}`);
+    this.where = k.device;
+    if (k.device.kind !== 'cpu') return this.appendOnDevice(k, v);
     const n = k.shape[2]!;
     const [ka, va] = await Promise.all([hostArray(k, 'KVCache.append'), hostArray(v, 'KVCache.append')]);
     for (let b = 0; b < B; b++) {
@@ -106,6 +141,58 @@ export class KVCache {
       }
     }
     this.total += n;
+  }
+
+  private appendOnDevice(k: Tensor, v: Tensor): void {
+    const { B, H, D } = this;
+    const n = k.shape[2]!;
+    const end = this.total + n;
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const s = this.heads[b * H + h]!;
+        const piece = (t: Tensor, old: Tensor | undefined): Tensor => {
+          const p = slice(t, [b, h, 0, 0], [1, 1, n, D]);
+          if (!old) return p;
+          const joined = concat([old, p], 2);
+          p.dispose();
+          old.dispose();
+          return joined;
+        };
+        let kk = piece(k, s.k);
+        let vv = piece(v, s.v);
+        if (s.n + n > s.pos.length) {
+          const pos = new Int32Array(Math.max(2 * s.pos.length, s.n + n));
+          pos.set(s.pos.subarray(0, s.n));
+          s.pos = pos;
+        }
+        for (let i = 0; i < n; i++) s.pos[s.n + i] = this.total + i;
+        s.n += n;
+        const p = this.policies[h];
+        if (p) {
+          // Kept tokens are always a prefix (sinks) plus a suffix (the recent window) of the row.
+          let sinks = 0;
+          while (sinks < s.n && s.pos[sinks]! < p.sinks) sinks++;
+          let recent = 0;
+          while (recent < s.n - sinks && s.pos[s.n - 1 - recent]! >= end - p.window) recent++;
+          if (sinks + recent < s.n) {
+            const trim = (t: Tensor): Tensor => {
+              const parts = [sinks > 0 ? slice(t, [0, 0, 0, 0], [1, 1, sinks, D]) : null, recent > 0 ? slice(t, [0, 0, s.n - recent, 0], [1, 1, recent, D]) : null].filter((x): x is Tensor => x !== null);
+              const out = parts.length === 1 ? parts[0]! : concat(parts, 2);
+              for (const x of parts) if (x !== out) x.dispose();
+              t.dispose();
+              return out;
+            };
+            kk = trim(kk);
+            vv = trim(vv);
+            s.pos.copyWithin(sinks, s.n - recent, s.n);
+            s.n = sinks + recent;
+          }
+        }
+        s.k = keep(kk);
+        s.v = keep(vv);
+      }
+    }
+    this.total = end;
   }
 
   private grow(s: HeadStore, need: number): void {
@@ -155,13 +242,20 @@ export class KVCache {
     if (this.total === 0) throw new TensorError('KVCache.attend', 'the cache is empty; append keys and values first');
     const scale = opts.scale ?? 1 / Math.sqrt(D);
     if (!Number.isFinite(scale)) throw new TensorError('KVCache.attend', `scale must be finite, got ${scale}`);
+    if (this.where && this.where.kind !== 'cpu') {
+      if (q.device !== this.where) throw new TensorError('KVCache.attend', `q is on ${q.device.kind}, the cache on ${this.where.kind}`);
+      if (this.aligned(Nq)) return this.attendOnDevice(q, scale);
+    }
+    // The float64 loop: every CPU call, and device calls whose query chunk is longer than some
+    // head's window (its queries then see only what that head still holds).
+    const heads = await Promise.all(this.heads.map(async (s) => (s.k && s.v ? { ...s, keys: await hostArray(s.k, 'KVCache.attend'), values: await hostArray(s.v, 'KVCache.attend') } : s)));
     const qa = await hostArray(q, 'KVCache.attend');
     const out = new Float32Array(B * Hq * Nq * D);
     const lse = new Float32Array(B * Hq * Nq);
     const G = Hq / H;
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < Hq; h++) {
-        const s = this.heads[b * H + Math.floor(h / G)]!;
+        const s = heads[b * H + Math.floor(h / G)]!;
         for (let i = 0; i < Nq; i++) {
           const r = (b * Hq + h) * Nq + i;
           const qpos = this.total - Nq + i;
@@ -195,5 +289,38 @@ export class KVCache {
       }
     }
     return { out: tensor(out, [B, Hq, Nq, D], { device: q.device }), lse: tensor(lse, [B, Hq, Nq], { device: q.device }) };
+  }
+
+  /** Whether every head still holds the last Nq tokens, so causal flash with end-aligned queries is exact. */
+  private aligned(Nq: number): boolean {
+    return this.heads.every((s) => s.n >= Nq && s.pos[s.n - Nq] === this.total - Nq);
+  }
+
+  /** Device mode: per (batch, kv head) flash attention of its query heads against the kept keys, queries aligned to the end. */
+  private async attendOnDevice(q: Tensor, scale: number): Promise<{ out: Tensor; lse: Tensor }> {
+    const { B, H, D } = this;
+    const Hq = q.shape[1]!;
+    const Nq = q.shape[2]!;
+    const G = Hq / H;
+    const outs: Tensor[] = [];
+    const lses: Tensor[] = [];
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const s = this.heads[b * H + h]!;
+        const qh = slice(q, [b, h * G, 0, 0], [1, G, Nq, D]);
+        const r = await attention(qh, s.k!, s.v!, { scale, mask: causal() });
+        qh.dispose();
+        outs.push(r.out);
+        lses.push(r.lse);
+      }
+    }
+    const join = (parts: Tensor[], shape: number[]): Tensor => {
+      const all = parts.length === 1 ? parts[0]! : concat(parts, 1);
+      if (all !== parts[0]) for (const p of parts) p.dispose();
+      const shaped = reshape(all, shape);
+      if (shaped !== all) all.dispose();
+      return shaped;
+    };
+    return { out: join(outs, [B, Hq, Nq, D]), lse: join(lses, [B, Hq, Nq]) };
   }
 }

@@ -126,3 +126,46 @@ test('attention on WebGPU: compiled pipelines are cached; captured values do not
   const ref = R.attentionRef(await q.data(), await q.data(), await q.data(), { B: 1, Hq: 2, Hkv: 2, Nq: 40, Nk: 40, D: 16 }, { mask: slidingWindow(20) });
   assert.ok(maxAbsDiff(await a.out.data(), ref.out) <= 1e-4);
 });
+
+test('KVCache on WebGPU: keys stay on the device; decode and chunked prefill match the CPU cache under per-head eviction', async (t) => {
+  const dev = await webgpu();
+  if (!dev) {
+    t.skip('no WebGPU adapter');
+    return;
+  }
+  const { KVCache } = await import('../src/index.js');
+  const { cpuDevice, slice } = await import('@attnlab/tensor');
+  const r = rng(77);
+  const [B, H, Hq, T, D] = [2, 2, 4, 27, 16];
+  const ka = randn(r, B * H * T * D);
+  const va = randn(r, B * H * T * D);
+  const qa = randn(r, B * Hq * T * D);
+  const policy = [null, { sinks: 2, window: 5 }];
+  const caches = [new KVCache({ B, H, D, policy }), new KVCache({ B, H, D, policy })];
+  const devs = [cpuDevice(), dev];
+  const whole = devs.map((d) => [ka, va].map((a) => tensor(a, [B, H, T, D], { device: d })) as [Tensor, Tensor]);
+  const qs = devs.map((d) => tensor(qa, [B, Hq, T, D], { device: d }));
+  // Prefill 12 (longer than head 1's window: the float64 path), a chunk of 3 and single-token
+  // decode (the flash path on the device).
+  const steps: [number, number][] = [[0, 12], [12, 3]];
+  for (let t0 = 15; t0 < T; t0++) steps.push([t0, 1]);
+  for (const [t0, n] of steps) {
+    const got = [];
+    for (let i = 0; i < 2; i++) {
+      const [k, v] = whole[i]!;
+      await caches[i]!.append(slice(k, [0, 0, t0, 0], [B, H, n, D]), slice(v, [0, 0, t0, 0], [B, H, n, D]));
+      got.push(await caches[i]!.attend(slice(qs[i]!, [0, 0, t0, 0], [B, Hq, n, D])));
+    }
+    assert.equal(got[1]!.out.device.kind, 'webgpu');
+    assert.ok(maxAbsDiff(await got[1]!.out.data(), await got[0]!.out.data()) < 1e-4, `out at ${t0}+${n}`);
+    assert.ok(maxAbsDiff(await got[1]!.lse.data(), await got[0]!.lse.data()) < 1e-4, `lse at ${t0}+${n}`);
+  }
+  assert.equal(caches[1]!.device?.kind, 'webgpu');
+  assert.deepEqual([...caches[1]!.positions(1, 1)], [...caches[0]!.positions(1, 1)]);
+  assert.equal(caches[1]!.kept(1), 7);
+  assert.equal(caches[1]!.bytes(), caches[0]!.bytes());
+  await assert.rejects(caches[1]!.attend(qs[0]!), /q is on cpu, the cache on webgpu/);
+  await assert.rejects(caches[1]!.append(whole[0]![0], whole[0]![1]), /the cache lives on webgpu; got keys on cpu/);
+  caches[1]!.dispose();
+  assert.equal(caches[1]!.length, 0);
+});
