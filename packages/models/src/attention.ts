@@ -1,5 +1,5 @@
 import {
-  add, addScalar, customGrad, div, elu, exp, keep, logsumexp, matmul, mul, mulScalar, noGrad, sub, sum, tensor,
+  add, addScalar, customGrad, div, elu, exp, keep, logsumexp, matmul, mul, mulScalar, noGrad, reshape, sub, sum, tensor,
   type Device, type Tensor,
 } from '@attnlab/tensor';
 import * as flashAttention from '@attnlab/attention';
@@ -16,9 +16,10 @@ import { ModelError } from './errors.js';
  * @attnlab/attention's registry is consulted first (installed at the end of this module), so its
  * 'softmax' (flash attention: tiled, never materialises Nq x Nk, WASM SIMD on CPU and WGSL on
  * WebGPU) serves every unhooked forward, and its 'sigmoid'/'linear' and any variant a plugin
- * registers there are usable by name. Only when a layer's `hook_attn_scores`/`hook_pattern` is
- * hooked or a head has a pattern perturbation does the model take the inspectable dense path in
- * `denseAttention` below. Measured on the mqar-softmax recipe (CPU, batch 32): a training step
+ * registers there are usable by name. A pattern asked for without gradients (runWithCache) is
+ * recomputed from flash's lse (`patternFromLse`, the probe path), so caching it leaves the logits
+ * bit-identical; hooking `hook_attn_scores`, a pattern perturbation, or a hook on a gradient run
+ * takes the inspectable dense path in `denseAttention` below. Measured on the mqar-softmax recipe (CPU, batch 32): a training step
  * 441 ms with flash against 521 ms dense, the same loss.
  */
 export interface AttentionImplOptions {
@@ -108,7 +109,8 @@ export function useAttentionRegistry(mod: ExternalAttentionModule | AttentionReg
           ? { ...rest, scale, ...(isCausal ? { mask: ext.causal ? ext.causal() : 'causal' } : {}) }
           : rest;
         const r = await fwd(q, k, vv, opts);
-        return { out: r.out };
+        // lse lets the model recompute a pattern that is asked for without leaving flash.
+        return r.lse ? { out: r.out, lse: r.lse } : { out: r.out };
       };
     },
   };
@@ -225,6 +227,18 @@ export async function denseAttention(q: Tensor, k: Tensor, v: Tensor, opts: { sc
   }
   if (opts.hooks?.pattern) probs = await opts.hooks.pattern(probs);
   return { out: matmul(probs, v), probs };
+}
+
+/**
+ * The probe path: the pattern a flash forward used, recomputed from its log-sum-exp
+ * (exp(QKᵀ·scale + mask - lse)) for a hook that asked for it; no softmax reductions, no gradient.
+ */
+export function patternFromLse(q: Tensor, k: Tensor, lse: Tensor, opts: { scale: number; causal: boolean }): Tensor {
+  return noGrad(() => {
+    let scores = matmul(mulScalar(q, opts.scale), k, { transB: true });
+    if (opts.causal) scores = add(scores, causalBias(q.device, q.shape[2]!, k.shape[2]!));
+    return exp(sub(scores, reshape(lse, [...lse.shape, 1])));
+  });
 }
 
 /**

@@ -3,7 +3,7 @@ import {
   relu, reshape, rmsNorm, rotary, scope, slice, sum, tensor, toDevice,
   type Device, type Tensor,
 } from '@attnlab/tensor';
-import { denseAttention, getAttention, listAttention, type AttentionImplOptions, type PatternPerturb } from './attention.js';
+import { denseAttention, getAttention, listAttention, patternFromLse, type AttentionImplOptions, type PatternPerturb } from './attention.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ModelError, fmtShape } from './errors.js';
 import { HeadControls } from './heads.js';
@@ -418,7 +418,18 @@ export class Transformer {
 
     const runGroup = async (choice: AttentionChoice): Promise<Tensor> => {
       const perturb = perturbFor(controls);
-      if (choice.name === 'softmax' && Object.keys(choice.options).length === 0 && (wantScores || wantPattern || perturb)) {
+      const plain = choice.name === 'softmax' && Object.keys(choice.options).length === 0;
+      if (plain && wantPattern && !wantScores && !perturb && !q.requiresGrad) {
+        // Probe path: flash computes z; the pattern is recomputed from its lse for the hook. A hook
+        // that replaces the pattern gets z from its replacement, as on the dense path.
+        const r = await getAttention('softmax')?.(q, k, v, { scale, causal: true });
+        if (r?.lse) {
+          const pattern = patternFromLse(q, k, r.lse, { scale, causal: true });
+          const seen = await point(`${a}.hook_pattern`, pattern, l);
+          return seen === pattern ? r.out : matmul(seen, v);
+        }
+      }
+      if (plain && (wantScores || wantPattern || perturb)) {
         // Inspectable path: scores and pattern exist only here, and only when asked for.
         const r = await denseAttention(q, k, v, {
           scale, causal: true, ...(perturb ? { perturb } : {}),

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng, type Tensor } from '@attnlab/tensor';
+import { Rng, tensor, type Tensor } from '@attnlab/tensor';
 import { denseAttention, getAttention, registerAttention, useAttentionRegistry } from '../src/index.js';
 import * as flash from '@attnlab/attention';
 import { SEED, assertClose, randomModel, randomTokens } from './helpers.js';
 
-test('by default @attnlab/attention (flash) serves unhooked forwards, matching the dense path', async () => {
+test('by default flash serves forwards; a cached pattern comes from its lse (logits unchanged); hooked scores take the dense path', async () => {
   const original = flash.getAttention('softmax');
   let calls = 0;
   flash.registerAttention<Record<string, unknown>>('softmax', { forward: (q, k, v, o) => { calls++; return original.forward(q, k, v, o); } }, { replace: true });
@@ -14,10 +14,38 @@ test('by default @attnlab/attention (flash) serves unhooked forwards, matching t
     const toks = randomTokens(new Rng(SEED), 2, 11, 13);
     const logits = await (await model.forward(toks)).data();
     assert.equal(calls, 2, 'one flash call per layer');
-    // Hooking every pattern sends both layers down the dense path: same logits, no flash call.
-    const { logits: dense } = await model.runWithCache(toks, { names: (n: string) => n.endsWith('hook_pattern') });
-    assert.equal(calls, 2, 'hooked layers took the dense path');
-    assertClose(logits, await dense.data(), 1e-5, 'flash vs dense');
+    // Probe path: patterns cached without gradients are recomputed from flash's lse.
+    const isPattern = (n: string): boolean => n.endsWith('hook_pattern');
+    const probed = await model.runWithCache(toks, { names: isPattern });
+    assert.equal(calls, 4, 'caching patterns kept both layers on flash');
+    assert.deepEqual(await probed.logits.data(), logits, 'caching a pattern leaves the logits bit-identical');
+    // Dense path: hooking the scores (or a perturbation) materialises them; same numbers.
+    const dense = await model.runWithCache(toks, { names: (n: string) => isPattern(n) || n.endsWith('hook_attn_scores') });
+    assert.equal(calls, 4, 'hooked scores took the dense path');
+    assertClose(logits, await dense.logits.data(), 1e-5, 'flash vs dense logits');
+    for (const l of [0, 1]) {
+      const name = `blocks.${l}.attn.hook_pattern`;
+      assertClose(await probed.cache[name]!.data(), await dense.cache[name]!.data(), 1e-5, `${name}: lse probe vs softmax`);
+    }
+    // A hook that replaces the pattern (no gradients) drives z on the probe path too.
+    const uniform = async (t: Tensor): Promise<Tensor> => {
+      const n = t.shape[3]!;
+      const causalUniform = new Float32Array(t.size);
+      for (let i = 0; i < t.size; i++) {
+        const row = Math.floor(i / n) % t.shape[2]!;
+        const col = i % n;
+        causalUniform[i] = col <= row ? 1 / (row + 1) : 0;
+      }
+      return tensor(causalUniform, t.shape, { device: t.device });
+    };
+    const replaced = await model.run(toks, { hooks: [['blocks.0.attn.hook_pattern', uniform]] });
+    model.heads.set({ layer: 0, head: 0 }, { perturb: { mode: 'uniform', strength: 1 } });
+    model.heads.set({ layer: 0, head: 1 }, { perturb: { mode: 'uniform', strength: 1 } });
+    model.heads.set({ layer: 0, head: 2 }, { perturb: { mode: 'uniform', strength: 1 } });
+    model.heads.set({ layer: 0, head: 3 }, { perturb: { mode: 'uniform', strength: 1 } });
+    const viaControls = await model.forward(toks);
+    model.heads.reset();
+    assertClose(await replaced.data(), await viaControls.data(), 1e-5, 'replaced pattern = uniform perturbation');
   } finally {
     flash.registerAttention('softmax', original, { replace: true });
   }
@@ -49,8 +77,8 @@ test('useAttentionRegistry: an @attnlab/attention-shaped registry serves unhooke
     assert.equal(calls.length, 2, 'one call per layer');
     assert.equal(calls[0]!['scale'], 1 / Math.sqrt(4));
     calls.length = 0;
-    await model.runWithCache(toks, { names: 'blocks.1.attn.hook_pattern' });
-    assert.equal(calls.length, 1, 'the hooked layer used the dense path, the other the registry');
+    await model.runWithCache(toks, { names: 'blocks.1.attn.hook_attn_scores' });
+    assert.equal(calls.length, 1, 'the layer with hooked scores used the dense path, the other the registry');
     // Names the external registry lacks fall back to the local ones.
     model.setAttention(0, 'linear');
     await model.forward(toks);
