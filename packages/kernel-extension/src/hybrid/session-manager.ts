@@ -1,6 +1,6 @@
-import { BaseManager, SessionManager, type Kernel, type ServerConnection, type Session } from '@jupyterlab/services';
+import { SessionManager, type Kernel, type ServerConnection, type Session } from '@jupyterlab/services';
 import { LiteSessionClient, type IKernelSpecs, type LiteKernelClient } from '@jupyterlite/services';
-import { Signal, type ISignal } from '@lumino/signaling';
+import { PairedManager } from './paired.js';
 
 export interface HybridSessionManagerOptions {
   serverSettings?: ServerConnection.ISettings;
@@ -16,61 +16,26 @@ type ConnectOptions = Omit<Session.ISessionConnection.IOptions, 'model' | 'conne
  * Sessions (notebook path <-> kernel) from the server for server kernels and kept in the page for
  * browser kernels. A new session goes where its kernel's spec lives.
  */
-export class HybridSessionManager extends BaseManager implements Session.IManager {
-  private readonly server: SessionManager;
-  private readonly browser: SessionManager;
+export class HybridSessionManager extends PairedManager<Session.IModel, SessionManager> implements Session.IManager {
   private readonly specs: IKernelSpecs;
-  private readonly changed = new Signal<this, Session.IModel[]>(this);
-  private readonly failure = new Signal<this, Error>(this);
 
   constructor(options: HybridSessionManagerOptions) {
-    super({ serverSettings: options.serverSettings });
-    this.specs = options.kernelSpecs;
     const { kernelManager, serverSettings } = options;
-    this.server = new SessionManager({ kernelManager, serverSettings });
-    this.browser = new SessionManager({
-      kernelManager,
+    super(
+      new SessionManager({ kernelManager, serverSettings }),
+      new SessionManager({ kernelManager, serverSettings, sessionAPIClient: new LiteSessionClient({ serverSettings, kernelClient: options.kernelClient }) }),
       serverSettings,
-      sessionAPIClient: new LiteSessionClient({ serverSettings, kernelClient: options.kernelClient }),
-    });
-    for (const m of [this.server, this.browser]) {
-      m.runningChanged.connect(() => this.changed.emit([...this.running()]));
-      m.connectionFailure.connect((_, e) => this.failure.emit(e));
-    }
+    );
+    this.specs = options.kernelSpecs;
   }
 
-  private inBrowser(id: string): boolean {
-    for (const s of this.browser.running()) if (s.id === id) return true;
-    return false;
-  }
-
-  get connectionFailure(): ISignal<this, Error> {
-    return this.failure;
-  }
-
-  get runningChanged(): ISignal<this, Session.IModel[]> {
-    return this.changed;
-  }
-
-  get isReady(): boolean {
-    return this.server.isReady && this.browser.isReady;
-  }
-
-  get ready(): Promise<void> {
-    return Promise.all([this.server.ready, this.browser.ready]).then(() => undefined);
-  }
-
-  *running(): IterableIterator<Session.IModel> {
-    yield* this.server.running();
-    yield* this.browser.running();
+  private sideOf(id: string): SessionManager {
+    for (const s of this.browser.running()) if (s.id === id) return this.browser;
+    return this.server;
   }
 
   connectTo(options: Omit<Session.ISessionConnection.IOptions, 'connectToKernel' | 'serverSettings'>): Session.ISessionConnection {
-    return (this.inBrowser(options.model.id) ? this.browser : this.server).connectTo(options);
-  }
-
-  async refreshRunning(): Promise<void> {
-    await Promise.all([this.server.refreshRunning(), this.browser.refreshRunning()]);
+    return this.sideOf(options.model.id).connectTo(options);
   }
 
   startNew(createOptions: Session.ISessionOptions, connectOptions: ConnectOptions = {}): Promise<Session.ISessionConnection> {
@@ -80,11 +45,7 @@ export class HybridSessionManager extends BaseManager implements Session.IManage
   }
 
   shutdown(id: string): Promise<void> {
-    return (this.inBrowser(id) ? this.browser : this.server).shutdown(id);
-  }
-
-  async shutdownAll(): Promise<void> {
-    await Promise.all([this.server.shutdownAll(), this.browser.shutdownAll()]);
+    return this.sideOf(id).shutdown(id);
   }
 
   async stopIfNeeded(path: string): Promise<void> {
@@ -97,11 +58,5 @@ export class HybridSessionManager extends BaseManager implements Session.IManage
 
   async findByPath(path: string): Promise<Session.IModel | undefined> {
     return (await this.browser.findByPath(path)) ?? this.server.findByPath(path);
-  }
-
-  override dispose(): void {
-    this.server.dispose();
-    this.browser.dispose();
-    super.dispose();
   }
 }
