@@ -62,12 +62,11 @@ function blankMagics(code: string): string {
   return hasMagic(code) ? code.replace(/^(\s*%.*)$/gm, (l) => ' '.repeat(l.length)) : code;
 }
 
-/** True when every top-level statement is an expression (or empty) and no `var` hides in a block. */
-function declaresNothing(source: string): boolean {
-  if (/\bvar\b/.test(source)) return false;
-  const sf = ts.createSourceFile('cell.ts', blankMagics(source), ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
-  return sf.statements.every((st) => ts.isExpressionStatement(st) || ts.isEmptyStatement(st));
-}
+/**
+ * Words without which a cell declares nothing a later cell can see. A keyword scan, not a parse:
+ * it runs on every execution, and it only has to be conservative (keep when unsure).
+ */
+const DECLARES = /\b(?:var|let|const|using|function|class|interface|type|enum|namespace|module|declare|import|export|abstract)\b/;
 
 export class CellLanguageService {
   private readonly cells: { source: string; declared: string[] }[] = [];
@@ -99,7 +98,7 @@ export class CellLanguageService {
   addCell(source: string, declared: string[]): void {
     // Expression-only cells (`1+1`, `display(x)`, `await train(...)`) declare nothing a later cell
     // can see; keeping them would grow the text every completion re-checks, cell after cell.
-    if (declaresNothing(source)) return;
+    if (declared.length === 0 && !DECLARES.test(source)) return;
     // A cell whose every name a newer cell redeclares would only add duplicate declarations.
     for (let i = this.cells.length - 1; i >= 0; i--) {
       const old = this.cells[i]!;
