@@ -182,6 +182,28 @@ test('notebooks live in the server contents; interrupt reaches a running browser
   assert.equal(textOf(await lab.run('where')), '"worker"');
 });
 
+test('after a reload both notebooks come back, each on its own kernel', async () => {
+  const before = (await (await fetch(`${base}/api/kernels`)).json()).map((k) => k.id);
+  await lab.page.reload();
+  await lab.page.waitForFunction(() => document.body.dataset.attnlabReady, null, { timeout: 120_000 });
+  await lab.page.waitForFunction(() => Boolean(window.jupyterapp?.shell), null, { timeout: 60_000 });
+  const kernels = await lab.page.waitForFunction(() => {
+    const names = [...window.jupyterapp.shell.widgets('main')].map((w) => w.sessionContext?.session?.kernel);
+    return names.length >= 2 && names.every((k) => k && k.status === 'idle') ? names.map((k) => k.name).sort() : null;
+  }, null, { timeout: 120_000 }).then((h) => h.jsonValue());
+  assert.deepEqual(kernels, ['attnlab', 'attnlab-browser']);
+  await lab.page.evaluate(() => {
+    const w = [...window.jupyterapp.shell.widgets('main')].find((x) => x.sessionContext.session.kernel.name === 'attnlab-browser');
+    window.jupyterapp.shell.activateById(w.id);
+  });
+  // The page kernel is new (a tab's kernels end with the tab); the server kernel lived on.
+  assert.equal(textOf(await lab.run("typeof where === 'undefined' && typeof WorkerGlobalScope !== 'undefined' ? 'fresh worker' : 'other'")), '"fresh worker"');
+  const after = (await (await fetch(`${base}/api/kernels`)).json()).map((k) => k.id);
+  assert.deepEqual(after, before, 'the server kernel survived the reload');
+  const reconnected = await lab.page.evaluate(() => [...window.jupyterapp.serviceManager.kernels.running()].filter((k) => k.name === 'attnlab').map((k) => k.id));
+  assert.deepEqual(reconnected, before, 'and the page reconnected to it');
+});
+
 test('no uncaught page errors or failed requests', () => {
   assert.deepEqual(lab.consoleErrors, []);
 });
