@@ -105,6 +105,12 @@ export interface MQAROptions {
   seqLen?: number;
   /** Queries asked (default numKV). */
   numQueries?: number;
+  /**
+   * Each row draws its number of pairs in [minNumKV, numKV] (default numKV: fixed), as Zoology
+   * mixes pair counts in training; the query region still starts at 2 * numKV, and a row asks
+   * min(numQueries, its pairs) queries.
+   */
+  minNumKV?: number;
 }
 
 /**
@@ -118,25 +124,29 @@ export function mqar(o: MQAROptions = {}): Task {
   const n = o.numKV ?? 8;
   const N = o.seqLen ?? 64;
   const q = o.numQueries ?? n;
+  const minN = o.minNumKV ?? n;
+  if (!Number.isInteger(minN) || minN < 1 || minN > n) throw new ModelError('mqar', `minNumKV must be an integer in [1, ${n}], got ${minN}`);
   const half = Math.floor(V / 2);
   if (n > half - 1 || n > V - half) throw new ModelError('mqar', `${n} pairs need more than ${V} tokens`);
   const region = N - 2 * n;
   if (q > n || q > region) throw new ModelError('mqar', `${q} queries do not fit (${n} pairs, query region of ${region})`);
   return {
-    name: 'mqar', vocabSize: V, seqLen: N, params: { vocabSize: V, numKV: n, seqLen: N, numQueries: q },
+    name: 'mqar', vocabSize: V, seqLen: N, params: { vocabSize: V, numKV: n, seqLen: N, numQueries: q, ...(minN !== n ? { minNumKV: minN } : {}) },
     sample(rng, B) {
       const b = emptyBatch(B, N);
       for (let r = 0; r < B; r++) {
-        const keys = distinct(rng, 1, half, n);
+        const nr = minN === n ? n : minN + rng.int(n - minN + 1);
+        const keys = distinct(rng, 1, half, nr);
         const vals = keys.map(() => half + rng.int(V - half));
         const o0 = r * N;
-        for (let i = 0; i < n; i++) {
+        for (let i = 0; i < nr; i++) {
           b.tokens[o0 + 2 * i] = keys[i]!;
           b.tokens[o0 + 2 * i + 1] = vals[i]!;
         }
-        const which = distinct(rng, 0, n, q);
-        const pos = distinct(rng, 2 * n, N, q);
-        for (let j = 0; j < q; j++) {
+        const qr = Math.min(q, nr);
+        const which = distinct(rng, 0, nr, qr);
+        const pos = distinct(rng, 2 * n, N, qr);
+        for (let j = 0; j < qr; j++) {
           const p = pos[j]!;
           b.tokens[o0 + p] = keys[which[j]!]!;
           b.targets[o0 + p] = vals[which[j]!]!;

@@ -91,6 +91,24 @@ test('tasks: shapes, masks and targets follow their definitions', () => {
     }
     assert.equal(q, 4);
   }
+  // A mixture of pair counts (Zoology trains on one): rows hold 1..4 pairs, queries only their own keys.
+  const mix = tasks.mqar({ vocabSize: 32, numKV: 4, seqLen: 20, minNumKV: 1 }).sample(rng, 64);
+  const counts = new Set<number>();
+  for (let r = 0; r < 64; r++) {
+    const t = Array.from(mix.tokens.subarray(r * 20, r * 20 + 20));
+    let pairs = 0;
+    while (pairs < 4 && t[2 * pairs]! !== 0) pairs++;
+    counts.add(pairs);
+    const keys = new Set(Array.from({ length: pairs }, (_, i) => t[2 * i]!));
+    let asked = 0;
+    for (let i = 8; i < 20; i++) if (mix.evalMask[r * 20 + i]) {
+      asked++;
+      assert.ok(keys.has(t[i]!), 'a query asks a key of its own row');
+    }
+    assert.equal(asked, pairs);
+  }
+  assert.deepEqual([...counts].sort(), [1, 2, 3, 4]);
+  assert.throws(() => tasks.mqar({ numKV: 4, minNumKV: 5 }), /minNumKV must be an integer in \[1, 4\]/);
   const pk = tasks.passkey({ vocabSize: 32, seqLen: 24, keyLen: 3 }).sample(rng, 1);
   const row = Array.from(pk.tokens);
   const at = row.indexOf(1);
