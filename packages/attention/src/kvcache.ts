@@ -137,7 +137,8 @@ export class KVCache {
         s.values.set(va.subarray(src, src + n * D), s.n * D);
         for (let i = 0; i < n; i++) s.pos[s.n + i] = this.total + i;
         s.n += n;
-        this.evict(s, this.policies[h]!, this.total + n);
+        const runs = this.keptRuns(s, this.policies[h]!, this.total + n);
+        if (runs) this.compact(s, runs, true);
       }
     }
     this.total += n;
@@ -146,7 +147,6 @@ export class KVCache {
   private appendOnDevice(k: Tensor, v: Tensor): void {
     const { B, H, D } = this;
     const n = k.shape[2]!;
-    const end = this.total + n;
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const s = this.heads[b * H + h]!;
@@ -160,70 +160,77 @@ export class KVCache {
         };
         let kk = piece(k, s.k);
         let vv = piece(v, s.v);
-        if (s.n + n > s.pos.length) {
-          const pos = new Int32Array(Math.max(2 * s.pos.length, s.n + n));
-          pos.set(s.pos.subarray(0, s.n));
-          s.pos = pos;
-        }
+        this.grow(s, s.n + n, false);
         for (let i = 0; i < n; i++) s.pos[s.n + i] = this.total + i;
         s.n += n;
-        const p = this.policies[h];
-        if (p) {
-          // Kept tokens are always a prefix (sinks) plus a suffix (the recent window) of the row.
-          let sinks = 0;
-          while (sinks < s.n && s.pos[sinks]! < p.sinks) sinks++;
-          let recent = 0;
-          while (recent < s.n - sinks && s.pos[s.n - 1 - recent]! >= end - p.window) recent++;
-          if (sinks + recent < s.n) {
-            const trim = (t: Tensor): Tensor => {
-              const parts = [sinks > 0 ? slice(t, [0, 0, 0, 0], [1, 1, sinks, D]) : null, recent > 0 ? slice(t, [0, 0, s.n - recent, 0], [1, 1, recent, D]) : null].filter((x): x is Tensor => x !== null);
-              const out = parts.length === 1 ? parts[0]! : concat(parts, 2);
-              for (const x of parts) if (x !== out) x.dispose();
-              t.dispose();
-              return out;
-            };
-            kk = trim(kk);
-            vv = trim(vv);
-            s.pos.copyWithin(sinks, s.n - recent, s.n);
-            s.n = sinks + recent;
-          }
+        const runs = this.keptRuns(s, this.policies[h]!, this.total + n);
+        if (runs) {
+          // The kept runs (sinks, then the recent window), sliced out and joined.
+          const trim = (t: Tensor): Tensor => {
+            const parts = runs.map(([from, to]) => slice(t, [0, 0, from, 0], [1, 1, to - from, D]));
+            const out = parts.length === 1 ? parts[0]! : concat(parts, 2);
+            for (const x of parts) if (x !== out) x.dispose();
+            t.dispose();
+            return out;
+          };
+          kk = trim(kk);
+          vv = trim(vv);
+          this.compact(s, runs, false);
         }
         s.k = keep(kk);
         s.v = keep(vv);
       }
     }
-    this.total = end;
+    this.total += n;
   }
 
-  private grow(s: HeadStore, need: number): void {
+  /** Room for `need` tokens: positions always, host keys and values when they live here. */
+  private grow(s: HeadStore, need: number, values = true): void {
     if (need <= s.pos.length) return;
     let cap = s.pos.length;
     while (cap < need) cap *= 2;
-    const keys = new Float32Array(cap * this.D);
-    keys.set(s.keys.subarray(0, s.n * this.D));
-    const values = new Float32Array(cap * this.D);
-    values.set(s.values.subarray(0, s.n * this.D));
     const pos = new Int32Array(cap);
     pos.set(s.pos.subarray(0, s.n));
-    s.keys = keys;
-    s.values = values;
     s.pos = pos;
+    if (!values) return;
+    const keys = new Float32Array(cap * this.D);
+    keys.set(s.keys.subarray(0, s.n * this.D));
+    const vals = new Float32Array(cap * this.D);
+    vals.set(s.values.subarray(0, s.n * this.D));
+    s.keys = keys;
+    s.values = vals;
   }
 
-  private evict(s: HeadStore, p: EvictionPolicy | null, total: number): void {
-    if (!p) return;
-    const D = this.D;
-    let w = 0;
+  /**
+   * The eviction rule, for both storages: the [from, to) runs of a head's tokens a policy keeps
+   * (the first `sinks` positions and the last `window` of `total`), or null when all stay.
+   */
+  private keptRuns(s: HeadStore, p: EvictionPolicy | null, total: number): [number, number][] | null {
+    if (!p) return null;
+    const runs: [number, number][] = [];
     for (let i = 0; i < s.n; i++) {
       const t = s.pos[i]!;
-      if (t < p.sinks || t >= total - p.window) {
-        if (w !== i) {
-          s.keys.copyWithin(w * D, i * D, (i + 1) * D);
-          s.values.copyWithin(w * D, i * D, (i + 1) * D);
-          s.pos[w] = t;
+      if (!(t < p.sinks || t >= total - p.window)) continue;
+      const last = runs[runs.length - 1];
+      if (last && last[1] === i) last[1] = i + 1;
+      else runs.push([i, i + 1]);
+    }
+    return runs.length === 1 && runs[0]![0] === 0 && runs[0]![1] === s.n ? null : runs;
+  }
+
+  /** Moves the kept runs' positions (and host keys and values) to the front. */
+  private compact(s: HeadStore, runs: [number, number][], values: boolean): void {
+    const D = this.D;
+    let w = 0;
+    for (const [from, to] of runs) {
+      if (w !== from) {
+        s.pos.copyWithin(w, from, to);
+        if (values) {
+          s.keys.copyWithin(w * D, from * D, to * D);
+          s.values.copyWithin(w * D, from * D, to * D);
         }
-        w++;
       }
+      w += to - from;
     }
     s.n = w;
   }

@@ -12,7 +12,8 @@ export class LineMap {
 
   constructor(mappings: string) {
     this.lines = [];
-    let srcLine = 0, srcCol = 0, source = 0;
+    // Fields per segment: generated column, source index (one source here), source line, source column.
+    let srcLine = 0, srcCol = 0;
     for (const line of mappings.split(';')) {
       const segs: Segment[] = [];
       let genCol = 0;
@@ -21,7 +22,6 @@ export class LineMap {
         const v = decodeVlq(seg);
         genCol += v[0] ?? 0;
         if (v.length >= 4) {
-          source += v[1]!;
           srcLine += v[2]!;
           srcCol += v[3]!;
           segs.push([genCol, srcLine, srcCol]);
@@ -29,7 +29,6 @@ export class LineMap {
       }
       this.lines.push(segs);
     }
-    void source;
   }
 
   /** The source position of a generated one: the last mapping at or before it on that line. */

@@ -73,7 +73,7 @@ async function main() {
     const keys = path.split('.');
     const last = keys.pop();
     const obj = keys.reduce((o, k) => o[k], recipe);
-    obj[last] = /^-?[\d.e]+$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+    obj[last] = raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
   });
   const steps = Number(flag('--steps') ?? recipe.train.steps);
   const batchSize = Number(flag('--batch') ?? recipe.train.batchSize);
@@ -81,8 +81,8 @@ async function main() {
   const out = flag('--out') ?? join(root, 'examples', 'models', name);
   const task = makeTask(recipe.task);
   // Evaluated on the standard task: a training mixture of MQAR pair counts (minNumKV) is a curriculum, not the metric.
-  const { minNumKV: _curriculum, ...standard } = recipe.task;
-  const evalTask = makeTask(standard);
+  const { minNumKV, ...standard } = recipe.task;
+  const evalTask = minNumKV === undefined ? task : makeTask(standard);
   const model = new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
   if (recipe.attention && recipe.attention !== 'softmax') model.setAttention('all', recipe.attention);
   console.log(`${name}: ${model} on task ${task.name} ${JSON.stringify(task.params)}`);
@@ -101,7 +101,7 @@ async function main() {
     recipe: name,
     description: recipe.description,
     task: { name: evalTask.name, ...evalTask.params },
-    ...(evalTask !== task && JSON.stringify(task.params) !== JSON.stringify(evalTask.params) ? { trainTask: { name: task.name, ...task.params } } : {}),
+    ...(evalTask !== task ? { trainTask: { name: task.name, ...task.params } } : {}),
     model: recipe.model,
     attention: recipe.attention ?? 'softmax',
     train: { ...recipe.train, steps, batchSize, lr, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },

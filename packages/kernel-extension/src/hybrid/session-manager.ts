@@ -1,6 +1,7 @@
 import { SessionManager, type Kernel, type ServerConnection, type Session } from '@jupyterlab/services';
 import { LiteSessionClient, type IKernelSpecs, type LiteKernelClient } from '@jupyterlite/services';
 import { PairedManager } from './paired.js';
+import { isBrowserKernel } from './route.js';
 
 export interface HybridSessionManagerOptions {
   serverSettings?: ServerConnection.ISettings;
@@ -39,8 +40,7 @@ export class HybridSessionManager extends PairedManager<Session.IModel, SessionM
   }
 
   startNew(createOptions: Session.ISessionOptions, connectOptions: ConnectOptions = {}): Promise<Session.ISessionConnection> {
-    const name = createOptions.kernel?.name;
-    const side = name && this.specs.specs?.kernelspecs[name] ? this.browser : this.server;
+    const side = isBrowserKernel(this.specs, [], { name: createOptions.kernel?.name }) ? this.browser : this.server;
     return side.startNew(createOptions, connectOptions);
   }
 
