@@ -6,7 +6,7 @@
  *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / (lambda scale)), dS0 = lambda scale S_final(that run)
  */
 import {
-  addScalar, concat, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, div, slice, type Tensor,
+  addScalar, concat, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, type Tensor,
 } from '@attnlab/tensor';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { linearChunkGpu } from './gpu/linear.js';
@@ -74,16 +74,36 @@ export function linearCoreGpu(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | n
   };
 }
 
+/**
+ * phi(q) rows for elu1 when normalising, divided by exp(max(q_row, 0)) where the row has no positive
+ * entry: the output is invariant to a positive factor on phi(q_t), and without it a row like
+ * q = -100 underflows to phi = 0 in f32 (normaliser 0, output 0) where float64 averages the values.
+ */
+function elu1QueryScaled(q: Tensor): Tensor {
+  const m = max(q, [3], true);
+  return where(greater(m, 0), addScalar(elu(q), 1), exp(sub(q, m)));
+}
+
+/**
+ * num / den with 0 where den is 0 (a relu row with no positive feature), as on the CPU. The
+ * reciprocal runs on a den with those zeros replaced by 1, so no Infinity reaches autograd
+ * (0 * Infinity would turn the gradients of k and v into NaN).
+ */
+function safeNormalize(num: Tensor, den: Tensor): Tensor {
+  const zero = equal(den, 0);
+  return mul(num, where(zero, 0, reciprocal(where(zero, 1, den))));
+}
+
 export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, o: {
   map: FeatureMap; scale: number; lam: number[]; normalize: boolean; C: number; outputFinalState: boolean;
 }): { out: Tensor; finalState?: Tensor } {
   const [B, H, N] = q.shape as [number, number, number, number];
   const Dv = v.shape[3]!;
-  const fq = featurizeTensor(o.map, q, o.scale);
+  const fq = o.normalize && o.map === 'elu1' ? elu1QueryScaled(q) : featurizeTensor(o.map, q, o.scale);
   const fk = featurizeTensor(o.map, k, o.scale);
   const vp = o.normalize ? concat([v, ones([B, H, N, 1], { device: v.device })], 3) : v;
   const { y, S } = linearCoreGpu(fq, fk, vp, s0, { lam: o.lam, outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
-  const out = o.normalize ? div(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
+  const out = o.normalize ? safeNormalize(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
   const res: { out: Tensor; finalState?: Tensor } = { out };
   if (o.outputFinalState) res.finalState = S;
   return res;
