@@ -1,4 +1,5 @@
 import type { Device } from './device.js';
+import { TensorError } from './errors.js';
 import { tensor, type CreateOptions } from './ops/create.js';
 import { checkShape, sizeOf, type Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -109,6 +110,10 @@ export function rand(shape: Shape, options: RandomOptions & { low?: number; high
 /** Uniform integers in [0, high) as int32. */
 export function randint(shape: Shape, high: number, options: RandomOptions = {}): Tensor {
   checkShape('randint', shape);
+  // int32 values, and the generator's 32 random bits must cover the range without bias beyond 2^-32 * high.
+  if (typeof high !== 'number' || !Number.isInteger(high) || high < 1 || high > 2 ** 31) {
+    throw new TensorError('randint', `high must be an integer in [1, 2^31], got ${String(high)}`);
+  }
   const rng = options.seed === undefined ? globalRng : new Rng(options.seed);
   const a = new Int32Array(sizeOf(shape));
   for (let i = 0; i < a.length; i++) a[i] = rng.int(high);

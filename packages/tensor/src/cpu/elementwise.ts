@@ -12,7 +12,7 @@ export function unaryFn(op: UnaryOp, p = 0, p2 = 0): (x: number) => number {
     case 'rsqrt': return (x) => 1 / Math.sqrt(x);
     case 'tanh': return Math.tanh;
     case 'sigmoid': return (x) => 1 / (1 + Math.exp(-x));
-    case 'relu': return (x) => (x > 0 ? x : 0);
+    case 'relu': return (x) => (x > 0 || x !== x ? x : 0); // NaN propagates, as in PyTorch
     case 'elu': return (x) => (x > 0 ? x : Math.expm1(x));
     case 'gelu': return (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x * x * x)));
     case 'abs': return Math.abs;

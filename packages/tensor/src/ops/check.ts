@@ -1,6 +1,26 @@
 import { TensorError, fmtShape } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 
+/** Throws unless `x` is a tensor: `add(null, t)` names the op and the argument, not a TypeError. */
+export function requireTensor(op: string, what: string, x: unknown): asserts x is Tensor {
+  const t = x as { storage?: unknown; shape?: unknown } | null;
+  if (typeof t !== 'object' || t === null || typeof t.storage !== 'function' || !Array.isArray(t.shape)) {
+    throw new TensorError(op, `${what} must be a Tensor, got ${describeValue(x)}`);
+  }
+}
+
+/** Throws unless `x` is a tensor or a number (the operands of broadcasting ops). */
+export function requireOperand(op: string, what: string, x: unknown): void {
+  if (typeof x !== 'number') requireTensor(op, `${what}`, x);
+}
+
+export function describeValue(x: unknown): string {
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return `an array (wrap it with tensor())`;
+  if (typeof x === 'string') return `the string ${JSON.stringify(x.length > 20 ? x.slice(0, 20) + '…' : x)}`;
+  return typeof x === 'object' ? `an object (${Object.prototype.toString.call(x)})` : `${typeof x} ${String(x)}`;
+}
+
 export function sameDevice(op: string, ...ts: Tensor[]): void {
   const d = ts[0]!.device;
   for (const t of ts) {

@@ -17,7 +17,15 @@ export function fromStorage(device: Device, s: Storage, shape: Shape, dtype: DTy
   return new Tensor(device, s, shape, dtype);
 }
 
-function flatten(data: NestedArray, out: number[], shape: number[], depth: number): void {
+/** Deeper nesting than any real tensor: refuses cyclic or runaway arrays before the stack does. */
+const MAX_RANK = 64;
+
+function flatten(data: NestedArray, out: number[], shape: number[], depth: number, at: number[] = []): void {
+  if (typeof data !== 'number' && !Array.isArray(data)) {
+    const what = data === null ? 'null' : typeof data === 'string' ? `the string ${JSON.stringify(data)}` : typeof data;
+    throw new TensorError('tensor', `data${at.map((i) => `[${i}]`).join('')} is ${what}; values must be numbers`);
+  }
+  if (depth > MAX_RANK) throw new TensorError('tensor', `data is nested more than ${MAX_RANK} deep`);
   if (typeof data === 'number') {
     if (depth !== shape.length && shape.length > 0) throw new TensorError('tensor', 'ragged nested array');
     out.push(data);
@@ -25,7 +33,7 @@ function flatten(data: NestedArray, out: number[], shape: number[], depth: numbe
   }
   if (depth === shape.length) shape.push(data.length);
   else if (shape[depth] !== data.length) throw new TensorError('tensor', `ragged nested array at depth ${depth}: ${data.length} vs ${shape[depth]}`);
-  for (const d of data) flatten(d, out, shape, depth + 1);
+  data.forEach((d, i) => flatten(d, out, shape, depth + 1, [...at, i]));
 }
 
 /**
@@ -103,7 +111,12 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
     end = start;
     start = 0;
   }
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TensorError('arange', `${name} must be a finite number, got ${String(v)}`);
+  }
+  if (step === 0) throw new TensorError('arange', 'step must not be 0');
   const n = Math.max(0, Math.ceil((end - start) / step));
+  if (n > 2 ** 31 - 1) throw new TensorError('arange', `[${start}, ${end}) in steps of ${step} has ${n} elements, more than a tensor holds`);
   const a = arrayFor(options.dtype ?? 'float32', n);
   for (let i = 0; i < n; i++) a[i] = start + i * step;
   return tensor(a, [n], options);

@@ -3,7 +3,7 @@ import { record } from '../autograd.js';
 import { TensorError } from '../errors.js';
 import { broadcastShapes, broadcastStrides, shapesEqual, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { requireFloat, sameDevice, sameDtype } from './check.js';
+import { requireFloat, requireOperand, requireTensor, sameDevice, sameDtype } from './check.js';
 import { fromStorage, full } from './create.js';
 import { reshape } from './layout.js';
 import { sum } from './reduce.js';
@@ -17,6 +17,7 @@ function unaryRaw(op: UnaryOp, x: Tensor, p?: number, p2?: number): Tensor {
 const INT_OK: ReadonlySet<UnaryOp> = new Set(['neg', 'abs', 'sign', 'mulScalar', 'addScalar', 'square', 'clamp']);
 
 function unary(op: UnaryOp, x: Tensor, backward: ((g: Tensor, out: Tensor) => Tensor) | null, p?: number, p2?: number): Tensor {
+  requireTensor(op, 'x', x);
   if (!INT_OK.has(op)) requireFloat(op, x);
   const out = unaryRaw(op, x, p, p2);
   if (!backward) return out;
@@ -76,6 +77,8 @@ function binaryRaw(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 }
 
 function binary(op: BinaryOp, a0: Operand, b0: Operand, backward: (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null]): Tensor {
+  requireOperand(op, 'first operand', a0);
+  requireOperand(op, 'second operand', b0);
   if (typeof a0 === 'number' && typeof b0 === 'number') throw new TensorError(op, 'needs at least one tensor operand');
   const like = typeof a0 === 'number' ? (b0 as Tensor) : a0;
   const a = asTensor(a0, like);
@@ -105,6 +108,8 @@ export const pow = (a: Operand, b: Operand): Tensor =>
   ]);
 
 function cmp(op: BinaryOp, a: Operand, b: Operand): Tensor {
+  requireOperand(op, 'first operand', a);
+  requireOperand(op, 'second operand', b);
   if (typeof a === 'number' && typeof b === 'number') throw new TensorError(op, 'needs at least one tensor operand');
   const like = typeof a === 'number' ? (b as Tensor) : a;
   return binaryRaw(op, asTensor(a, like), asTensor(b, like));
@@ -120,6 +125,9 @@ export const lessEqual = (a: Operand, b: Operand): Tensor => cmp('le', a, b);
 /** cond != 0 ? a : b, broadcasting all three. */
 export function where(cond: Tensor, a0: Operand, b0: Operand): Tensor {
   const op = 'where';
+  requireTensor(op, 'cond', cond);
+  requireOperand(op, 'a', a0);
+  requireOperand(op, 'b', b0);
   const like = typeof a0 === 'number' ? (typeof b0 === 'number' ? cond : b0) : a0;
   const dtypeLike = like === cond ? { device: cond.device, dtype: 'float32' as const } : { device: like.device, dtype: like.dtype };
   const a = typeof a0 === 'number' ? full([], a0, dtypeLike) : a0;

@@ -2,7 +2,7 @@ import { record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { broadcastShapes, broadcastStrides, normAxis, shapesEqual, sizeOf, stridesOf, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { sameDevice, sameDtype } from './check.js';
+import { requireTensor, sameDevice, sameDtype } from './check.js';
 import { fromStorage, full } from './create.js';
 import { sumTo } from './elementwise.js';
 
@@ -13,6 +13,13 @@ function copyStrided(x: Tensor, op: string, shape: readonly number[], strides: r
 /** Same values, new shape (one dim may be -1). Always returns a new tensor. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const op = 'reshape';
+  requireTensor(op, 'x', x);
+  if (!Array.isArray(shape)) throw new TensorError(op, `shape must be an array of dims, got ${String(shape)}`);
+  shape.forEach((d, i) => {
+    if (!(Number.isInteger(d) && (d >= 0 || d === -1))) {
+      throw new TensorError(op, `shape ${fmtShape(shape)}: dim ${i} is ${String(d)}; dims must be non-negative integers (one may be -1)`);
+    }
+  });
   const known = shape.filter((d) => d !== -1);
   const free = shape.length - known.length;
   if (free > 1) throw new TensorError(op, `at most one -1 allowed in ${fmtShape(shape)}`);

@@ -2,7 +2,7 @@ import { record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { broadcastShapes, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { requireFloat, sameDevice } from './check.js';
+import { requireFloat, requireTensor, sameDevice } from './check.js';
 import { fromStorage } from './create.js';
 import { sumTo } from './elementwise.js';
 import { broadcastTo, reshape, transpose } from './layout.js';
@@ -20,6 +20,8 @@ export interface MatmulOptions {
  */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const op = 'matmul';
+  requireTensor(op, 'a', a);
+  requireTensor(op, 'b', b);
   sameDevice(op, a, b);
   requireFloat(op, a);
   requireFloat(op, b);

@@ -3,14 +3,15 @@ import { record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { normAxis, sizeOf } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { requireFloat } from './check.js';
+import { requireFloat, requireTensor } from './check.js';
 import { fromStorage } from './create.js';
-import { add, div, equal, exp, log, mul, mulScalar, sub } from './elementwise.js';
+import { abs, add, div, equal, exp, less, log, mul, mulScalar, sub, where } from './elementwise.js';
 import { broadcastTo, reshape } from './layout.js';
 
 export type Axes = number | readonly number[] | undefined;
 
 function axesOf(op: string, x: Tensor, axes: Axes): number[] {
+  requireTensor(op, 'x', x);
   if (axes === undefined) return x.shape.map((_, i) => i);
   const list = typeof axes === 'number' ? [axes] : [...axes];
   const norm = list.map((a) => normAxis(op, a, x.rank));
@@ -82,6 +83,7 @@ export const min = (x: Tensor, axes?: Axes, keepDims = false): Tensor => extreme
 
 /** Index of the largest value along one axis (int32, no gradient). */
 export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
+  requireTensor('argmax', 'x', x);
   const a = normAxis('argmax', axis, x.rank);
   return finish(reduceRaw('argmax', x, [a]), x, [a], keepDims);
 }
@@ -90,14 +92,21 @@ export function argmax(x: Tensor, axis = -1, keepDims = false): Tensor {
 export function logsumexp(x: Tensor, axes?: Axes, keepDims = false): Tensor {
   requireFloat('logsumexp', x);
   const ax = axesOf('logsumexp', x, axes);
-  // The shift is a constant for autograd: lse's gradient does not depend on it.
-  const m = reduceRaw('max', x, ax);
+  // The shift is a constant for autograd: lse's gradient does not depend on it. An infinite max
+  // shifts by 0 (PyTorch's rule), so a row of -Infinity gives -Infinity and +Infinity gives
+  // +Infinity instead of NaN from inf - inf; a NaN max stays and propagates.
+  const m0 = reduceRaw('max', x, ax);
+  const mAbs = abs(m0);
+  const finite = less(mAbs, Infinity);
+  const m = where(finite, m0, 0);
+  for (const t of [m0, mAbs, finite]) t.dispose();
   const shifted = sub(x, m);
   const lse = add(log(sum(exp(shifted), ax, true)), m);
   return finish(lse, x, ax, keepDims);
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
+  requireTensor('softmax', 'x', x);
   requireFloat('softmax', x);
   const a = normAxis('softmax', axis, x.rank);
   const m = reduceRaw('max', x, [a]);

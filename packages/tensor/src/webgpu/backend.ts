@@ -47,11 +47,15 @@ export class WebGPUBackend implements Backend {
   private passes = 0;
   private transient: GPUBuffer[] = [];
   private readonly maxGroups: number;
+  /** Index kernels' fault record (see wgsl.ts FAULT_WORDS), checked on every read. */
+  private readonly fault: GpuStorage;
 
   constructor(found: FoundGPU) {
     this.gpu = found.device;
     this.adapter = found.adapterDescription;
     this.pool = new BufferPool(this.gpu, (b) => this.transient.push(b));
+    const fb = this.gpu.createBuffer({ size: K.FAULT_WORDS * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST, label: 'attnlab fault' });
+    this.fault = new GpuStorage(fb, K.FAULT_WORDS, 'int32');
     this.maxGroups = found.limits['maxComputeWorkgroupsPerDimension'] ?? 65535;
     this.matmulKernel = found.isSoftware ? 'simple' : 'tiled';
     void this.gpu.lost.then((info) => {
@@ -163,13 +167,18 @@ export class WebGPUBackend implements Backend {
     return this.elementwise(`fill:${dtype}`, K.fillShader(dtype), [size, bits], [], out, size);
   }
 
+  /**
+   * Every read also fetches the fault record, so an out-of-range index raises the CPU device's
+   * error at the first read after the op (the op itself cannot wait for the GPU).
+   */
   async read(s: Storage): Promise<AnyTypedArray> {
     this.check();
     const bytes = s.size * 4;
-    if (bytes === 0) return s.dtype === 'int32' ? new Int32Array(0) : new Float32Array(0);
-    const staging = this.gpu.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const fb = K.FAULT_WORDS * 4;
+    const staging = this.gpu.createBuffer({ size: bytes + fb, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const enc = (this.encoder ??= this.gpu.createCommandEncoder());
-    enc.copyBufferToBuffer(this.bufferOf(s), 0, staging, 0, bytes);
+    if (bytes > 0) enc.copyBufferToBuffer(this.bufferOf(s), 0, staging, 0, bytes);
+    enc.copyBufferToBuffer(this.fault.buffer, 0, staging, bytes, fb);
     this.flush();
     try {
       await staging.mapAsync(GPUMapMode.READ);
@@ -180,7 +189,20 @@ export class WebGPUBackend implements Backend {
     const copy = staging.getMappedRange().slice(0);
     staging.unmap();
     staging.destroy();
-    return s.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
+    this.raiseFault(new Uint32Array(copy, bytes, K.FAULT_WORDS));
+    const data = copy.slice(0, bytes);
+    return s.dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
+  }
+
+  /** Throws (once) the error an index kernel recorded, worded as the CPU device words it. */
+  private raiseFault(f: Uint32Array): void {
+    if (f[0] === 0) return;
+    this.gpu.queue.writeBuffer(this.fault.buffer, 0, new Uint32Array(K.FAULT_WORDS));
+    const op = K.FAULT_OPS[f[1]!] ?? 'index';
+    const index = f[2]! | 0;
+    const where = `(found by the WebGPU kernel, reported at the next read${f[0]! > 1 ? `; ${f[0]} bad indices in all` : ''})`;
+    if (op === 'pick') throw new TensorError(op, `class index ${index} at position ${f[3]} is out of range for ${f[4]} classes ${where}`);
+    throw new TensorError(op, `index ${index} at position ${f[3]} is out of range for ${f[4]} rows ${where}`);
   }
 
   free(s: Storage): void {
@@ -275,7 +297,10 @@ export class WebGPUBackend implements Backend {
 
   gatherRows(table: Storage, idx: Storage, rows: number, cols: number): Storage {
     const out = this.alloc(table.dtype, idx.size * cols);
-    return this.elementwise(`gather:${table.dtype}`, K.gatherRowsShader(table.dtype), [idx.size, rows, cols], [table, idx], out, out.size);
+    if (out.size > 0) {
+      this.runKernel({ key: `gather:${table.dtype}`, code: K.gatherRowsShader(table.dtype), meta: Uint32Array.of(idx.size, rows, cols), inputs: [table, idx], outputs: [out, this.fault], workgroups: this.grid(out.size) });
+    }
+    return out;
   }
 
   scatterAddRows(g: Storage, idx: Storage, rows: number, cols: number): Storage {
@@ -285,7 +310,8 @@ export class WebGPUBackend implements Backend {
 
   pickLast(x: Storage, idx: Storage, n: number, c: number): Storage {
     const out = this.alloc('float32', n);
-    return this.elementwise('pick', K.pickShader(), [n, c], [x, idx], out, n);
+    if (n > 0) this.runKernel({ key: 'pick', code: K.pickShader(), meta: Uint32Array.of(n, c), inputs: [x, idx], outputs: [out, this.fault], workgroups: this.grid(n) });
+    return out;
   }
 
   unpickLast(g: Storage, idx: Storage, n: number, c: number): Storage {
@@ -299,8 +325,7 @@ export class WebGPUBackend implements Backend {
   }
 
   async sync(): Promise<void> {
-    this.flush();
-    await this.gpu.queue.onSubmittedWorkDone();
+    await this.read(new GpuStorage(this.fault.buffer, 0, 'int32'));
   }
 
   destroy(): void {

@@ -14,7 +14,12 @@ const ty = (d: DType): string => (d === 'int32' ? 'i32' : 'f32');
 const flatId = `let i = gid.x + gid.y * (nwg.x * ${WG}u);`;
 
 // Infinities and NaN must be made at run time: WGSL rejects them in constant expressions.
-const F32_BITS = 'fn f32_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }';
+// WGSL lets compilers assume no NaN or infinity, so `x != x` and max()/min()/clamp() cannot be
+// trusted with NaN (SwiftShader drops it): special values are tested on their bit patterns.
+const F32_BITS = `fn f32_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+fn nan_f32() -> f32 { return f32_bits(0x7fc00000u); }`;
 
 function header(bindings: string[]): string {
   return [F32_BITS, ...bindings.map((b, i) => `@group(0) @binding(${i}) ${b};`)].join('\n');
@@ -41,20 +46,21 @@ export function unaryExpr(op: UnaryOp, dtype: DType): string {
   switch (op) {
     case 'neg': return '-x';
     case 'exp': return 'exp(x)';
-    case 'log': return 'log(x)';
-    case 'sqrt': return 'sqrt(x)';
-    case 'rsqrt': return '1.0 / sqrt(x)';
+    // SwiftShader's log() returns finite values for negatives, zero and -infinity.
+    case 'log': return 'select(select(select(log(x), f32_bits(0x7f800000u), is_inf(x)), f32_bits(0xff800000u), x == 0.0), nan_f32(), x < 0.0)';
+    case 'sqrt': return 'select(sqrt(x), nan_f32(), x < 0.0)';
+    case 'rsqrt': return 'select(1.0 / sqrt(x), nan_f32(), x < 0.0)';
     case 'tanh': return 'safe_tanh(x)';
     case 'sigmoid': return '1.0 / (1.0 + exp(-x))';
-    case 'relu': return 'max(x, 0.0)';
+    case 'relu': return 'select(0.0, x, x > 0.0)';
     case 'elu': return 'select(exp(x) - 1.0, x, x > 0.0)';
-    case 'gelu': return `0.5 * x * (1.0 + safe_tanh(${GELU_C} * (x + 0.044715 * x * x * x)))`;
+    case 'gelu': return `select(0.5 * x * (1.0 + safe_tanh(${GELU_C} * (x + 0.044715 * x * x * x))), select(nan_f32(), x, x > 0.0), is_inf(x))`;
     case 'abs': return 'abs(x)';
     case 'sign': return 'sign(x)';
     case 'square': return 'x * x';
     case 'reciprocal': return '1.0 / x';
-    case 'sin': return 'sin_acc(x)';
-    case 'cos': return 'sin_acc(x + 1.5707963267948966)';
+    case 'sin': return 'select(sin_acc(x), nan_f32(), is_inf(x))';
+    case 'cos': return 'select(sin_acc(x + 1.5707963267948966), nan_f32(), is_inf(x))';
     case 'step': return 'select(0.0, 1.0, x > 0.0)';
     case 'eluGrad': return 'select(exp(x), 1.0, x > 0.0)';
     case 'geluGrad':
@@ -66,13 +72,28 @@ export function unaryExpr(op: UnaryOp, dtype: DType): string {
   }
 }
 
+/** Float unary ops whose NaN input must give NaN (the WGSL built-ins may not propagate it). */
+const NAN_PASS: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
+  'neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'elu', 'gelu', 'abs', 'square', 'reciprocal',
+  'sin', 'cos', 'geluGrad', 'eluGrad', 'mulScalar', 'addScalar', 'clamp',
+]);
+
+/** A float unary op with NaN propagated as IEEE/PyTorch do (powScalar: x^0 = 1 even for NaN). */
+export function unaryExprNaN(op: UnaryOp, dtype: DType): string {
+  const e = unaryExpr(op, dtype);
+  if (dtype === 'int32') return e;
+  if (op === 'powScalar') return `select(${e}, x, is_nan(x) && p != 0.0)`;
+  return NAN_PASS.has(op) ? `select(${e}, x, is_nan(x))` : e;
+}
+
 // pow() in WGSL is undefined for x < 0; integer exponents of negative bases are common (x^2, x^3).
 const POW_ANY = `fn pow_any(x: f32, y: f32) -> f32 {
   if (y == 0.0) { return 1.0; }
+  if (is_nan(x) || is_nan(y)) { return nan_f32(); }
   if (x == 0.0) { return select(0.0, f32_bits(0x7f800000u), y < 0.0); }
-  let r = exp2(y * log2(abs(x)));
+  let r = select(exp2(y * log2(abs(x))), select(0.0, f32_bits(0x7f800000u), y > 0.0), is_inf(x));
   if (x < 0.0) {
-    if (floor(y) != y) { return f32_bits(0x7fc00000u); }
+    if (floor(y) != y) { return select(f32_bits(0x7fc00000u), r, is_inf(x)); }
     let odd = (i32(y) & 1) == 1;
     return select(r, -r, odd);
   }
@@ -107,7 +128,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let p = bitcast<f32>(mt[1]);
   let p2 = bitcast<f32>(mt[2]);
   let x = xs[i];
-  out[i] = ${unaryExpr(op, dtype)};
+  out[i] = ${unaryExprNaN(op, dtype)};
 }`;
 }
 
@@ -118,8 +139,8 @@ export function binaryExpr(op: BinaryOp, dtype: DType): string {
     case 'sub': return 'a - b';
     case 'mul': return 'a * b';
     case 'div': return f ? 'a / b' : 'select(a / b, 0, b == 0)';
-    case 'max': return f ? 'select(b, a, a > b || a != a)' : 'max(a, b)';
-    case 'min': return f ? 'select(b, a, a < b || a != a)' : 'min(a, b)';
+    case 'max': return f ? 'select(select(b, a, a > b), nan_f32(), is_nan(a) || is_nan(b))' : 'max(a, b)';
+    case 'min': return f ? 'select(select(b, a, a < b), nan_f32(), is_nan(a) || is_nan(b))' : 'min(a, b)';
     case 'pow': return f ? 'pow_any(a, b)' : 'i32(pow_any(f32(a), f32(b)))';
     case 'eq': return `select(0.0, 1.0, a == b)`;
     case 'gt': return `select(0.0, 1.0, a > b)`;
@@ -184,10 +205,13 @@ function reduceInit(op: ReduceOp, dtype: DType): string {
 
 /** One step folding value `v` (index `j`) into `acc` (and `ai` for argmax); Kahan sums when asked. */
 function reduceStep(op: ReduceOp, dtype: DType, kahan: boolean): string {
-  if (op === 'sum') return kahan && dtype === 'float32' ? 'let y = v - comp; let s = acc + y; comp = (s - acc) - y; acc = s;' : 'acc = acc + v;';
-  if (op === 'max') return 'if (v > acc || v != v) { acc = v; }';
-  if (op === 'min') return 'if (v < acc || v != v) { acc = v; }';
-  return 'if (v > acc) { acc = v; ai = j; }';
+  // Kahan's correction is inf - inf = NaN once the sum overflows: it is dropped there.
+  if (op === 'sum') return kahan && dtype === 'float32' ? 'let y = v - comp; let s = acc + y; comp = select((s - acc) - y, 0.0, is_inf(s)); acc = s;' : 'acc = acc + v;';
+  const nan = dtype === 'float32';
+  if (op === 'max') return nan ? 'if (is_nan(v) || (v > acc && !is_nan(acc))) { acc = v; }' : 'if (v > acc) { acc = v; }';
+  if (op === 'min') return nan ? 'if (is_nan(v) || (v < acc && !is_nan(acc))) { acc = v; }' : 'if (v < acc) { acc = v; }';
+  // argmax: the first NaN wins (as PyTorch); otherwise the first largest value.
+  return nan ? 'if (!is_nan(acc) && (is_nan(v) || v > acc || ai == 4294967295u)) { acc = v; ai = j; }' : 'if (v > acc || ai == 4294967295u) { acc = v; ai = j; }';
 }
 
 /**
@@ -201,9 +225,12 @@ export function reduceShader(op: ReduceOp, dtype: DType): string {
   const combine = reduceStep(op, dtype, false);
   const merge =
     op === 'sum' ? 'sv[l] = sv[l] + sv[l + s];'
-    : op === 'max' ? 'if (sv[l + s] > sv[l] || sv[l + s] != sv[l + s]) { sv[l] = sv[l + s]; }'
-    : op === 'min' ? 'if (sv[l + s] < sv[l] || sv[l + s] != sv[l + s]) { sv[l] = sv[l + s]; }'
-    : `{ let o = sv[l + s]; let oi = si[l + s]; if (o > sv[l] || (o == sv[l] && oi < si[l])) { sv[l] = o; si[l] = oi; } }`;
+    : op === 'max' ? (dtype === 'float32' ? 'if (!is_nan(sv[l]) && (is_nan(sv[l + s]) || sv[l + s] > sv[l])) { sv[l] = sv[l + s]; }' : 'sv[l] = max(sv[l], sv[l + s]);')
+    : op === 'min' ? (dtype === 'float32' ? 'if (!is_nan(sv[l]) && (is_nan(sv[l + s]) || sv[l + s] < sv[l])) { sv[l] = sv[l + s]; }' : 'sv[l] = min(sv[l], sv[l + s]);')
+    // argmax: a NaN beats any number, the lower index breaks ties (NaN with NaN too); ai = none loses.
+    : `{ let o = sv[l + s]; let oi = si[l + s]; let c = sv[l]; let ci = si[l];
+        let better = oi != 4294967295u && (ci == 4294967295u || ${dtype === 'float32' ? '(is_nan(o) && (!is_nan(c) || oi < ci)) || (!is_nan(c) && !is_nan(o) && (o > c || (o == c && oi < ci)))' : 'o > c || (o == c && oi < ci)'});
+        if (better) { sv[l] = o; si[l] = oi; } }`;
   return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<${t}>`, `var<storage, read_write> out: array<${isArg ? 'i32' : t}>`])}
 var<workgroup> sv: array<${t}, ${WG}>;
 var<workgroup> si: array<u32, ${WG}>;
@@ -383,10 +410,25 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
-/** meta: [nIdx, rows, cols] */
+/**
+ * Out-of-range indices cannot throw inside a kernel, so index kernels record the first one in a
+ * device-wide fault buffer [count, op, index, position, limit] that the backend checks on every
+ * read (as CUDA reports a device-side assert at the next synchronisation).
+ */
+export const FAULT_WORDS = 8;
+export const FAULT_OPS = ['', 'embedding', 'pick'] as const;
+const FAULT_DECL = `var<storage, read_write> fault: array<atomic<u32>, ${FAULT_WORDS}>`;
+const faultFn = (op: number): string => `fn report(index: i32, pos: u32, limit: u32) {
+  if (atomicAdd(&fault[0], 1u) == 0u) {
+    atomicStore(&fault[1], ${op}u); atomicStore(&fault[2], bitcast<u32>(index)); atomicStore(&fault[3], pos); atomicStore(&fault[4], limit);
+  }
+}`;
+
+/** meta: [nIdx, rows, cols]; an out-of-range index writes NaN (0 for int32) and a fault. */
 export function gatherRowsShader(dtype: DType): string {
   const t = ty(dtype);
-  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> table: array<${t}>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<${t}>`])}
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> table: array<${t}>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<${t}>`, FAULT_DECL])}
+${faultFn(FAULT_OPS.indexOf('embedding'))}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   ${flatId}
@@ -395,7 +437,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let r = i / cols;
   let c = i - r * cols;
   let row = idx[r];
-  if (row < 0 || u32(row) >= mt[1]) { out[i] = ${dtype === 'int32' ? '0' : '0.0'}; return; }
+  if (row < 0 || u32(row) >= mt[1]) {
+    out[i] = ${dtype === 'int32' ? '0' : 'f32_bits(0x7fc00000u)'};
+    if (c == 0u) { report(row, r, mt[1]); }
+    return;
+  }
   out[i] = table[u32(row) * cols + c];
 }`;
 }
@@ -418,15 +464,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`;
 }
 
-/** meta: [n, c] */
+/** meta: [n, c]; an out-of-range class writes NaN and a fault. */
 export function pickShader(): string {
-  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<f32>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<f32>`])}
+  return `${header([`var<storage, read> mt: array<u32>`, `var<storage, read> xs: array<f32>`, `var<storage, read> idx: array<i32>`, `var<storage, read_write> out: array<f32>`, FAULT_DECL])}
+${faultFn(FAULT_OPS.indexOf('pick'))}
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   ${flatId}
   if (i >= mt[0]) { return; }
   let j = idx[i];
-  if (j < 0 || u32(j) >= mt[1]) { out[i] = 0.0; return; }
+  if (j < 0 || u32(j) >= mt[1]) { out[i] = f32_bits(0x7fc00000u); report(j, i, mt[1]); return; }
   out[i] = xs[i * mt[1] + u32(j)];
 }`;
 }
