@@ -1,4 +1,5 @@
 import { ModelError } from './errors.js';
+import { isJsonObject, parseStrictJson, type JsonValue } from './strict-json.js';
 
 /**
  * safetensors (https://github.com/huggingface/safetensors): an 8-byte little-endian header length,
@@ -28,53 +29,103 @@ function fail(msg: string): never {
   throw new ModelError('safetensors', msg);
 }
 
-/** Parse and validate a safetensors file. */
+interface Entry {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * Parse and validate a safetensors file with the reference implementation's rules: a header length
+ * inside the file, a header that is one JSON object (keys unique), dtype x shape matching each byte
+ * span, and spans that, sorted by offset, tile the data section exactly from 0 to the end of the
+ * file (no gap, no overlap, no trailing byte). Nothing is decoded before the whole header checks out.
+ */
 export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  if (!(bytes instanceof Uint8Array)) fail(`expected the file's bytes as a Uint8Array, got ${describe(bytes)}`);
   if (bytes.byteLength < 8) fail(`file is truncated: ${bytes.byteLength} bytes, the 8-byte header length is missing`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = dv.getUint32(0, true);
-  const hi = dv.getUint32(4, true);
-  const headerLen = hi * 2 ** 32 + lo;
+  const headerLen = Number(dv.getBigUint64(0, true));
   if (headerLen > MAX_HEADER_BYTES) fail(`header length ${headerLen} bytes is over the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`);
   if (8 + headerLen > bytes.byteLength) fail(`file is truncated: the header says ${headerLen} bytes but only ${bytes.byteLength - 8} follow`);
-  let header: unknown;
+  let header: JsonValue;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    if (!text.startsWith('{')) fail(`header must be a JSON object starting with '{', it starts with ${JSON.stringify(text.slice(0, 8))}`);
+    header = parseStrictJson(text);
   } catch (e) {
-    fail(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+    if (e instanceof ModelError) throw e;
+    fail(`header is not valid UTF-8 JSON (${(e as Error).message}; is the header length ${headerLen} right?)`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header must be a JSON object');
+  if (!isJsonObject(header)) fail('header must be a JSON object');
   const dataStart = 8 + headerLen;
   const dataLen = bytes.byteLength - dataStart;
-  const tensors = new Map<string, SafeTensor>();
   let metadata: Record<string, string> = {};
-  const spans: [number, number, string][] = [];
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+  const entries: Entry[] = [];
+  for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (entry === null || typeof entry !== 'object' || Object.values(entry).some((v) => typeof v !== 'string')) fail('__metadata__ must map strings to strings');
-      metadata = entry as Record<string, string>;
+      if (!isJsonObject(entry)) fail('__metadata__ must be an object mapping strings to strings');
+      const bad = Object.entries(entry).find(([, v]) => typeof v !== 'string');
+      if (bad) fail(`__metadata__ must map strings to strings; '${bad[0]}' is ${describe(bad[1])}`);
+      metadata = Object.fromEntries(Object.entries(entry)) as Record<string, string>;
       continue;
     }
-    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e !== 'object') fail(`entry '${name}' is not an object`);
-    if (typeof e.dtype !== 'string' || !(e.dtype in BYTES)) fail(`tensor '${name}' has dtype '${String(e.dtype)}', which attnlab cannot read (supported: ${Object.keys(BYTES).join(', ')})`);
-    const dtype = e.dtype as SafetensorsDType;
-    if (!Array.isArray(e.shape) || e.shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
-    const shape = e.shape as number[];
-    const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || offs.some((d) => !Number.isInteger(d) || d < 0) || offs[0] > offs[1]) fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
+    if (!isJsonObject(entry)) fail(`entry '${name}' is not an object`);
+    const dtype = entry['dtype'];
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(BYTES, dtype)) fail(`tensor '${name}' has dtype '${String(dtype)}', which attnlab cannot read (supported: ${Object.keys(BYTES).join(', ')})`);
+    const shape = entry['shape'];
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    const offs = entry['data_offsets'];
+    if (!Array.isArray(offs) || offs.length !== 2 || offs.some((d) => !Number.isSafeInteger(d) || (d as number) < 0) || (offs[0] as number) > (offs[1] as number)) fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offs)}`);
     const [begin, end] = offs as [number, number];
-    const numel = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== numel * BYTES[dtype]) fail(`tensor '${name}' ${dtype} [${shape.join(', ')}] needs ${numel * BYTES[dtype]} bytes but data_offsets span ${end - begin}`);
+    const dims = shape as number[];
+    let numel = 1;
+    for (const d of dims) numel *= d;
+    const nbytes = numel * BYTES[dtype as SafetensorsDType];
+    if (!Number.isSafeInteger(nbytes)) fail(`tensor '${name}' shape ${JSON.stringify(dims)} is too large`);
+    if (end - begin !== nbytes) fail(`tensor '${name}' ${dtype} [${dims.join(', ')}] needs ${nbytes} bytes but data_offsets span ${end - begin}`);
     if (end > dataLen) fail(`tensor '${name}' runs past the end of the file: bytes [${begin}, ${end}) of a ${dataLen}-byte data section (truncated file?)`);
-    spans.push([begin, end, name]);
-    tensors.set(name, { dtype, shape, data: decode(bytes, dataStart + begin, numel, dtype, name) });
+    entries.push({ name, dtype: dtype as SafetensorsDType, shape: dims, begin, end });
   }
-  spans.sort((a, b) => a[0] - b[0]);
-  for (let i = 1; i < spans.length; i++) {
-    if (spans[i]![0] < spans[i - 1]![1]) fail(`tensors '${spans[i - 1]![2]}' and '${spans[i]![2]}' overlap`);
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.begin < at) fail(`tensors '${entries[i - 1]!.name}' and '${e.name}' overlap: '${e.name}' starts at byte ${e.begin}, before ${at}`);
+    if (e.begin > at) fail(`${e.begin - at} unused bytes before tensor '${e.name}' (data bytes [${at}, ${e.begin}) belong to no tensor)`);
+    at = e.end;
+  }
+  if (at !== dataLen) fail(`${dataLen - at} bytes after the last tensor's data (the data section is ${dataLen} bytes, the tensors cover ${at}): a wrong header length or trailing bytes`);
+  const tensors = new Map<string, SafeTensor>();
+  for (const e of entries) {
+    const numel = e.shape.reduce((a, b) => a * b, 1);
+    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data: decode(bytes, dataStart + e.begin, numel, e.dtype, e.name) });
   }
   return { tensors, metadata };
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ? `a ${(v as object).constructor.name}` : 'an object';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** Names of the floating-point tensors holding NaN or +-Infinity (legal in the format, rarely intended). */
+export function nonFiniteTensors(file: SafetensorsFile): string[] {
+  const out: string[] = [];
+  for (const [name, t] of file.tensors) {
+    if (!(t.data instanceof Float32Array)) continue;
+    for (let i = 0; i < t.data.length; i++) {
+      if (!Number.isFinite(t.data[i]!)) {
+        out.push(name);
+        break;
+      }
+    }
+  }
+  return out;
 }
 
 function decode(bytes: Uint8Array, at: number, n: number, dtype: SafetensorsDType, name: string): Float32Array | Int32Array {
