@@ -2,14 +2,14 @@
  * linearAttention on WebGPU: feature maps as tensor ops (so their gradients come from autograd),
  * then the chunk kernels on featurised inputs. The core's backward reuses the same kernels:
  *   dphi_q = LA(q=dy, k=v', v=phi_k, S0=S0^T)                          forward time
- *   dphi_k = LA_rev(q=v', k=dy, v=phi_q, S0=dS_fin^T / (lambda scale))   reverse time
- *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / (lambda scale)), dS0 = lambda scale S_final(that run)
+ *   dphi_k = LA_rev(q=v', k=dy, v=phi_q, S0=dS_fin^T / scale)            reverse time
+ *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / scale), dS0 = a_0 scale S_final(that run)
  */
 import {
-  addScalar, concat, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, type Tensor,
+  add, addScalar, concat, sum, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, type Tensor,
 } from '@attnlab/tensor';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
-import { linearChunkGpu } from './gpu/linear.js';
+import { linearChunkGpu, perRowLogDecay } from './gpu/linear.js';
 import type { FeatureMap } from './reference/linear.js';
 
 export function featurizeTensor(map: FeatureMap, x: Tensor, scale: number): Tensor {
@@ -29,42 +29,67 @@ export function featurizeTensor(map: FeatureMap, x: Tensor, scale: number): Tens
 }
 
 interface CoreOpts {
-  lam: number[];
   outScale: number;
   C: number;
 }
 
-/** Run LA on tensors [B,H,N,F] x2, [B,H,N,W], S0 [B,H,F,W] | null -> y [B,H,N,W], S [B,H,F,W]. */
-function runCore(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, o: CoreOpts, reverse: boolean): { y: Tensor; S: Tensor } {
+/**
+ * Run LA on tensors [B,H,N,F] x2, [B,H,N,W], S0 [B,H,F,W] | null, log decays A [B,H,N]
+ * -> y [B,H,N,W], S [B,H,F,W].
+ */
+function runCore(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, A: Tensor, o: CoreOpts, reverse: boolean): { y: Tensor; S: Tensor } {
   const dev = fq.device;
   const be = gpuBackend(dev, 'linearAttention');
   const [B, H, N, F] = fq.shape as [number, number, number, number];
   const W = vp.shape[3]!;
   const y = allocTensor(dev, be, [B, H, N, W]);
   const S = allocTensor(dev, be, [B, H, F, W]);
-  const bufs = [fq, fk, vp].map((t) => bufferOfTensor(be, t, 'linearAttention')) as [GPUBuffer, GPUBuffer, GPUBuffer];
+  const bufs = [fq, fk, vp, A].map((t) => bufferOfTensor(be, t, 'linearAttention')) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
   const s0b = s0 ? bufferOfTensor(be, s0, 'linearAttention') : null;
   be.flush();
-  linearChunkGpu(be.gpu, bufs[0], bufs[1], bufs[2], s0b, { BH: B * H, H, N, F, W }, { decay: o.lam, scale: o.outScale, chunkSize: o.C, reverse }, { y: y.buf, finalState: S.buf });
+  linearChunkGpu(be.gpu, bufs[0], bufs[1], bufs[2], s0b, { BH: B * H, H, N, F, W }, { decay: bufs[3], scale: o.outScale, chunkSize: o.C, reverse }, { y: y.buf, finalState: S.buf });
   return { y: y.t, S: S.t };
 }
 
-/** The differentiable core: y and the final state from featurised inputs. */
-export function linearCoreGpu(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, o: CoreOpts): { y: Tensor; S: Tensor } {
-  const { y, S } = runCore(fq, fk, vp, s0, o, false);
-  const inputs = s0 ? [fq, fk, vp, s0] : [fq, fk, vp];
+/** sum_{t' >= t} x_t' along N for x [B, H, N]: the core itself with q = k = 1, v = x, no decay, reverse time. */
+function reverseCumsum(x: Tensor, C: number): Tensor {
+  const [B, H, N] = x.shape as [number, number, number];
+  const one = ones([B, H, N, 1], { device: x.device });
+  const r = runCore(one, one, reshape(x, [B, H, N, 1]), null, zeros([B, H, N], { device: x.device }), { outScale: 1, C }, true);
+  r.S.dispose();
+  return reshape(r.y, [B, H, N]);
+}
+
+/**
+ * The differentiable core: y and the final state from featurised inputs and log decays A.
+ * Backward: the same kernels on (dy, v, phi_k) forward in time and on (v, dy, phi_q), (phi_k, phi_q, dy)
+ * in reverse time; dA from dG_t = phi_q . dphi_q - phi_k . dphi_k (+ <dS, S> at the last row), summed
+ * from t to the end.
+ */
+export function linearCoreGpu(fq: Tensor, fk: Tensor, vp: Tensor, s0: Tensor | null, A: Tensor, o: CoreOpts): { y: Tensor; S: Tensor } {
+  const { y, S } = runCore(fq, fk, vp, s0, A, o, false);
+  const inputs = s0 ? [fq, fk, vp, A, s0] : [fq, fk, vp, A];
   if (!(isGradEnabled() && inputs.some((t) => t.requiresGrad))) return { y, S };
-  const H = fq.shape[1]!;
+  const [B, H, N] = fq.shape as [number, number, number, number];
   const dev = fq.device;
-  const perHead = (vals: number[]): Tensor => tensor(Float32Array.from(vals), [1, H, 1, 1], { device: dev });
   const backward = (dy: Tensor | null, dS: Tensor | null): (Tensor | null)[] => {
     const dyT = dy ?? zeros(y.shape, { device: dev });
-    const initRev = dS ? mul(dS, perHead(o.lam.map((l) => 1 / (l * o.outScale)))) : null;
-    const dfq = runCore(dyT, vp, fk, s0 ? transpose(s0, -2, -1) : null, o, false).y;
-    const dfk = runCore(vp, dyT, fq, initRev ? transpose(initRev, -2, -1) : null, o, true).y;
-    const rv = runCore(fk, fq, dyT, initRev, o, true);
-    const grads: (Tensor | null)[] = [dfq, dfk, rv.y];
-    if (s0) grads.push(mulScalar(mul(rv.S, perHead(o.lam)), o.outScale));
+    const initRev = dS ? mulScalar(dS, 1 / o.outScale) : null;
+    const dfq = runCore(dyT, vp, fk, s0 ? transpose(s0, -2, -1) : null, A, o, false).y;
+    const dfk = runCore(vp, dyT, fq, initRev ? transpose(initRev, -2, -1) : null, A, o, true).y;
+    const rv = runCore(fk, fq, dyT, initRev, A, o, true);
+    let dA: Tensor | null = null;
+    if (A.requiresGrad) {
+      let dG = sub(sum(mul(fq, dfq), [3]), sum(mul(fk, dfk), [3]));
+      if (dS) {
+        const last = reshape(sum(mul(dS, S), [2, 3]), [B, H, 1]);
+        dG = add(dG, N === 1 ? last : concat([zeros([B, H, N - 1], { device: dev }), last], 2));
+      }
+      dA = reverseCumsum(dG, o.C);
+    }
+    const grads: (Tensor | null)[] = [dfq, dfk, rv.y, dA];
+    // dS0 = e^{a_0} scale S_final(reverse run).
+    if (s0) grads.push(mulScalar(mul(rv.S, reshape(exp(slice(A, [0, 0, 0], [B, H, 1])), [B, H, 1, 1])), o.outScale));
     else rv.S.dispose();
     return grads;
   };
@@ -94,7 +119,7 @@ function safeNormalize(num: Tensor, den: Tensor): Tensor {
   return mul(num, where(zero, 0, reciprocal(where(zero, 1, den))));
 }
 
-export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, o: {
+export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, gate: Tensor | null, o: {
   map: FeatureMap; scale: number; lam: number[]; normalize: boolean; C: number; outputFinalState: boolean;
 }): { out: Tensor; finalState?: Tensor } {
   const [B, H, N] = q.shape as [number, number, number, number];
@@ -102,7 +127,10 @@ export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor |
   const fq = o.normalize && o.map === 'elu1' ? elu1QueryScaled(q) : featurizeTensor(o.map, q, o.scale);
   const fk = featurizeTensor(o.map, k, o.scale);
   const vp = o.normalize ? concat([v, ones([B, H, N, 1], { device: v.device })], 3) : v;
-  const { y, S } = linearCoreGpu(fq, fk, vp, s0, { lam: o.lam, outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
+  // Log decay per row: log lambda_h (+ gate).
+  const base = tensor(perRowLogDecay(o.lam, B * H, H, N), [B, H, N], { device: q.device });
+  const A = gate ? add(gate, base) : base;
+  const { y, S } = linearCoreGpu(fq, fk, vp, s0, A, { outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
   const out = o.normalize ? safeNormalize(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
   const res: { out: Tensor; finalState?: Tensor } = { out };
   if (o.outputFinalState) res.finalState = S;

@@ -5,8 +5,9 @@
  *   chunk:     Lightning Attention-2: intra-chunk parallel + inter-chunk state
  * normalize divides by phi(q_t) . z_t (z is carried as the last state column).
  */
-import { customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
-import { featureDim, featurize, linearAttentionRefBackward, type FeatureMap } from './reference/linear.js';
+import { concat, customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
+import { featureDim, featurize, featurizeBackward, type FeatureMap } from './reference/linear.js';
+import { linearCore, linearCoreBackward } from './cpu/linear-core.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { linearAttentionGpu } from './linear-gpu.js';
 
@@ -24,6 +25,17 @@ export interface LinearAttentionOptions {
   /** [B, H, F, Dv (+1 with normalize)], F = feature dim (D, or 1 + D + D^2 for taylor2). */
   initialState?: Tensor | null;
   outputFinalState?: boolean;
+  /**
+   * [B, H, N] log decay per token (fla's simple_gla / GLA `g`, e.g. logsigmoid of a projection):
+   * the step into t multiplies the state by exp(g_t) (on top of `decay`). Finite and <= 0.
+   * Gets a gradient.
+   */
+  gate?: Tensor | null;
+  /**
+   * Packed variable-length sequences (fla's cu_seqlens): [0, n_1, n_1 + n_2, ..., N] with B = 1.
+   * The state restarts at each boundary; initialState and finalState are then [nSeq, H, F, W].
+   */
+  cuSeqlens?: ArrayLike<number> | null;
 }
 
 export interface LinearAttentionResult {
@@ -35,116 +47,84 @@ export interface LinearAttentionResult {
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-interface LinDims {
-  B: number; H: number; N: number; D: number; Dv: number; F: number; W: number;
-}
-
-/** Featurised rows phi(x) for all B*H*N rows: [rows, F] in float64. */
+/** Featurised rows phi(x) for all rows: [rows, F] in float64. */
 function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number): Float64Array {
   const out = new Float64Array(rows * F);
-  for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
+  if (map === 'taylor2') {
+    for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
+    return out;
+  }
+  const n = rows * D;
+  if (map === 'identity') for (let i = 0; i < n; i++) out[i] = x[i]!;
+  else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
+  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
   return out;
 }
 
-/** Forward in the chosen mode; returns unnormalised y [rows, W] and the final state. */
-function forwardMode(mode: string, fq: Float64Array, fk: Float64Array, vp: Float64Array, s0: Float32Array | null, lam: number[], d: LinDims, outScale: number, C: number): { y: Float64Array; S: Float64Array } {
-  const { B, H, N, F, W } = d;
-  const y = new Float64Array(B * H * N * W);
-  const Sall = new Float64Array(B * H * F * W);
-  for (let bh = 0; bh < B * H; bh++) {
-    const l = lam[bh % H]!;
-    const S = new Float64Array(F * W);
-    if (s0) for (let i = 0; i < F * W; i++) S[i] = s0[bh * F * W + i]!;
-    const row = (t: number): number => bh * N + t;
-    if (mode === 'recurrent') {
-      for (let t = 0; t < N; t++) {
-        const r = row(t);
-        for (let f = 0; f < F; f++) {
-          const kf = fk[r * F + f]!;
-          for (let w = 0; w < W; w++) S[f * W + w] = l * S[f * W + w]! + kf * vp[r * W + w]!;
-        }
-        for (let f = 0; f < F; f++) {
-          const qf = fq[r * F + f]! * outScale;
-          if (qf === 0) continue;
-          for (let w = 0; w < W; w++) y[r * W + w]! += qf * S[f * W + w]!;
-        }
-      }
-    } else if (mode === 'parallel') {
-      const S0 = S.slice();
-      for (let t = 0; t < N; t++) {
-        const rt = row(t);
-        for (let s = 0; s <= t; s++) {
-          const rs = row(s);
-          let a = 0;
-          for (let f = 0; f < F; f++) a += fq[rt * F + f]! * fk[rs * F + f]!;
-          a *= outScale * l ** (t - s);
-          for (let w = 0; w < W; w++) y[rt * W + w]! += a * vp[rs * W + w]!;
-        }
-        const li = l ** (t + 1) * outScale;
-        for (let f = 0; f < F; f++) {
-          const qf = fq[rt * F + f]! * li;
-          if (qf === 0) continue;
-          for (let w = 0; w < W; w++) y[rt * W + w]! += qf * S0[f * W + w]!;
-        }
-      }
-      // Final state in closed form.
-      for (let i = 0; i < F * W; i++) S[i] = l ** N * S0[i]!;
-      for (let s = 0; s < N; s++) {
-        const rs = row(s);
-        const ls = l ** (N - 1 - s);
-        for (let f = 0; f < F; f++) {
-          const kf = fk[rs * F + f]! * ls;
-          for (let w = 0; w < W; w++) S[f * W + w]! += kf * vp[rs * W + w]!;
-        }
-      }
-    } else {
-      const a = new Float64Array(C * C);
-      for (let t0 = 0; t0 < N; t0 += C) {
-        const len = Math.min(C, N - t0);
-        // Intra-chunk: decayed causal scores.
-        for (let i = 0; i < len; i++) {
-          const ri = row(t0 + i);
-          for (let j = 0; j <= i; j++) {
-            const rj = row(t0 + j);
-            let dot = 0;
-            for (let f = 0; f < F; f++) dot += fq[ri * F + f]! * fk[rj * F + f]!;
-            a[i * C + j] = dot * l ** (i - j);
-          }
-        }
-        for (let i = 0; i < len; i++) {
-          const ri = row(t0 + i);
-          const yo = ri * W;
-          for (let j = 0; j <= i; j++) {
-            const aij = a[i * C + j]! * outScale;
-            if (aij === 0) continue;
-            const vo = row(t0 + j) * W;
-            for (let w = 0; w < W; w++) y[yo + w]! += aij * vp[vo + w]!;
-          }
-          // Inter-chunk: state before this chunk.
-          const li = l ** (i + 1) * outScale;
-          for (let f = 0; f < F; f++) {
-            const qf = fq[ri * F + f]! * li;
-            if (qf === 0) continue;
-            for (let w = 0; w < W; w++) y[yo + w]! += qf * S[f * W + w]!;
-          }
-        }
-        // State update: S = lambda^len S + sum_j lambda^{len-1-j} k_j^T v_j.
-        const ll = l ** len;
-        if (ll !== 1) for (let i = 0; i < F * W; i++) S[i]! *= ll;
-        for (let j = 0; j < len; j++) {
-          const rj = row(t0 + j);
-          const lj = l ** (len - 1 - j);
-          for (let f = 0; f < F; f++) {
-            const kf = fk[rj * F + f]! * lj;
-            if (kf === 0) continue;
-            for (let w = 0; w < W; w++) S[f * W + w]! += kf * vp[rj * W + w]!;
-          }
-        }
-      }
-    }
-    Sall.set(S, bh * F * W);
+/** dx from dphi for all rows (float32 out). */
+function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Float64Array, rows: number, D: number, scale: number, F: number): Float32Array {
+  const out = new Float32Array(rows * D);
+  if (map === 'taylor2') {
+    for (let r = 0; r < rows; r++) out.set(featurizeBackward(map, x, r * D, D, scale, dphi.subarray(r * F, (r + 1) * F)), r * D);
+    return out;
   }
-  return { y, S: Sall };
+  const n = rows * D;
+  if (map === 'identity') for (let i = 0; i < n; i++) out[i] = dphi[i]!;
+  else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? dphi[i]! : 0;
+  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? dphi[i]! : Math.exp(z) * dphi[i]!; }
+  return out;
+}
+
+function checkGate(g: Tensor, q: Tensor, B: number, H: number, N: number, op: string): void {
+  if (g.rank !== 3 || g.shape[0] !== B || g.shape[1] !== H || g.shape[2] !== N) throw new TensorError(op, `gate must be [${B}, ${H}, ${N}] (log decay per token), got ${fmt(g.shape)}`);
+  if (g.dtype !== 'float32') throw new TensorError(op, `gate must be float32, got ${g.dtype}`);
+  if (g.device !== q.device) throw new TensorError(op, 'gate must be on the device of q');
+}
+
+function checkGateValues(ga: Float32Array, op: string): void {
+  for (let i = 0; i < ga.length; i++) {
+    if (!(ga[i]! <= 0) || ga[i] === -Infinity) throw new TensorError(op, `gate values are log decays: finite and <= 0, got ${ga[i]} at index ${i}`);
+  }
+}
+
+/** Packed sequences: each [cu_i, cu_{i+1}) slice runs alone (autograd joins them through slice/concat). */
+async function linearAttentionVarlen(q: Tensor, k: Tensor, v: Tensor, opts: LinearAttentionOptions, cu: ArrayLike<number>): Promise<LinearAttentionResult> {
+  const op = 'linearAttention';
+  const [B, H, N, D] = q.shape as [number, number, number, number];
+  const Dv = v.shape[3]!;
+  if (B !== 1) throw new TensorError(op, `cuSeqlens packs sequences along N and needs B = 1, got B = ${B}`);
+  const c = Array.from(cu);
+  if (c.length < 2 || c[0] !== 0 || c[c.length - 1] !== N) throw new TensorError(op, `cuSeqlens must run from 0 to N = ${N}, got [${c.join(', ')}]`);
+  for (let i = 1; i < c.length; i++) {
+    if (!Number.isInteger(c[i]) || c[i]! <= c[i - 1]!) throw new TensorError(op, `cuSeqlens must be strictly increasing integers (every sequence non-empty), got [${c.join(', ')}]`);
+  }
+  const nSeq = c.length - 1;
+  const map = opts.featureMap ?? 'identity';
+  const F = featureDim(map, D);
+  const W = Dv + (opts.normalize ? 1 : 0);
+  const s0 = opts.initialState ?? null;
+  if (s0) {
+    const want = [nSeq, H, F, W];
+    if (s0.rank !== 4 || s0.shape.some((d, i) => d !== want[i])) throw new TensorError(op, `initialState with cuSeqlens must be [nSeq, H, F, W] = ${fmt(want)}, got ${fmt(s0.shape)}`);
+  }
+  if (opts.gate) checkGate(opts.gate, q, B, H, N, op);
+  const outs: Tensor[] = [];
+  const fins: Tensor[] = [];
+  for (let i = 0; i < nSeq; i++) {
+    const a = c[i]!;
+    const n = c[i + 1]! - a;
+    const part = (t: Tensor, w: number): Tensor => slice(t, [0, 0, a, 0], [1, H, n, w]);
+    const res = await linearAttention(part(q, D), part(k, D), part(v, Dv), {
+      ...opts, cuSeqlens: null, outputFinalState: opts.outputFinalState ?? false,
+      initialState: s0 ? slice(s0, [i, 0, 0, 0], [1, H, F, W]) : null,
+      gate: opts.gate ? slice(opts.gate, [0, 0, a], [1, H, n]) : null,
+    });
+    outs.push(res.out);
+    if (res.finalState) fins.push(res.finalState);
+  }
+  const res: LinearAttentionResult = { out: nSeq === 1 ? outs[0]! : concat(outs, 2) };
+  if (opts.outputFinalState) res.finalState = nSeq === 1 ? fins[0]! : concat(fins, 0);
+  return res;
 }
 
 export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: LinearAttentionOptions = {}): Promise<LinearAttentionResult> {
@@ -171,28 +151,41 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   if (lam.length !== H) throw new TensorError(op, `decay has ${lam.length} entries for ${H} heads`);
   for (const l of lam) if (!(l > 0 && l <= 1)) throw new TensorError(op, `decay must be in (0, 1], got ${l}`);
   const normalize = opts.normalize ?? false;
+  if (opts.cuSeqlens) return linearAttentionVarlen(q, k, v, opts, opts.cuSeqlens);
   const F = featureDim(map, D);
   const W = Dv + (normalize ? 1 : 0);
-  const dims: LinDims = { B, H, N, D, Dv, F, W };
   const s0t = opts.initialState ?? null;
   if (s0t) {
     const want = [B, H, F, W];
     if (s0t.rank !== 4 || s0t.shape.some((d, i) => d !== want[i])) throw new TensorError(op, `initialState must be ${fmt(want)}, got ${fmt(s0t.shape)}`);
     if (s0t.device !== q.device) throw new TensorError(op, 'initialState must be on the device of q');
   }
+  const gt = opts.gate ?? null;
+  if (gt) checkGate(gt, q, B, H, N, op);
+  const ga = gt ? await hostArray(gt, op) : null;
+  if (ga) checkGateValues(ga, op);
   if (q.device.kind === 'webgpu') {
     // Chunk kernels on the GPU (all modes agree; the chunk form is the one with a kernel).
-    return linearAttentionGpu(q, k, v, s0t, { map, scale, lam, normalize, C: Math.min(C, 64), outputFinalState: opts.outputFinalState ?? false });
+    return linearAttentionGpu(q, k, v, s0t, gt, { map, scale, lam, normalize, C: Math.min(C, 64), outputFinalState: opts.outputFinalState ?? false });
   }
   const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
-  const s0 = s0t ? await hostArray(s0t, op) : null;
-  const rows = B * H * N;
+  const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
+  const BH = B * H;
+  const rows = BH * N;
   const fq = featurizeAll(map, qa, rows, D, scale, F);
   const fk = featurizeAll(map, ka, rows, D, scale, F);
   const vp = new Float64Array(rows * W);
-  for (let r = 0; r < rows; r++) for (let w = 0; w < W; w++) vp[r * W + w] = w < Dv ? va[r * Dv + w]! : 1;
+  if (normalize) for (let r = 0; r < rows; r++) { for (let w = 0; w < Dv; w++) vp[r * W + w] = va[r * Dv + w]!; vp[r * W + Dv] = 1; }
+  else for (let i = 0; i < rows * Dv; i++) vp[i] = va[i]!;
+  // Log decay per row: log lambda_h + gate.
+  const la = new Float64Array(rows);
+  for (let bh = 0; bh < BH; bh++) {
+    const l = Math.log(lam[bh % H]!);
+    for (let t = 0; t < N; t++) la[bh * N + t] = ga ? l + ga[bh * N + t]! : l;
+  }
   const outScale = map === 'taylor2' ? 1 : scale;
-  const { y, S } = forwardMode(mode, fq, fk, vp, s0, lam, dims, outScale, C);
+  const cdims = { BH, N, F, W };
+  const { y, S } = linearCore(mode, fq, fk, vp, la, s0, cdims, outScale, C);
   const out = new Float32Array(rows * Dv);
   for (let r = 0; r < rows; r++) {
     const den = normalize ? y[r * W + Dv]! : 1;
@@ -200,25 +193,46 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   }
   const fin = Float32Array.from(S);
   const dev = q.device;
-  const inputs = s0t ? [q, k, v, s0t] : [q, k, v];
+  const inputs = [q, k, v];
+  if (s0t) inputs.push(s0t);
+  if (gt) inputs.push(gt);
   const needGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!needGrad) {
     const res: LinearAttentionResult = { out: fromHost(dev, out, [B, H, N, Dv]) };
     if (opts.outputFinalState) res.finalState = fromHost(dev, fin, [B, H, F, W]);
     return res;
   }
-  if (dev.kind !== 'cpu') throw new TensorError(op, 'gradients on WebGPU are not wired in this build; use the CPU device for training');
   // Packed [out | finalState] so one custom node gets both gradients.
   const nO = out.length;
   const packedArr = new Float32Array(nO + fin.length);
   packedArr.set(out, 0);
   packedArr.set(fin, nO);
-  const refOpts = { featureMap: map, decay: lam, normalize, scale, initialState: s0 };
   const packed = customGrad(fromHost(dev, packedArr, [packedArr.length]), 'linearAttention', inputs, (g) => {
-    const ga = cpuArray(g, 'linearAttention backward');
-    const gr = linearAttentionRefBackward(qa, ka, va, ga.subarray(0, nO), ga.subarray(nO), { B, H, N, D, Dv }, refOpts);
-    const grads: Tensor[] = [fromHost(dev, Float32Array.from(gr.dq), q.shape), fromHost(dev, Float32Array.from(gr.dk), k.shape), fromHost(dev, Float32Array.from(gr.dv), v.shape)];
-    if (s0t) grads.push(fromHost(dev, Float32Array.from(gr.dInitialState), s0t.shape));
+    const gAll = cpuArray(g, 'linearAttention backward');
+    // dy through the normalisation o = y[:Dv] / y[Dv] (0 where y[Dv] is 0).
+    const dy = new Float64Array(rows * W);
+    for (let r = 0; r < rows; r++) {
+      if (!normalize) { for (let c = 0; c < Dv; c++) dy[r * W + c] = gAll[r * Dv + c]!; continue; }
+      const den = y[r * W + Dv]!;
+      if (den === 0) continue;
+      let dot = 0;
+      for (let c = 0; c < Dv; c++) {
+        const go = gAll[r * Dv + c]!;
+        dy[r * W + c] = go / den;
+        dot += go * y[r * W + c]!;
+      }
+      dy[r * W + Dv] = -dot / (den * den);
+    }
+    const gr = linearCoreBackward(fq, fk, vp, la, s0, S, dy, Float64Array.from(gAll.subarray(nO)), cdims, outScale, C);
+    const dv = new Float32Array(rows * Dv);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < Dv; c++) dv[r * Dv + c] = gr.dv[r * W + c]!;
+    const grads: Tensor[] = [
+      fromHost(dev, featurizeBackwardAll(map, qa, gr.dq, rows, D, scale, F), q.shape),
+      fromHost(dev, featurizeBackwardAll(map, ka, gr.dk, rows, D, scale, F), k.shape),
+      fromHost(dev, dv, v.shape),
+    ];
+    if (s0t) grads.push(fromHost(dev, Float32Array.from(gr.dS0), s0t.shape));
+    if (gt) grads.push(fromHost(dev, Float32Array.from(gr.da), gt.shape));
     return grads;
   });
   const res: LinearAttentionResult = { out: reshape(slice(packed, [0], [nO]), [B, H, N, Dv]) };

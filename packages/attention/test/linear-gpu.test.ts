@@ -60,10 +60,13 @@ test('linear chunk WGSL (forward and reverse time) vs float64 recurrent referenc
       for (let bh = 0; bh < B * H; bh++) for (let tt = 0; tt < N; tt++) o.set(x.subarray((bh * N + tt) * width, (bh * N + tt + 1) * width), (bh * N + (N - 1 - tt)) * width);
       return o;
     };
-    const [qr, kr, vr] = [flip(fq, F), flip(fk, F), flip(vp, W)].map((x) => createBufferFrom(device, x, S)) as [GPUBuffer, GPUBuffer, GPUBuffer];
-    const rev = linearChunkGpu(device, qr, kr, vr, sb, { BH: B * H, H, N, F, W }, { decay: c.decay, scale: outScale, chunkSize: c.chunk, reverse: true });
+    // Reverse time steps position u with the decay of original row N-u and none at u = 0, so its
+    // initial state enters one decay later: lambda S0 matches the forward run's S0.
+    const s0l = Float32Array.from(s0, (x, i) => x * c.decay[Math.floor(i / (F * W)) % H]!);
+    const [qr, kr, vr, sl] = [flip(fq, F), flip(fk, F), flip(vp, W), s0l].map((x) => createBufferFrom(device, x, S)) as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+    const rev = linearChunkGpu(device, qr, kr, vr, sl, { BH: B * H, H, N, F, W }, { decay: c.decay, scale: outScale, chunkSize: c.chunk, reverse: true });
     const yr = flip((await readBuffer(device, rev.y, B * H * N * W * 4)).subarray(0, B * H * N * W), W);
     assert.ok(relErr(yr, yv.subarray(0, B * H * N * W)) < 1e-5, 'reverse mode');
-    for (const b of [qb, kb, vb, sb, qr, kr, vr, y, finalState, rev.y, rev.finalState]) b.destroy();
+    for (const b of [qb, kb, vb, sb, qr, kr, vr, sl, y, finalState, rev.y, rev.finalState]) b.destroy();
   }
 });

@@ -2,7 +2,8 @@
  * Float64 reference for causal linear attention (recurrent form) and its gradient.
  *
  *   phi_q = phi(q_t), phi_k = phi(k_t)                     feature map
- *   S_t = lambda * S_{t-1} + phi_k^T [v_t, 1?]              state [F, Dv(+1)], S_{-1} = initialState
+ *   S_t = a_t * S_{t-1} + phi_k^T [v_t, 1?]                 state [F, Dv(+1)], S_{-1} = initialState
+ *   a_t = lambda_h * exp(g_t)                                decay per head times the per-token gate (GLA)
  *   y_t = scale * phi_q S_t                                  (scale = 1 for taylor2, applied inside phi)
  *   o_t = y_t[:Dv]                       (normalize: o_t = y_t[:Dv] / y_t[Dv], 0 where that is 0)
  *
@@ -30,6 +31,8 @@ export interface LinearRefOptions {
   scale?: number;
   /** [B, H, F, Dv(+1)] */
   initialState?: ArrayLike<number> | null;
+  /** [B, H, N] log decay per token (fla's simple_gla g): the step into t multiplies S by exp(g_t). */
+  gate?: ArrayLike<number> | null;
 }
 
 export function featureDim(map: FeatureMap, D: number): number {
@@ -81,6 +84,10 @@ function decayOf(opts: LinearRefOptions, h: number): number {
   return typeof d === 'number' ? d : d[h]!;
 }
 
+function stepDecay(lam: number, opts: LinearRefOptions, row: number): number {
+  return opts.gate ? lam * Math.exp(opts.gate[row]!) : lam;
+}
+
 export interface LinearRefResult {
   /** [B, H, N, Dv] */
   out: Float64Array;
@@ -120,10 +127,11 @@ function run(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, d
         const r = bh * N + t;
         const pk = featurize(map, k, r * D, D, scale);
         const pq = featurize(map, q, r * D, D, scale);
+        const at = stepDecay(lam, opts, r);
         for (let f = 0; f < F; f++) {
           for (let c = 0; c < W; c++) {
             const vc = c < Dv ? v[r * Dv + c]! : 1;
-            S[f * W + c] = lam * S[f * W + c]! + pk[f]! * vc;
+            S[f * W + c] = at * S[f * W + c]! + pk[f]! * vc;
           }
         }
         if (keep) hist.push(S.slice());
@@ -152,6 +160,8 @@ export interface LinearRefGrads {
   dk: Float64Array;
   dv: Float64Array;
   dInitialState: Float64Array;
+  /** [B, H, N]: zeros without a gate. */
+  dGate: Float64Array;
 }
 
 /** Gradients of L = <dOut, out> + <dFinalState, finalState>. */
@@ -171,11 +181,13 @@ export function linearAttentionRefBackward(
   const dk = new Float64Array(B * H * N * D);
   const dv = new Float64Array(B * H * N * Dv);
   const dInitialState = new Float64Array(B * H * F * W);
+  const dGate = new Float64Array(B * H * N);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const bh = b * H + h;
       const lam = decayOf(opts, h);
       const hist = fw.states[bh]!;
+      const s0 = opts.initialState ? Float64Array.from({ length: F * W }, (_, i) => opts.initialState![bh * F * W + i]!) : new Float64Array(F * W);
       const dS = new Float64Array(F * W);
       if (dFinalState) for (let i = 0; i < F * W; i++) dS[i] = dFinalState[bh * F * W + i]!;
       const dy = new Float64Array(W);
@@ -222,12 +234,18 @@ export function linearAttentionRefBackward(
         }
         dq.set(featurizeBackward(map, q, r * D, D, scale, dpq), r * D);
         dk.set(featurizeBackward(map, k, r * D, D, scale, dpk), r * D);
-        for (let i = 0; i < F * W; i++) dS[i]! *= lam;
+        // S_t = a_t S_{t-1} + ...: d g_t = a_t <dS_t, S_{t-1}>, then dS_{t-1} = a_t dS_t.
+        const at = stepDecay(lam, opts, r);
+        const prev = t > 0 ? hist[t - 1]! : s0;
+        let dg = 0;
+        for (let i = 0; i < F * W; i++) dg += dS[i]! * prev[i]!;
+        dGate[r] = at * dg;
+        for (let i = 0; i < F * W; i++) dS[i]! *= at;
       }
       dInitialState.set(dS, bh * F * W);
     }
   }
-  return { dq, dk, dv, dInitialState };
+  return { dq, dk, dv, dInitialState, dGate };
 }
 
 /** Parallel (masked, decayed QK^T V) form in float64, to check the algebra of the modes. */
@@ -250,16 +268,19 @@ export function linearAttentionParallelRef(q: ArrayLike<number>, k: ArrayLike<nu
         pq.push(featurize(map, q, (bh * N + t) * D, D, scale));
         pk.push(featurize(map, k, (bh * N + t) * D, D, scale));
       }
+      // Cumulative log decay: the product of a_{s+1..t} is exp(G_t - G_s).
+      const G = new Float64Array(N);
+      for (let t = 0, acc = 0; t < N; t++) G[t] = acc += Math.log(stepDecay(lam, opts, bh * N + t));
       for (let t = 0; t < N; t++) {
         const y = new Float64Array(W);
         for (let s = 0; s <= t; s++) {
           let a = 0;
           for (let f = 0; f < F; f++) a += pq[t]![f]! * pk[s]![f]!;
-          a *= outScale * lam ** (t - s);
+          a *= outScale * Math.exp(G[t]! - G[s]!);
           for (let c = 0; c < W; c++) y[c]! += a * (c < Dv ? v[(bh * N + s) * Dv + c]! : 1);
         }
         if (opts.initialState) {
-          const l = lam ** (t + 1);
+          const l = Math.exp(G[t]!);
           for (let c = 0; c < W; c++) {
             let acc = 0;
             for (let f = 0; f < F; f++) acc += pq[t]![f]! * opts.initialState[(bh * F + f) * W + c]!;

@@ -8,7 +8,9 @@
  *   2. scan:        Sprev_c = state before chunk c; S_final                        (sequential over chunks, parallel over F x W)
  *   3. output:      intra-chunk attention + lambda^{t - start_c + 1} q_t Sprev_c    (parallel over chunks and rows)
  * `reverse` runs time backwards (row t reads index N-1-t), which gives the backward pass from
- * the same kernels. Aux holds one f32 decay per head (bits).
+ * the same kernels. Decay is per row: aux holds log a_t [BH, N] (log lambda_h + gate) in row
+ * order; within a chunk the decays are exp of sums of these logs (all exponents <= 0, no overflow).
+ * In reverse time, run position u steps with the log decay of original row N-u (position 0: none).
  */
 import type { KernelSource } from './flash.js';
 
@@ -30,13 +32,17 @@ export function packLinearParams(p: LinearParams): ArrayBuffer {
 const PARAMS = /* wgsl */ `
 struct Params { BH: u32, H: u32, N: u32, F: u32, W: u32, C: u32, scale: f32, nC: u32 }
 @group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> aux: array<u32>;
+@group(0) @binding(1) var<storage, read> aux: array<f32>;
 `;
 
 function timeFn(reverse: boolean): string {
+  const ldec = reverse
+    ? 'let r = P.N - 1u - t; if (r + 1u >= P.N) { return 0.0f; } return aux[bh * P.N + r + 1u];'
+    : 'return aux[bh * P.N + t];';
   return `fn tix(t: u32) -> u32 { ${reverse ? 'return P.N - 1u - t;' : 'return t;'} }
-fn lam(bh: u32) -> f32 { return bitcast<f32>(aux[bh % P.H]); }
-fn lpow(l: f32, n: u32) -> f32 { if (n == 0u || l == 1.0f) { return 1.0f; } return exp(f32(n) * log(l)); }
+// Log decay of the step into run position t.
+fn ldec(bh: u32, t: u32) -> f32 { ${ldec} }
+fn ex(x: f32) -> f32 { if (x == 0.0f) { return 1.0f; } return exp(x); }
 `;
 }
 
@@ -60,11 +66,13 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let w = e % P.W;
   let t0 = c * P.C;
   let t1 = min(t0 + P.C, P.N);
-  let l = lam(bh);
   var acc = 0.0f;
-  for (var t = t0; t < t1; t++) {
+  var suf = 0.0f;
+  for (var t = t1; t > t0; ) {
+    t--;
     let r = bh * P.N + tix(t);
-    acc += lpow(l, t1 - 1u - t) * Kb[r * P.F + f] * Vb[r * P.W + w];
+    acc += ex(suf) * Kb[r * P.F + f] * Vb[r * P.W + w];
+    suf += ldec(bh, t);
   }
   DSb[((bh * P.nC + c) * P.F + f) * P.W + w] = acc;
 }
@@ -90,13 +98,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let bh = gid.y;
   let FW = P.F * P.W;
   if (e >= FW) { return; }
-  let l = lam(bh);
   var s = S0b[bh * FW + e];
   for (var c = 0u; c < P.nC; c++) {
     let at = (bh * P.nC + c) * FW + e;
     SPb[at] = s;
-    let len = min(P.C, P.N - c * P.C);
-    s = lpow(l, len) * s + DSb[at];
+    let t1 = min(c * P.C + P.C, P.N);
+    var tot = 0.0f;
+    for (var t = c * P.C; t < t1; t++) { tot += ldec(bh, t); }
+    s = ex(tot) * s + DSb[at];
   }
   SFb[bh * FW + e] = s;
 }
@@ -124,16 +133,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let t0 = c * P.C;
   let t = t0 + lid;
   if (t >= P.N) { return; }
-  let l = lam(bh);
   let rq = bh * P.N + tix(t);
   var a: array<f32, ${C}>;
-  for (var j = 0u; j <= lid; j++) {
+  // Walk j down from lid, so suf = sum of the log decays over (j, lid].
+  var suf = 0.0f;
+  for (var jj = lid + 1u; jj > 0u; jj--) {
+    let j = jj - 1u;
     let rk = bh * P.N + tix(t0 + j);
     var d = 0.0f;
     for (var f = 0u; f < P.F; f++) { d += Qb[rq * P.F + f] * Kb[rk * P.F + f]; }
-    a[j] = d * lpow(l, lid - j);
+    a[j] = d * ex(suf);
+    suf += ldec(bh, t0 + j);
   }
-  let inter = lpow(l, lid + 1u);
+  let inter = ex(suf);
   let sp = (bh * P.nC + c) * P.F * P.W;
   for (var w = 0u; w < P.W; w++) {
     var y = 0.0f;
