@@ -1,8 +1,9 @@
 import type { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Widget } from '@lumino/widgets';
 import type { PlotlyHTMLElement } from 'plotly.js-dist-min';
-import { enlargePatch, gridMeta, panelOfCurve, visibleTraces, type Layout } from './grid.js';
+import { gridMeta, gridView, panelOfCurve, type Layout, type Trace } from './grid.js';
 import { figureKey, needsPng, PNG, stripDataUrl } from './fallback.js';
+import { plotlyConfig } from './config.js';
 
 export const MIME = 'application/vnd.plotly.v1+json';
 
@@ -15,7 +16,7 @@ function loadPlotly(): Promise<PlotlyApi> {
 }
 
 interface Spec {
-  data: unknown[];
+  data: Trace[];
   layout?: Layout;
   config?: Record<string, unknown>;
 }
@@ -44,7 +45,10 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
     this.spec = spec;
     this.enlarged = null;
     const Plotly = await loadPlotly();
-    const el = await Plotly.react(this.node, spec.data, { autosize: true, ...(spec.layout ?? {}) }, { responsive: true, displaylogo: false, ...(spec.config ?? {}) });
+    // Plotly keeps and mutates what it is given: it draws a copy, so `spec` stays the figure as sent.
+    const view = gridView(spec.data, spec.layout ?? {}, null, null);
+    this.node.dataset['enlarged'] = '';
+    const el = await Plotly.react(this.node, view.data, { autosize: true, ...view.layout }, plotlyConfig(spec.config));
     if (!this.drawn) {
       this.drawn = true;
       el.on('plotly_click', (e) => void this.toggle(el, e.points[0]?.curveNumber ?? -1));
@@ -52,14 +56,15 @@ export class PlotlyRenderer extends Widget implements IRenderMime.IRenderer {
     await this.writePng(model, spec);
   }
 
+  /** Click a head: it alone fills the plot; click again: the grid comes back. */
   private async toggle(el: PlotlyHTMLElement, curve: number): Promise<void> {
     const meta = gridMeta(this.spec?.layout);
     if (!meta || !this.spec) return;
     const Plotly = await loadPlotly();
-    const panel = panelOfCurve(meta, curve);
-    this.enlarged = this.enlarged === null ? panel : null;
-    await Plotly.restyle(el, { visible: visibleTraces(meta, this.enlarged) });
-    await Plotly.relayout(el, enlargePatch(this.spec.layout ?? {}, meta, this.enlarged));
+    this.enlarged = this.enlarged === null ? panelOfCurve(meta, curve) : null;
+    const view = gridView(this.spec.data, this.spec.layout ?? {}, meta, this.enlarged);
+    this.node.dataset['enlarged'] = this.enlarged === null ? '' : String(this.enlarged);
+    await Plotly.react(el, view.data, { autosize: true, ...view.layout }, plotlyConfig(this.spec.config));
   }
 
   private async writePng(model: IRenderMime.IMimeModel, spec: Spec): Promise<void> {

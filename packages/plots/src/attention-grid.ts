@@ -31,10 +31,19 @@ export function attentionFigure(cube: number[][][], tokens: readonly string[], o
   if (heads.length === 0) throw new RangeError('attention plot: no heads to show');
   const cols = o.cols ?? Math.ceil(Math.sqrt(heads.length));
   const rows = Math.ceil(heads.length / cols);
-  const gap = 0.04;
+  // Sizes in pixels, then paper fractions: each row is a head title over its panel. Tokens label
+  // only the outer panels (x under each column's last panel, y on the first column; hover names
+  // every cell), so with many heads no tick labels run into the next row's titles.
+  const xLabels = Nk <= 24, yLabels = Nq <= 24;
+  const panelPx = 220, titlePx = 22, xTickPx = xLabels ? 44 : 0;
+  const slotPx = panelPx + titlePx + xTickPx;
+  const plotPx = rows * slotPx - xTickPx;
+  const margin = { l: yLabels ? 56 : 30, r: 20, t: o.title ? 44 : 8, b: xTickPx + 16 };
+  const gapX = 0.03;
   const layout: Record<string, unknown> = {
     ...(o.title ? { title: { text: o.title } } : {}),
-    height: Math.max(260, 240 * rows),
+    height: plotPx + margin.t + margin.b,
+    margin,
     annotations: [] as unknown[],
   };
   const customdata = qTokens.map((q) => tokens.map((k) => [q, k]));
@@ -42,10 +51,11 @@ export function attentionFigure(cube: number[][][], tokens: readonly string[], o
     const r = Math.floor(i / cols);
     const c = i % cols;
     const ax = i === 0 ? '' : String(i + 1);
-    const x0 = c / cols + gap / 2, x1 = (c + 1) / cols - gap / 2;
-    const y1 = 1 - r / rows - gap / 2, y0 = 1 - (r + 1) / rows + gap;
-    layout[`xaxis${ax}`] = { domain: [x0, x1], anchor: `y${ax}`, showticklabels: Nk <= 24, tickmode: 'array', tickvals: tokens.map((_, k) => k), ticktext: [...tokens], tickangle: -45 };
-    layout[`yaxis${ax}`] = { domain: [y0, y1], anchor: `x${ax}`, autorange: 'reversed', showticklabels: Nq <= 24 && c === 0, tickmode: 'array', tickvals: qTokens.map((_, q) => q), ticktext: [...qTokens] };
+    const x0 = c / cols + gapX / 2, x1 = (c + 1) / cols - gapX / 2;
+    const y1 = 1 - (r * slotPx + titlePx) / plotPx, y0 = Math.max(0, 1 - (r * slotPx + titlePx + panelPx) / plotPx);
+    const bottomOfColumn = i + cols >= heads.length;
+    layout[`xaxis${ax}`] = { domain: [x0, x1], anchor: `y${ax}`, showticklabels: xLabels && bottomOfColumn, tickmode: 'array', tickvals: tokens.map((_, k) => k), ticktext: [...tokens], tickangle: -45 };
+    layout[`yaxis${ax}`] = { domain: [y0, y1], anchor: `x${ax}`, autorange: 'reversed', showticklabels: yLabels && c === 0, tickmode: 'array', tickvals: qTokens.map((_, q) => q), ticktext: [...qTokens] };
     (layout['annotations'] as unknown[]).push({ text: `head ${h}`, x: (x0 + x1) / 2, y: y1, xref: 'paper', yref: 'paper', xanchor: 'center', yanchor: 'bottom', showarrow: false, font: { size: 12 } });
     return {
       type: 'heatmap', z: cube[h]!, xaxis: `x${ax}`, yaxis: `y${ax}`, zmin: 0, zmax: 1, colorscale: [[0, '#f7fbff'], [0.5, '#6baed6'], [1, '#08306b']], showscale: i === 0, name: `head ${h}`,

@@ -1,3 +1,5 @@
+import { figureSVG, SVG_MIME } from './svg.js';
+
 /** The plotly mime type our renderer (and JupyterLab's plotly ecosystem) understands. */
 export const PLOTLY_MIME = 'application/vnd.plotly.v1+json';
 const DISPLAY = Symbol.for('Jupyter.display');
@@ -24,7 +26,8 @@ export class Figure {
   constructor(data: Trace[], layout: Layout = {}, private readonly summary = 'Figure') {
     this.data = data;
     this.layout = { margin: { l: 50, r: 20, t: layout['title'] ? 40 : 20, b: 40 }, ...layout };
-    this.config = { responsive: true, displaylogo: false };
+    // An offline tool: no plotly logo, no "Edit in Chart Studio" / share button.
+    this.config = { responsive: true, displaylogo: false, showLink: false, showSendToCloud: false, showEditInChartStudio: false, modeBarButtonsToRemove: ['sendDataToCloud', 'editInChartStudio'] };
   }
 
   /** Appends points to trace `index` (a live curve). */
@@ -52,8 +55,14 @@ export class Figure {
     })) as PlotlySpec;
   }
 
+  /** A static picture of the figure (what GitHub, nbviewer and nbconvert show). */
+  toSVG(): string {
+    return figureSVG(this.toJSON());
+  }
+
   [DISPLAY](): Record<string, unknown> {
-    return { [PLOTLY_MIME]: this.toJSON(), 'text/plain': this.toString() };
+    const spec = this.toJSON();
+    return { [PLOTLY_MIME]: spec, [SVG_MIME]: figureSVG(spec), 'text/plain': this.toString() };
   }
 
   toString(): string {

@@ -6,6 +6,9 @@ export interface HeatmapOptions {
   x?: readonly (string | number)[];
   y?: readonly (string | number)[];
   title?: string;
+  /** Axis titles (say what the rows and columns are). */
+  xTitle?: string;
+  yTitle?: string;
   colorscale?: string;
   zmin?: number;
   zmax?: number;
@@ -31,8 +34,8 @@ export function heatmapFigure(rows: number[][], o: HeatmapOptions = {}): Figure 
   const axis = (labels: readonly (string | number)[] | undefined) => (labels ? { tickmode: 'array', tickvals: labels.map((_, i) => i), ticktext: labels.map(String) } : {});
   return new Figure([trace], {
     ...(o.title ? { title: { text: o.title } } : {}),
-    xaxis: axis(o.x),
-    yaxis: { autorange: 'reversed', ...axis(o.y) },
+    xaxis: { ...axis(o.x), ...(o.xTitle ? { title: { text: o.xTitle } } : {}) },
+    yaxis: { autorange: 'reversed', ...axis(o.y), ...(o.yTitle ? { title: { text: o.yTitle } } : {}) },
   }, `Heatmap ${rows.length}x${rows[0]!.length}${o.title ? `: ${o.title}` : ''}`);
 }
 

@@ -7,5 +7,6 @@ export { Figure, PLOTLY_MIME, type Trace, type Layout, type PlotlySpec } from '.
 export { heatmap, type HeatmapOptions } from './heatmap.js';
 export { attention, type AttentionPlotOptions, type AttentionGridMeta } from './attention-grid.js';
 export { mask, type BlockMaskLike } from './mask.js';
+export { figureSVG, SVG_MIME } from './svg.js';
 export { line, scatter, bar, type Series, type ChartOptions } from './charts.js';
 export type { Matrix, Cube, TensorLike } from './data.js';

@@ -33,7 +33,7 @@ export function mask(bm: BlockMaskLike, options: { b?: number; h?: number; title
     }
   }
   const title = options.title ?? `block mask (b=${b}, h=${h}), ${bm.qBlock}x${bm.kBlock} tiles, density ${bm.density().toFixed(3)}`;
-  const fig = heatmapFigure(z, { title, zmin: 0, zmax: 3 });
+  const fig = heatmapFigure(z, { title, zmin: 0, zmax: 3, xTitle: 'key position', yTitle: 'query position' });
   const t = fig.data[0]!;
   t['colorscale'] = [[0, '#f4f4f4'], [0.33, '#f4f4f4'], [0.33, '#fdd0a2'], [0.5, '#fdd0a2'], [0.5, '#6baed6'], [0.83, '#6baed6'], [0.83, '#08519c'], [1, '#08519c']];
   t['colorbar'] = { tickvals: [0.375, 1.125, 1.875, 2.625], ticktext: ['skipped tile', 'masked (partial)', 'kept (partial)', 'full tile'] };

@@ -85,3 +85,64 @@ test('line grows in place with extend; scatter and bar validate their inputs', (
   assert.throws(() => bar(['a'], [1, 2]), /1 labels for 2 values/);
   assert.equal(bundle(bar(['a', 'b'], [1, 2])).spec.data[0]!['type'], 'bar');
 });
+
+test('every figure type carries a static SVG beside the plotly JSON (notebooks render outside the lab)', async () => {
+  const { figureSVG, SVG_MIME } = await import('../src/index.js');
+  const tokens = ['the', 'cat', '<sat>', 'on'];
+  const probs = Array.from({ length: 8 }, () => tokens.map((_, q) => tokens.map((_, k) => (k <= q ? 1 / (q + 1) : 0))));
+  const bm = createBlockMask(causal(), { B: 1, H: 1, Nq: 64, Nk: 64, blockSize: 16 });
+  const figs = {
+    heatmap: heatmap([[1, 2], [3, NaN]], { x: ['a', 'b'], y: ['r0', 'r1'], title: 'h & w' }),
+    attention: attention(probs, tokens, { title: '8 heads' }),
+    mask: mask(bm),
+    line: line([{ y: [1, 0.5, NaN, 0.2], name: 'train' }, { y: [2, 1, 0.5, 0.3], name: 'val' }], { logY: true, xTitle: 'step' }),
+    scatter: scatter([3, 1, 2]),
+    bar: bar(['a', 'b'], [1, -2]),
+  };
+  for (const [name, fig] of Object.entries(figs)) {
+    const b = (fig as unknown as { [DISPLAY](): Record<string, unknown> })[DISPLAY]();
+    const svg = b[SVG_MIME];
+    assert.equal(typeof svg, 'string', name);
+    assert.match(svg as string, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg" width="720" height="\d+(\.\d)?" viewBox=/, name);
+    assert.ok((svg as string).endsWith('</svg>'), name);
+    assert.equal(svg, figureSVG(b[PLOTLY_MIME] as PlotlySpec), `${name}: the SVG is drawn from the plotly spec`);
+    assert.doesNotMatch(svg as string, /NaN|undefined|Infinity/, name);
+  }
+  const svgOf = (f: object) => (f as { [DISPLAY](): Record<string, unknown> })[DISPLAY]()[SVG_MIME] as string;
+  // Text is escaped; titles, head titles, axis titles and tokens are in the picture.
+  assert.match(svgOf(figs.heatmap), />h &amp; w</);
+  assert.match(svgOf(figs.attention), />&lt;sat&gt;</);
+  for (let h = 0; h < 8; h++) assert.match(svgOf(figs.attention), new RegExp(`>head ${h}<`));
+  assert.match(svgOf(figs.mask), />key position</);
+  assert.match(svgOf(figs.mask), />query position</);
+  assert.match(svgOf(figs.mask), />full tile</);
+  // The line chart: one path per series, a legend naming both.
+  assert.equal((svgOf(figs.line).match(/<path /g) ?? []).length, 2);
+  assert.match(svgOf(figs.line), />train<.*>val</);
+  assert.equal((svgOf(figs.bar).match(/<rect x=[^>]*fill="#1f77b4"/g) ?? []).length, 2);
+  assert.equal((svgOf(figs.scatter).match(/<circle /g) ?? []).length, 3);
+  // A large heatmap is drawn over averaged blocks: the SVG stays small.
+  const big = heatmap(Array.from({ length: 600 }, (_, i) => Array.from({ length: 600 }, (_, j) => Math.sin(i * j))));
+  assert.ok(svgOf(big).length < 3_000_000, `a 600x600 heatmap's SVG is ${svgOf(big).length} bytes`);
+});
+
+test('attention grid: tick labels only on outer panels, so 8 heads never put labels under the next titles; mask has axis titles', () => {
+  const tokens = Array.from({ length: 12 }, (_, i) => `t${i}`);
+  const probs = Array.from({ length: 8 }, () => tokens.map(() => tokens.map(() => 1 / 12)));
+  const { spec } = bundle(attention(probs, tokens));
+  const ax = (k: string) => spec.layout[k] as { domain: [number, number]; showticklabels: boolean };
+  // 3 columns x 3 rows: x labels under each column's last panel (heads 5, 6, 7), y labels on column 0.
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => ax(`xaxis${i === 1 ? '' : i}`).showticklabels), [false, false, false, false, false, true, true, true]);
+  assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map((i) => ax(`yaxis${i === 1 ? '' : i}`).showticklabels), [true, false, false, true, false, false, true, false]);
+  // Between a panel and the title of the panel below there is room for the rotated tokens.
+  const height = spec.layout['height'] as number;
+  const m = spec.layout['margin'] as { t: number; b: number };
+  const px = (height - m.t - m.b);
+  const gapPx = (ax('yaxis').domain[0] - ax('yaxis4').domain[1]) * px;
+  assert.ok(gapPx >= 40, `row gap ${gapPx} px`);
+  const mk = bundle(mask(createBlockMask(causal(), { B: 1, H: 1, Nq: 32, Nk: 32, blockSize: 16 }))).spec.layout;
+  assert.equal((mk['xaxis'] as { title: { text: string } }).title.text, 'key position');
+  assert.equal((mk['yaxis'] as { title: { text: string } }).title.text, 'query position');
+  assert.equal(spec.config['showSendToCloud'], false);
+  assert.equal(spec.config['displaylogo'], false);
+});
