@@ -29,7 +29,8 @@ const compiler = rspack({
   resolve: { alias, fullySpecified: false },
   devtool: dev ? 'source-map' : false,
   performance: { hints: false },
-  optimization: { splitChunks: false },
+  // Keep class and function names: %who, errors and displays say `Transformer`, not `B`.
+  optimization: { splitChunks: false, minimizer: [new rspack.SwcJsMinimizerRspackPlugin({ minimizerOptions: { compress: { keep_classnames: true, keep_fnames: true }, mangle: { keep_classnames: true, keep_fnames: true } } })] },
   // `node:` imports sit behind run-time checks for Node; strip the scheme so the aliases to `false` apply.
   plugins: [new rspack.NormalModuleReplacementPlugin(/^node:/, (r) => { r.request = r.request.slice(5); })],
   ignoreWarnings: [/Critical dependency/],

@@ -53,6 +53,13 @@ export function labConfig({ root, out, dev }) {
       new rspack.ProvidePlugin({ process: require.resolve('process/browser') }),
       new rspack.container.ModuleFederationPluginV1({ name: 'attnlab_lab', shared: sharedConfig(pkg.dependencies ?? {}) }),
     ],
+    // Readable class and function names in errors and the console (the default minimizers, names kept).
+    optimization: {
+      minimizer: [
+        new rspack.SwcJsMinimizerRspackPlugin({ minimizerOptions: { compress: { keep_classnames: true, keep_fnames: true }, mangle: { keep_classnames: true, keep_fnames: true } } }),
+        new rspack.LightningCssMinimizerRspackPlugin(),
+      ],
+    },
     performance: { hints: false },
     ignoreWarnings: [/Critical dependency/, /Failed to parse source map/],
     stats: 'errors-warnings',
