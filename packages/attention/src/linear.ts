@@ -47,22 +47,38 @@ export interface LinearAttentionResult {
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
-/** Featurised rows phi(x) for all rows: [rows, F] in float64. */
-function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number): Float64Array {
+/**
+ * Featurised rows phi(x) for all rows: [rows, F] in float64. `rescale` (elu1 with normalize):
+ * a row with no positive entry is divided by e^{max}: the output does not change (numerator and
+ * normaliser scale alike) and the float32 kernels no longer underflow on rows like x = -120.
+ * Returns the shift per row (0 for rows left alone).
+ */
+function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean): { phi: Float64Array; shift: Float64Array | null } {
   const out = new Float64Array(rows * F);
   if (map === 'taylor2') {
     for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
-    return out;
+    return { phi: out, shift: null };
   }
   const n = rows * D;
   if (map === 'identity') for (let i = 0; i < n; i++) out[i] = x[i]!;
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
-  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
-  return out;
+  else if (!rescale) for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
+  else {
+    const shift = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let m = -Infinity;
+      for (let d = 0; d < D; d++) m = Math.max(m, x[r * D + d]!);
+      const sh = m > 0 ? 0 : m;
+      shift[r] = sh;
+      for (let d = 0; d < D; d++) { const z = x[r * D + d]!; out[r * D + d] = z > 0 ? z + 1 : Math.exp(z - sh); }
+    }
+    return { phi: out, shift };
+  }
+  return { phi: out, shift: null };
 }
 
-/** dx from dphi for all rows (float32 out). */
-function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Float64Array, rows: number, D: number, scale: number, F: number): Float32Array {
+/** dx from dphi for all rows (float32 out); `shift` as returned by featurizeAll. */
+function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Float64Array, rows: number, D: number, scale: number, F: number, shift: Float64Array | null): Float32Array {
   const out = new Float32Array(rows * D);
   if (map === 'taylor2') {
     for (let r = 0; r < rows; r++) out.set(featurizeBackward(map, x, r * D, D, scale, dphi.subarray(r * F, (r + 1) * F)), r * D);
@@ -71,7 +87,7 @@ function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Float64Arr
   const n = rows * D;
   if (map === 'identity') for (let i = 0; i < n; i++) out[i] = dphi[i]!;
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? dphi[i]! : 0;
-  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? dphi[i]! : Math.exp(z) * dphi[i]!; }
+  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? dphi[i]! : Math.exp(z - (shift ? shift[Math.floor(i / D)]! : 0)) * dphi[i]!; }
   return out;
 }
 
@@ -172,8 +188,8 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
   const BH = B * H;
   const rows = BH * N;
-  const fq = featurizeAll(map, qa, rows, D, scale, F);
-  const fk = featurizeAll(map, ka, rows, D, scale, F);
+  const { phi: fq, shift: qShift } = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1');
+  const { phi: fk } = featurizeAll(map, ka, rows, D, scale, F, false);
   const vp = new Float64Array(rows * W);
   if (normalize) for (let r = 0; r < rows; r++) { for (let w = 0; w < Dv; w++) vp[r * W + w] = va[r * Dv + w]!; vp[r * W + Dv] = 1; }
   else for (let i = 0; i < rows * Dv; i++) vp[i] = va[i]!;
@@ -227,8 +243,8 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
     const dv = new Float32Array(rows * Dv);
     for (let r = 0; r < rows; r++) for (let c = 0; c < Dv; c++) dv[r * Dv + c] = gr.dv[r * W + c]!;
     const grads: Tensor[] = [
-      fromHost(dev, featurizeBackwardAll(map, qa, gr.dq, rows, D, scale, F), q.shape),
-      fromHost(dev, featurizeBackwardAll(map, ka, gr.dk, rows, D, scale, F), k.shape),
+      fromHost(dev, featurizeBackwardAll(map, qa, gr.dq, rows, D, scale, F, qShift), q.shape),
+      fromHost(dev, featurizeBackwardAll(map, ka, gr.dk, rows, D, scale, F, null), k.shape),
       fromHost(dev, dv, v.shape),
     ];
     if (s0t) grads.push(fromHost(dev, Float32Array.from(gr.dS0), s0t.shape));

@@ -186,3 +186,33 @@ test('linearAttention gate / cuSeqlens errors name the problem', async () => {
   await assert.rejects(linearAttention(q2, q2, q2, { cuSeqlens: [0, 4] }), /needs B = 1, got B = 2/);
   await assert.rejects(linearAttention(q, q, q, { cuSeqlens: [0, 1, 4], initialState: tensor(new Float32Array(2 * 8 * 8), [1, 2, 8, 8]) }), /initialState with cuSeqlens must be \[nSeq, H, F, W\] = \[2, 2, 8, 8\]/);
 });
+
+test('CPU chunk mode: the plain JS core (ATTNLAB_CPU_KERNELS=js) and the WebAssembly one both match float64, forward and gradients', async () => {
+  const r = rng(74);
+  const s: Shape = { B: 1, H: 2, N: 45, D: 6, Dv: 5, map: 'elu1', normalize: true, decay: [0.97, 1], C: 8 };
+  const x = inputs(r, s);
+  const dims = { B: s.B, H: s.H, N: s.N, D: s.D, Dv: s.Dv };
+  const refOpts = { featureMap: s.map, normalize: s.normalize, decay: s.decay, initialState: x.s0, gate: x.g };
+  const ref = R.linearAttentionRef(x.q, x.k, x.v, dims, refOpts);
+  const gOut = randn(r, s.B * s.H * s.N * s.Dv);
+  const gref = R.linearAttentionRefBackward(x.q, x.k, x.v, gOut, null, dims, refOpts);
+  for (const kernels of ['js', 'default']) {
+    if (kernels === 'js') process.env['ATTNLAB_CPU_KERNELS'] = 'js';
+    try {
+      const opt = { requiresGrad: true };
+      const q = tensor(x.q, [s.B, s.H, s.N, s.D], opt);
+      const k = tensor(x.k, [s.B, s.H, s.N, s.D], opt);
+      const v = tensor(x.v, [s.B, s.H, s.N, s.Dv], opt);
+      const g = tensor(x.g, [s.B, s.H, s.N], opt);
+      const res = await linearAttention(q, k, v, { featureMap: s.map, normalize: true, decay: s.decay, chunkSize: s.C, gate: g, initialState: tensor(x.s0, [s.B, s.H, x.F, x.W]) });
+      assert.ok(relErr(await res.out.data(), ref.out) < 1e-4, `${kernels} out`);
+      sum(mul(res.out, tensor(gOut, res.out.shape))).backward();
+      for (const [name, t, want] of [['dq', q, gref.dq], ['dk', k, gref.dk], ['dv', v, gref.dv], ['dgate', g, gref.dGate]] as const) {
+        const e = relErr(await (t.grad as Tensor).data(), want);
+        assert.ok(e < 1e-4, `${kernels} ${name} ${e}`);
+      }
+    } finally {
+      delete process.env['ATTNLAB_CPU_KERNELS'];
+    }
+  }
+});

@@ -5,13 +5,16 @@
  *
  * q, k [BH*N, F], v [BH*N, W], a [BH*N] (log lambda_h + gate), S0 [BH, F, W] or null, all float64.
  * Three algorithms: recurrent (step by step), parallel (quadratic, exp(G_t - G_s) weights) and
- * chunk (Lightning Attention-2 / fla chunk: intra-chunk scores plus the state before the chunk).
+ * chunk (Lightning Attention-2 / fla chunk: intra-chunk scores plus the state before the chunk;
+ * WebAssembly SIMD in cpu/linear-wasm.ts, this plain JS form where SIMD is missing).
  * Decays inside a chunk are exp of differences of chunk-local cumulative sums, so they never
  * overflow (every exponent is <= 0 for decays <= 1).
  * `linearCoreBackward` gives every gradient from three chunk runs of the same core (forward time
  * for dq, reverse time for dk and dv), plus the gate gradient from
  *   dG_t = q_t . dq_t - k_t . dk_t (+ <dS_fin, S_fin> at t = N-1),  da_t = sum_{t' >= t} dG_t'.
  */
+
+import { linearChunkWasm, linearWasmAvailable } from './linear-wasm.js';
 
 export type LinearMode = 'parallel' | 'recurrent' | 'chunk';
 
@@ -30,6 +33,8 @@ export interface CoreResult {
 }
 
 export function linearCore(mode: LinearMode, q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, s0: Float64Array | null, d: CoreDims, scale: number, C: number): CoreResult {
+  // The chunk form runs on the WebAssembly SIMD kernels where they exist (float32).
+  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C);
   const { BH, N, F, W } = d;
   const y = new Float64Array(BH * N * W);
   const Sall = new Float64Array(BH * F * W);

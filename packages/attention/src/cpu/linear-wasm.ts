@@ -1,0 +1,104 @@
+/**
+ * The chunk algorithm of cpu/linear-core.ts on the WebAssembly SIMD kernels of cpu/wasm.ts
+ * (`qk`: scores tile, `pv`: weights times rows), float32 with float32 accumulation:
+ *
+ *   A    = scale Q_c K_c^T . (causal, exp(L_i - L_j))        qk, then mask and decay in JS
+ *   Y_c  = A V_c + (scale e^{L_i} Q_c) S                     pv twice
+ *   S    = e^{L_last} S + (e^{L_last - L_j} K_c)^T V_c       pv on the transposed, decayed keys
+ *
+ * Only one chunk lives in WebAssembly memory at a time (rows copied in and out), so memory stays
+ * O(C (F + W) + F W) whatever N is. Feature widths are padded with zeros to 4 (q/k) and 16 (v/state)
+ * lanes, as the kernels need.
+ */
+import { wasmKernels } from './wasm.js';
+import type { CoreDims, CoreResult } from './linear-core.js';
+
+type Arr = Float32Array | Float64Array;
+
+const up = (x: number, m: number): number => Math.ceil(x / m) * m;
+
+/** Whether the SIMD kernels are there (and not turned off with ATTNLAB_CPU_KERNELS=js). */
+export function linearWasmAvailable(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  if (env?.['ATTNLAB_CPU_KERNELS'] === 'js') return false;
+  return wasmKernels() !== null;
+}
+
+export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number): CoreResult {
+  const w = wasmKernels();
+  if (!w) throw new Error('linearChunkWasm: WebAssembly SIMD is unavailable');
+  const { BH, N, F, W } = d;
+  const Fp = up(F, 4);
+  const Wp = up(W, 16);
+  // Layout in floats: Q | K | Qs (decayed q) | V | Y | S | A | Kt (decayed keys, transposed).
+  const oQ = 0;
+  const oK = oQ + C * Fp;
+  const oQs = oK + C * Fp;
+  const oV = oQs + C * Fp;
+  const oY = oV + C * Wp;
+  const oS = oY + C * Wp;
+  const oA = oS + Fp * Wp;
+  const oKt = oA + C * C;
+  const need = (oKt + Fp * C) * 4;
+  const have = w.memory.buffer.byteLength;
+  if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
+  const mem = new Float32Array(w.memory.buffer);
+  mem.fill(0, 0, need / 4);
+  const y = new Float64Array(BH * N * W);
+  const Sall = new Float64Array(BH * F * W);
+  const L = new Float64Array(C);
+  for (let bh = 0; bh < BH; bh++) {
+    mem.fill(0, oS, oS + Fp * Wp);
+    if (s0) for (let f = 0; f < F; f++) for (let c = 0; c < W; c++) mem[oS + f * Wp + c] = s0[(bh * F + f) * W + c]!;
+    for (let t0 = 0; t0 < N; t0 += C) {
+      const len = Math.min(C, N - t0);
+      const r0 = bh * N + t0;
+      let decays = false;
+      for (let i = 0, acc = 0; i < len; i++) {
+        const ai = a[r0 + i]!;
+        if (ai !== 0) decays = true;
+        L[i] = acc += ai;
+      }
+      for (let i = 0; i < len; i++) {
+        const r = r0 + i;
+        for (let f = 0; f < F; f++) {
+          mem[oQ + i * Fp + f] = q[r * F + f]!;
+          mem[oK + i * Fp + f] = k[r * F + f]!;
+        }
+        for (let c = 0; c < W; c++) mem[oV + i * Wp + c] = v[r * W + c]!;
+      }
+      mem.fill(0, oY, oY + len * Wp);
+      // Intra-chunk: causal, decayed scores (the tile is len x len).
+      w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
+      for (let i = 0; i < len; i++) {
+        const row = oA + i * len;
+        for (let j = i + 1; j < len; j++) mem[row + j] = 0;
+        if (decays) for (let j = 0; j <= i; j++) mem[row + j]! *= Math.exp(L[i]! - L[j]!);
+      }
+      w.pv(oA * 4, oV * 4, oY * 4, len, len, Wp);
+      // Inter-chunk: the state before the chunk.
+      for (let i = 0; i < len; i++) {
+        const c = scale * (decays ? Math.exp(L[i]!) : 1);
+        for (let f = 0; f < F; f++) mem[oQs + i * Fp + f] = mem[oQ + i * Fp + f]! * c;
+      }
+      w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
+      for (let i = 0; i < len; i++) {
+        const r = r0 + i;
+        for (let c = 0; c < W; c++) y[r * W + c] = mem[oY + i * Wp + c]!;
+      }
+      // State update.
+      const last = L[len - 1]!;
+      if (last !== 0) {
+        const dec = Math.exp(last);
+        for (let i = oS; i < oS + Fp * Wp; i++) mem[i]! *= dec;
+      }
+      for (let j = 0; j < len; j++) {
+        const c = decays ? Math.exp(last - L[j]!) : 1;
+        for (let f = 0; f < F; f++) mem[oKt + f * len + j] = mem[oK + j * Fp + f]! * c;
+      }
+      w.pv(oKt * 4, oV * 4, oS * 4, F, len, Wp);
+    }
+    for (let f = 0; f < F; f++) for (let c = 0; c < W; c++) Sall[(bh * F + f) * W + c] = mem[oS + f * Wp + c]!;
+  }
+  return { y, S: Sall };
+}
