@@ -34,6 +34,7 @@ export class CellSyntaxError extends Error {
 }
 
 const RESULT = '__attnlab_result';
+const LIVE = '__attnlab_fn';
 /** The interrupt check the cell's loops call (third parameter of the cell function). */
 export const INTERRUPT = '__interrupt';
 
@@ -123,6 +124,10 @@ export function compileCell(source: string, known: readonly string[], options: {
   const declared: string[] = [];
   // Function declarations are hoisted above the scope load: they must not be overwritten by it.
   const functions = new Set<string>();
+  // Async and generator declarations are block-scoped inside the cell's `try {}` (no Annex B
+  // hoisting, unlike plain functions), so `finally` cannot see them: a closure made at the top of
+  // the block reads them for the save.
+  const blockFunctions = new Set<string>();
   const edits: Edit[] = [];
   // Dynamic `import(x)` anywhere in the cell goes through the host's importer too: in a browser
   // Worker a bare specifier means nothing to the native import(). (Pushed first: for edits at
@@ -160,6 +165,7 @@ export function compileCell(source: string, known: readonly string[], options: {
     } else if (ts.isFunctionDeclaration(st) && st.name) {
       declared.push(st.name.text);
       functions.add(st.name.text);
+      if (st.asteriskToken || mods?.some((m) => m.kind === ts.SyntaxKind.AsyncKeyword)) blockFunctions.add(st.name.text);
     } else if (ts.isClassDeclaration(st) && st.name) {
       declared.push(st.name.text);
       const cls = st.getChildren(sf).find((c) => c.kind === ts.SyntaxKind.ClassKeyword)!;
@@ -179,11 +185,25 @@ export function compileCell(source: string, known: readonly string[], options: {
   const names = [...new Set([...known, ...declared])].filter((n) => /^[A-Za-z_$][\w$]*$/.test(n));
   const loaded = names.filter((n) => !functions.has(n));
   const load = loaded.length ? `var ${loaded.map((n) => `${n} = __scope[${JSON.stringify(n)}]`).join(', ')};\n` : '';
-  const save = names.length ? `${names.map((n) => `__scope[${JSON.stringify(n)}] = ${n};`).join(' ')}` : '';
-  const prelude = `${load}var ${RESULT};\ntry {\n`;
+  const save = names.length ? `${names.map((n) => `__scope[${JSON.stringify(n)}] = ${blockFunctions.has(n) ? `${LIVE}[${JSON.stringify(n)}]()` : n};`).join(' ')}` : '';
+  const live = [...blockFunctions].map((n) => `${LIVE}[${JSON.stringify(n)}] = () => ${n};`).join(' ');
+  const prelude = `${load}var ${RESULT}${live ? `, ${LIVE} = {}` : ''};\ntry {\n${live ? `${live}\n` : ''}`;
   const preludeLines = prelude.split('\n').length - 1;
-  const bodyLineStarts = lineStarts(body);
-  const jsLineStarts = lineStarts(js);
+  const locate = makeLocator(preludeLines, lineStarts(body), lineStarts(js), map, ascending);
+  return {
+    body: `${prelude}${body}\n} finally { ${save} }\nreturn ${RESULT};`,
+    locate,
+    declared: [...new Set(declared)],
+    hasResult,
+  };
+}
+
+/**
+ * The position mapper a compiled cell keeps for its whole life. Built apart from compileCell so
+ * that its closure holds these arrays only: closures made inside compileCell share one context
+ * with the TypeScript AST of the cell, which would then live as long as the cell's function.
+ */
+function makeLocator(preludeLines: number, bodyLineStarts: number[], jsLineStarts: number[], map: LineMap | null, ascending: Edit[]): CompiledCell['locate'] {
   /** Transpiled-JavaScript offset -> the cell's line/column (through the source map when transpiled). */
   const fromJs = (x: number): { line: number; column: number } => {
     let jl = 0;
@@ -191,7 +211,7 @@ export function compileCell(source: string, known: readonly string[], options: {
     const pos = map?.lookup(jl, x - jsLineStarts[jl]!);
     return pos ? { line: pos.line + 1, column: pos.column + 1 } : { line: jl + 1, column: x - jsLineStarts[jl]! + 1 };
   };
-  const locate = (line: number, column: number): { line: number; column: number } | null => {
+  return (line: number, column: number): { line: number; column: number } | null => {
     const l = line - 1 - preludeLines;
     if (l < 0 || l >= bodyLineStarts.length) return null;
     // Undo the edits (all single-line) to get the offset in the transpiled JavaScript; a position
@@ -205,12 +225,6 @@ export function compileCell(source: string, known: readonly string[], options: {
       shift += e.text.length - (e.end - e.start);
     }
     return fromJs(b - shift);
-  };
-  return {
-    body: `${prelude}${body}\n} finally { ${save} }\nreturn ${RESULT};`,
-    locate,
-    declared: [...new Set(declared)],
-    hasResult,
   };
 }
 

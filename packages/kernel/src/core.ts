@@ -3,7 +3,7 @@ import { toMimeBundle, plainText, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
 import { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
 import { formatSeconds, hasMagic, splitMagics, type Magic, type MagicContext } from './magics.js';
-import { PluginRegistry, isPlugin, type PluginContext } from './plugins.js';
+import { PluginRegistry, activateOnImport, pluginMagic } from './plugins.js';
 import { makeProgress } from './progress.js';
 import { KernelInterrupt } from './interrupt.js';
 import { CommRegistry, type CommManager, type CommOutput, type BufferLike } from './comm.js';
@@ -111,16 +111,12 @@ export class KernelCore {
     // Every import a cell makes goes through here, so importing a plugin package activates it.
     this.importer = async (spec) => {
       const mod = await base(spec);
-      try {
-        if (await this.plugins.fromModule(spec, mod)) this.host.send({ type: 'stream', name: 'stderr', text: `attnlab: activated plugin '${(mod['attnlabPlugin'] as { id: string }).id}' from ${spec}\n` });
-      } catch (e) {
-        this.host.send({ type: 'stream', name: 'stderr', text: `attnlab: plugin in ${spec} failed to activate: ${e instanceof Error ? e.message : String(e)}\n` });
-      }
+      await activateOnImport(this.plugins, spec, mod, (text) => this.host.send({ type: 'stream', name: 'stderr', text }));
       return mod;
     };
     this.scope = new CellScope(this.importer, check);
     this.comms = new CommRegistry((m) => host.send(m), (text) => host.send({ type: 'stream', name: 'stderr', text }));
-    this.plugins = new PluginRegistry(this.pluginContext());
+    this.plugins = new PluginRegistry({ magics: this.magics, import: (spec) => this.importer(spec) });
     this.registerBuiltinMagics();
     const g = globalThis as unknown as Record<string, unknown> & Record<symbol, unknown>;
     const api = this.globals();
@@ -143,19 +139,6 @@ export class KernelCore {
     if (!this.host.input) throw new Error('prompt(): this kernel host has no stdin');
     if (!this.stdinAllowed) throw new Error('prompt(): the front end does not accept input for this request (allow_stdin is false)');
     return this.host.input(message, password);
-  }
-
-  private pluginContext(): PluginContext {
-    return {
-      registerDisplayFormatter: (f) => void this.plugins.formatters.push(f),
-      registerMagic: (name, magic) => void this.magics.set(name, magic),
-      registerAttention: async (name, impl, options) => {
-        const attention = await this.importer('@attnlab/attention');
-        (attention['registerAttention'] as (n: string, i: unknown, o?: { replace?: boolean }) => void)(name, impl, options);
-      },
-      registerWidget: (name, factory) => void this.plugins.widgets.set(name, factory),
-      import: (spec) => this.importer(spec),
-    };
   }
 
   /** A line on the cell's stdout (magics' output). */
@@ -189,23 +172,7 @@ export class KernelCore {
         print('namespace cleared');
       },
     });
-    this.magics.set('plugin', {
-      help: '%plugin <package>: import a package and activate its attnlabPlugin; %plugin alone lists active plugins',
-      line: async (args) => {
-        const name = args.trim();
-        if (!name) {
-          print(this.plugins.active.size ? [...this.plugins.active.keys()].join('\n') : 'no plugins active');
-          return;
-        }
-        const mod = await this.importer(name);
-        const plugin = mod['attnlabPlugin'];
-        if (!isPlugin(plugin)) throw new Error(`%plugin: ${name} does not export attnlabPlugin ({ id, activate(ctx) })`);
-        // The import above already tried to activate it; this retries a failed activation and
-        // lets its error reach the cell (activate() does nothing for an active plugin).
-        await this.plugins.activate(plugin);
-        print(`plugin '${plugin.id}' is active`);
-      },
-    });
+    this.magics.set('plugin', pluginMagic(this.plugins, (spec) => this.importer(spec), print));
     this.magics.set('device', {
       help: 'the WebGPU adapter (or why the CPU is used)',
       line: async () => {
@@ -275,6 +242,14 @@ export class KernelCore {
     return this.count;
   }
 
+  /**
+   * What the kernel holds per executed cell, counted: cell sources and position maps, traceback
+   * labels, language-service context cells. Each stays bounded however many cells run.
+   */
+  get retained(): { cells: number; labels: number; languageCells: number } {
+    return { cells: this.scope.keptCells, labels: this.labels.size, languageCells: this.language.historyLength };
+  }
+
   /** Names declared by cells so far. */
   who(): string[] {
     return this.scope.declared;
@@ -315,6 +290,11 @@ export class KernelCore {
     const label = options.silent ? '(silent)' : `[${executionCount}]`;
     const labelIds = () => {
       for (let id = firstId; id < this.scope.nextCellId; id++) this.labels.set(id, label);
+      // Labels of cells the scope let go of (see KEPT_CELLS) go with them.
+      for (const id of this.labels.keys()) {
+        if (!this.scope.isForgotten(id)) break;
+        this.labels.delete(id);
+      }
     };
     this.currentLabel = label;
     try {

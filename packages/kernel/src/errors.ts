@@ -41,9 +41,13 @@ export function describeError(e: unknown, scope: CellScope, labelOf: (id: number
     const m = FRAME.exec(line);
     if (!m) continue; // the kernel's own frames say nothing about the user's cell
     const id = Number(m[2]);
+    const fn = m[1] && m[1] !== 'eval' && m[1] !== 'async eval' ? `${m[1].replace(/^async /, '')} ` : '';
+    if (scope.isForgotten(id)) {
+      frames.push(`    at ${fn}(an older cell, whose positions are no longer kept)`);
+      continue;
+    }
     const pos = scope.locate(id, Number(m[3]), Number(m[4]));
     if (!pos) continue;
-    const fn = m[1] && m[1] !== 'eval' && m[1] !== 'async eval' ? `${m[1].replace(/^async /, '')} ` : '';
     frames.push(`    at ${fn}(cell ${labelOf(id)}, line ${pos.line}, column ${pos.column})`);
     if (quoted.length === 0) {
       const text = scope.sources.get(id)?.split('\n')[pos.line - 1];

@@ -9,6 +9,13 @@ const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor as new (
 export type Importer = (specifier: string) => Promise<Record<string, unknown>>;
 
 /**
+ * How many recent cells keep their source and position map, so a session of many thousand cells
+ * holds a bounded amount (errors in functions from older cells still name their cell, without
+ * the line).
+ */
+export const KEPT_CELLS = 1000;
+
+/**
  * Persistent cell state: what earlier cells declared. Runs cells compiled by `compileCell`;
  * a cell that throws keeps what it declared before the throw, and earlier state is untouched.
  */
@@ -42,6 +49,16 @@ export class CellScope {
    * A cell's own line and column for a position V8 reports in `cell-<id>.ts` (the function
    * source starts with two lines of header before the body).
    */
+  /** How many cells' sources and position maps are held (at most KEPT_CELLS). */
+  get keptCells(): number {
+    return this.locators.size;
+  }
+
+  /** A cell that ran but whose source and position map were let go (see KEPT_CELLS). */
+  isForgotten(id: number): boolean {
+    return id < this.nextId && !this.locators.has(id);
+  }
+
   locate(id: number, line: number, column: number): { line: number; column: number } | null {
     return this.locators.get(id)?.(line - FUNCTION_HEADER_LINES, column) ?? null;
   }
@@ -62,6 +79,12 @@ export class CellScope {
     }
     this.locators.set(id, cell.locate);
     this.sources.set(id, source);
+    // Maps iterate in insertion order: the first key is the oldest cell.
+    while (this.locators.size > KEPT_CELLS) {
+      const oldest = this.locators.keys().next().value as number;
+      this.locators.delete(oldest);
+      this.sources.delete(oldest);
+    }
     for (const n of cell.declared) this.names.add(n);
     const value = await fn(this.values, this.importer, this.interruptCheck);
     return { value, hasResult: cell.hasResult, declared: cell.declared };
