@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { KernelCore, KEPT_CELLS, type KernelOutput } from '../src/index.js';
+import { KernelCore, type KernelOutput } from '../src/index.js';
+import { KEPT_CELLS } from '../src/run.js';
 
 // Issue 19 item 6: what the kernel keeps per executed cell is bounded however many cells run.
 test('5,000 executed cells keep a bounded number of sources, position maps, labels and context cells', async () => {
