@@ -1,26 +1,27 @@
 /**
- * A KV cache for decode with per-head eviction. Each key/value head keeps either every token
- * (policy null: retrieval heads) or `sinks` first tokens plus the `window` most recent ones
- * (StreamingLLM; DuoAttention's streaming heads). Heads therefore hold different numbers of
- * tokens; `attend` runs Nq queries (usually 1) against each head's own kept tokens.
+ * A KV cache for decode with per-(layer, head) eviction policies (kv-policy.ts): keep every token,
+ * sinks + recent window, or any object with `select` (and optionally `visible`, `observe`), so
+ * score-based eviction such as H2O is a plugin. Heads therefore hold different numbers of tokens;
+ * `attend` runs Nq queries against each head's own held tokens.
+ *
+ * Positions: 'absolute' (default) stores keys as given (a model rotates them at their original
+ * positions); 'cache' stores keys before rotation and `attend` rotates queries and keys at their
+ * index inside the cache (StreamingLLM's re-indexing), which needs `rotary` at attend.
  *
  * Storage follows the device of the first append. On the CPU: plain arrays and a float64 loop.
- * On WebGPU: one [1, 1, n, D] tensor pair per (batch, head) kept on the device, appended and
- * evicted with slice/concat, and attended with the flash kernel (queries aligned to the end of
- * the kept keys), so decoding never reads keys back. A query chunk longer than some head's window
- * (prefill into a streaming head) takes the float64 loop instead, with the same meaning.
+ * On WebGPU: one [1, 1, n, D] tensor pair per (layer, batch, head) kept on the device, appended
+ * and evicted with slice/concat, and attended with the flash kernel (queries aligned to the end of
+ * the kept keys), so decoding never reads keys back. Calls the flash path cannot express (a chunk
+ * whose queries see different token sets, a user mask, cache positions, an observing policy)
+ * take the float64 loop instead, with the same meaning.
  */
 import { concat, keep, reshape, slice, tensor, TensorError, type Device, type Tensor } from '@attnlab/tensor';
 import { attention } from './attention.js';
-import { causal } from './mods/mods.js';
+import { causal, type MaskMod } from './mods/mods.js';
 import { hostArray } from './tensor-io.js';
+import { toPolicy, type KVPolicy, type PolicyLike } from './kv-policy.js';
 
-export interface EvictionPolicy {
-  /** First tokens always kept. */
-  sinks: number;
-  /** Most recent tokens kept. */
-  window: number;
-}
+export type { EvictionPolicy } from './kv-policy.js';
 
 export interface KVCacheOptions {
   /** Batch size. */
@@ -29,8 +30,31 @@ export interface KVCacheOptions {
   H: number;
   /** Head dim. */
   D: number;
-  /** One policy for all heads, or one per head (null = keep everything). */
-  policy?: EvictionPolicy | null | (EvictionPolicy | null)[];
+  /** Layers held (default 1); methods take `{ layer }`. */
+  layers?: number;
+  /**
+   * One policy for all heads, one per head (the same on every layer), or (layer, head) => policy.
+   * null keeps everything.
+   */
+  policy?: PolicyLike | PolicyLike[] | ((layer: number, head: number) => PolicyLike);
+  /** 'absolute' (default): keys stored as given; 'cache': stored before rotation, rotated at cache indices. */
+  positions?: 'absolute' | 'cache';
+}
+
+export interface AttendOptions {
+  layer?: number;
+  /** Default 1/sqrt(D). */
+  scale?: number;
+  /**
+   * Query heads of the model that q's heads are (default 0..Hq-1), and how many query heads share
+   * one kv head (default Hq / H): query head h reads kv head floor(h / groupSize).
+   */
+  heads?: readonly number[];
+  groupSize?: number;
+  /** Extra mask evaluated at original positions (b, local head, qpos, kpos); attend is always causal. */
+  mask?: MaskMod | null;
+  /** Needed in 'cache' position mode: the rotary base. */
+  rotary?: { base: number };
 }
 
 interface HeadStore {
@@ -44,49 +68,81 @@ interface HeadStore {
   v?: Tensor;
 }
 
+const isPlainCausal = (m: MaskMod | null | undefined): boolean => !m || (m.isNamed && m.name === 'causal');
+
 export class KVCache {
   readonly B: number;
   readonly H: number;
   readonly D: number;
-  private readonly policies: (EvictionPolicy | null)[];
+  readonly layers: number;
+  readonly positionMode: 'absolute' | 'cache';
+  /** [layer * H + head] */
+  private readonly policies: (KVPolicy | null)[];
+  /** [(layer * B + b) * H + h] */
   private readonly heads: HeadStore[];
-  /** Tokens appended so far (the next token's position). */
-  private total = 0;
+  /** Tokens appended so far per layer (the next token's position). */
+  private readonly totals: number[];
   /** Where keys and values live: set by the first append. */
   private where: Device | null = null;
 
   constructor(opts: KVCacheOptions) {
     const { B, H, D } = opts;
-    for (const [n, x] of [['B', B], ['H', H], ['D', D]] as const) {
+    const L = opts.layers ?? 1;
+    for (const [n, x] of [['B', B], ['H', H], ['D', D], ['layers', L]] as const) {
       if (!Number.isInteger(x) || x < 1) throw new TensorError('KVCache', `${n} must be a positive integer, got ${x}`);
     }
     this.B = B;
     this.H = H;
     this.D = D;
+    this.layers = L;
+    const mode = opts.positions ?? 'absolute';
+    if (mode !== 'absolute' && mode !== 'cache') throw new TensorError('KVCache', `positions must be 'absolute' or 'cache', got '${String(mode)}'`);
+    this.positionMode = mode;
     const p = opts.policy ?? null;
-    this.policies = Array.isArray(p) ? p : Array.from({ length: H }, () => p);
-    if (this.policies.length !== H) throw new TensorError('KVCache', `got ${this.policies.length} head policies for ${H} heads`);
-    for (const pol of this.policies) {
-      if (pol && (!Number.isInteger(pol.sinks) || pol.sinks < 0 || !Number.isInteger(pol.window) || pol.window < 1)) {
-        throw new TensorError('KVCache', `policy needs integer sinks >= 0 and window >= 1, got ${JSON.stringify(pol)}`);
+    if (Array.isArray(p) && p.length !== H) throw new TensorError('KVCache', `got ${p.length} head policies for ${H} heads`);
+    this.policies = [];
+    for (let l = 0; l < L; l++) {
+      for (let h = 0; h < H; h++) {
+        const one = typeof p === 'function' ? p(l, h) : Array.isArray(p) ? p[h] : p;
+        this.policies.push(toPolicy(one, 'KVCache'));
       }
     }
-    this.heads = Array.from({ length: B * H }, () => ({ keys: new Float32Array(16 * D), values: new Float32Array(16 * D), pos: new Int32Array(16), n: 0 }));
+    this.heads = Array.from({ length: L * B * H }, () => ({ keys: new Float32Array(16 * D), values: new Float32Array(16 * D), pos: new Int32Array(16), n: 0 }));
+    this.totals = new Array<number>(L).fill(0);
   }
 
-  /** Tokens seen so far. */
+  /** Tokens seen so far by layer 0 (the next token's position). */
   get length(): number {
-    return this.total;
+    return this.totals[0]!;
   }
 
-  /** Tokens kept for (b, h). */
-  kept(h: number, b = 0): number {
-    return this.heads[b * this.H + h]!.n;
+  /** Tokens seen by a layer. */
+  seen(layer = 0): number {
+    return this.totals[this.checkLayer(layer, 'KVCache.seen')]!;
   }
 
-  /** Positions kept for (b, h). */
-  positions(h: number, b = 0): Int32Array {
-    const s = this.heads[b * this.H + h]!;
+  /** The policy of (layer, kv head); null keeps everything. */
+  policy(head: number, layer = 0): KVPolicy | null {
+    return this.policies[this.checkLayer(layer, 'KVCache.policy') * this.H + head] ?? null;
+  }
+
+  private checkLayer(layer: number, op: string): number {
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.layers) throw new TensorError(op, `layer ${layer} is out of range (the cache holds ${this.layers})`);
+    return layer;
+  }
+
+  private store(layer: number, b: number, h: number): HeadStore {
+    return this.heads[(layer * this.B + b) * this.H + h]!;
+  }
+
+  /** Tokens kept for (b, h) of a layer. */
+  kept(h: number, b = 0, layer = 0): number {
+    return this.store(this.checkLayer(layer, 'KVCache.kept'), b, h).n;
+  }
+
+  /** Positions kept for (b, h) of a layer. */
+  positions(h: number, b = 0, layer = 0): Int32Array {
+    const s = this.store(this.checkLayer(layer, 'KVCache.positions'), b, h);
     return s.pos.slice(0, s.n);
   }
 
@@ -104,18 +160,32 @@ export class KVCache {
       delete s.v;
       s.n = 0;
     }
-    this.total = 0;
+    this.totals.fill(0);
     this.where = null;
   }
 
-  /** Bytes held by keys and values. */
-  bytes(): number {
-    return this.heads.reduce((a, s) => a + s.n * this.D * 2 * 4, 0);
+  /** Bytes held by keys and values: everything, or one layer / head / batch row. */
+  bytes(sel: { layer?: number; head?: number; batch?: number } = {}): number {
+    let n = 0;
+    for (let l = 0; l < this.layers; l++) {
+      if (sel.layer !== undefined && sel.layer !== l) continue;
+      for (let b = 0; b < this.B; b++) {
+        if (sel.batch !== undefined && sel.batch !== b) continue;
+        for (let h = 0; h < this.H; h++) if (sel.head === undefined || sel.head === h) n += this.store(l, b, h).n;
+      }
+    }
+    return n * this.D * 2 * 4;
   }
 
-  /** Append k, v [B, H, n, D]; then evict per head. */
-  async append(k: Tensor, v: Tensor): Promise<void> {
+  /** Bytes per kv head of a layer (summed over the batch). */
+  bytesPerHead(layer = 0): number[] {
+    return Array.from({ length: this.H }, (_, h) => this.bytes({ layer, head: h }));
+  }
+
+  /** Append k, v [B, H, n, D] to a layer; then each head's policy decides what stays. */
+  async append(k: Tensor, v: Tensor, opts: { layer?: number } = {}): Promise<void> {
     const { B, H, D } = this;
+    const layer = this.checkLayer(opts.layer ?? 0, 'KVCache.append');
     for (const [name, t] of [['k', k], ['v', v]] as const) {
       if (t.rank !== 4 || t.shape[0] !== B || t.shape[1] !== H || t.shape[3] !== D) {
         throw new TensorError('KVCache.append', `${name} must be [${B}, ${H}, n, ${D}], got [${t.shape.join(', ')}]`);
@@ -125,31 +195,33 @@ export class KVCache {
     if (k.device !== v.device) throw new TensorError('KVCache.append', `k is on ${k.device.kind} but v on ${v.device.kind}`);
     if (this.where && k.device !== this.where) throw new TensorError('KVCache.append', `the cache lives on ${this.where.kind}; got keys on ${k.device.kind}`);
     this.where = k.device;
-    if (k.device.kind !== 'cpu') return this.appendOnDevice(k, v);
+    if (k.device.kind !== 'cpu') return this.appendOnDevice(k, v, layer);
     const n = k.shape[2]!;
+    const first = this.totals[layer]!;
     const [ka, va] = await Promise.all([hostArray(k, 'KVCache.append'), hostArray(v, 'KVCache.append')]);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        const s = this.heads[b * H + h]!;
+        const s = this.store(layer, b, h);
         this.grow(s, s.n + n);
         const src = ((b * H + h) * n) * D;
         s.keys.set(ka.subarray(src, src + n * D), s.n * D);
         s.values.set(va.subarray(src, src + n * D), s.n * D);
-        for (let i = 0; i < n; i++) s.pos[s.n + i] = this.total + i;
+        for (let i = 0; i < n; i++) s.pos[s.n + i] = first + i;
         s.n += n;
-        const runs = this.keptRuns(s, this.policies[h]!, this.total + n);
+        const runs = this.keptRuns(s, layer, b, h, first, first + n);
         if (runs) this.compact(s, runs, true);
       }
     }
-    this.total += n;
+    this.totals[layer] = first + n;
   }
 
-  private appendOnDevice(k: Tensor, v: Tensor): void {
+  private appendOnDevice(k: Tensor, v: Tensor, layer: number): void {
     const { B, H, D } = this;
     const n = k.shape[2]!;
+    const first = this.totals[layer]!;
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        const s = this.heads[b * H + h]!;
+        const s = this.store(layer, b, h);
         const piece = (t: Tensor, old: Tensor | undefined): Tensor => {
           const p = slice(t, [b, h, 0, 0], [1, 1, n, D]);
           if (!old) return p;
@@ -161,11 +233,11 @@ export class KVCache {
         let kk = piece(k, s.k);
         let vv = piece(v, s.v);
         this.grow(s, s.n + n, false);
-        for (let i = 0; i < n; i++) s.pos[s.n + i] = this.total + i;
+        for (let i = 0; i < n; i++) s.pos[s.n + i] = first + i;
         s.n += n;
-        const runs = this.keptRuns(s, this.policies[h]!, this.total + n);
+        const runs = this.keptRuns(s, layer, b, h, first, first + n);
         if (runs) {
-          // The kept runs (sinks, then the recent window), sliced out and joined.
+          // The kept runs, sliced out and joined.
           const trim = (t: Tensor): Tensor => {
             const parts = runs.map(([from, to]) => slice(t, [0, 0, from, 0], [1, 1, to - from, D]));
             const out = parts.length === 1 ? parts[0]! : concat(parts, 2);
@@ -181,7 +253,7 @@ export class KVCache {
         s.v = keep(vv);
       }
     }
-    this.total += n;
+    this.totals[layer] = first + n;
   }
 
   /** Room for `need` tokens: positions always, host keys and values when they live here. */
@@ -201,20 +273,25 @@ export class KVCache {
     s.values = vals;
   }
 
-  /**
-   * The eviction rule, for both storages: the [from, to) runs of a head's tokens a policy keeps
-   * (the first `sinks` positions and the last `window` of `total`), or null when all stay.
-   */
-  private keptRuns(s: HeadStore, p: EvictionPolicy | null, total: number): [number, number][] | null {
+  /** The policy's choice for one store as [from, to) runs of kept indices, or null when all stay. */
+  private keptRuns(s: HeadStore, layer: number, b: number, h: number, first: number, total: number): [number, number][] | null {
+    const p = this.policies[layer * this.H + h];
     if (!p) return null;
+    const positions = s.pos.subarray(0, s.n);
+    const idx = p.select({ layer, head: h, batch: b, positions, first, total });
+    if (!idx) return null;
     const runs: [number, number][] = [];
-    for (let i = 0; i < s.n; i++) {
-      const t = s.pos[i]!;
-      if (!(t < p.sinks || t >= total - p.window)) continue;
+    let prev = -1;
+    for (let j = 0; j < idx.length; j++) {
+      const i = idx[j]!;
+      if (!Number.isInteger(i) || i <= prev || i >= s.n) throw new TensorError('KVCache', `policy '${p.name}' returned index ${i}: indices must be ascending integers in [0, ${s.n})`);
+      prev = i;
       const last = runs[runs.length - 1];
       if (last && last[1] === i) last[1] = i + 1;
       else runs.push([i, i + 1]);
     }
+    const keptNew = runs.reduce((a, [from, to]) => a + Math.max(0, to - Math.max(from, s.n - (total - first))), 0);
+    if (keptNew !== total - first) throw new TensorError('KVCache', `policy '${p.name}' evicted a token of the current append (layer ${layer}, head ${h}); it must keep them`);
     return runs.length === 1 && runs[0]![0] === 0 && runs[0]![1] === s.n ? null : runs;
   }
 
@@ -236,45 +313,112 @@ export class KVCache {
   }
 
   /**
-   * Attention of q [B, Hq, Nq, D] (Hq a multiple of H) against the kept tokens. Query row i
-   * sits at position length - Nq + i and sees kept tokens up to its position (causal).
-   * Returns out [B, Hq, Nq, D] and lse [B, Hq, Nq] on q's device.
+   * Keys and values of some kv heads of a layer as dense [B, heads, n, D] tensors on the cache's
+   * device, with their positions, when every (batch, head) holds the same positions; else null.
+   * For variants that do not read the cache themselves (they get the held tokens as plain k, v).
    */
-  async attend(q: Tensor, opts: { scale?: number } = {}): Promise<{ out: Tensor; lse: Tensor }> {
+  async gather(opts: { layer?: number; heads?: readonly number[] } = {}): Promise<{ k: Tensor; v: Tensor; positions: Int32Array } | null> {
+    const layer = this.checkLayer(opts.layer ?? 0, 'KVCache.gather');
+    const heads = opts.heads ?? Array.from({ length: this.H }, (_, h) => h);
+    const { B, D } = this;
+    const ref = this.store(layer, 0, heads[0]!);
+    const positions = ref.pos.slice(0, ref.n);
+    const stores: HeadStore[] = [];
+    for (let b = 0; b < B; b++) {
+      for (const h of heads) {
+        const s = this.store(layer, b, h);
+        if (s.n !== ref.n) return null;
+        for (let i = 0; i < s.n; i++) if (s.pos[i] !== positions[i]) return null;
+        stores.push(s);
+      }
+    }
+    const n = ref.n;
+    const dev = this.where;
+    if (!dev || n === 0) throw new TensorError('KVCache.gather', 'the cache is empty; append keys and values first');
+    if (dev.kind !== 'cpu') {
+      const join = (parts: Tensor[]): Tensor => reshape(parts.length === 1 ? parts[0]! : concat(parts, 1), [B, heads.length, n, D]);
+      return { k: join(stores.map((s) => s.k!)), v: join(stores.map((s) => s.v!)), positions };
+    }
+    const ka = new Float32Array(stores.length * n * D);
+    const va = new Float32Array(stores.length * n * D);
+    stores.forEach((s, i) => {
+      ka.set(s.keys.subarray(0, n * D), i * n * D);
+      va.set(s.values.subarray(0, n * D), i * n * D);
+    });
+    return { k: tensor(ka, [B, heads.length, n, D], { device: dev }), v: tensor(va, [B, heads.length, n, D], { device: dev }), positions };
+  }
+
+  /**
+   * Attention of q [B, Hq, Nq, D] against the held tokens of a layer. Query row i sits at position
+   * seen - Nq + i and sees held tokens up to its position (causal), the policy's `visible` rule
+   * and `mask`. Returns out [B, Hq, Nq, D] and lse [B, Hq, Nq] on q's device.
+   */
+  async attend(q: Tensor, opts: AttendOptions = {}): Promise<{ out: Tensor; lse: Tensor }> {
     const { B, H, D } = this;
+    const layer = this.checkLayer(opts.layer ?? 0, 'KVCache.attend');
     if (q.rank !== 4 || q.shape[0] !== B || q.shape[3] !== D) throw new TensorError('KVCache.attend', `q must be [${B}, Hq, Nq, ${D}], got [${q.shape.join(', ')}]`);
     const Hq = q.shape[1]!;
     const Nq = q.shape[2]!;
-    if (Hq % H !== 0) throw new TensorError('KVCache.attend', `query heads (${Hq}) must be a multiple of cache heads (${H})`);
-    if (this.total === 0) throw new TensorError('KVCache.attend', 'the cache is empty; append keys and values first');
+    const heads = opts.heads ?? Array.from({ length: Hq }, (_, h) => h);
+    if (heads.length !== Hq) throw new TensorError('KVCache.attend', `heads lists ${heads.length} query heads but q has ${Hq}`);
+    const G = opts.groupSize ?? (opts.heads ? 1 : Hq / H);
+    if (!Number.isInteger(G) || G < 1) throw new TensorError('KVCache.attend', `query heads (${Hq}) must be a multiple of cache heads (${H})`);
+    for (const h of heads) if (!Number.isInteger(h) || h < 0 || Math.floor(h / G) >= H) throw new TensorError('KVCache.attend', `query head ${h} reads kv head ${Math.floor(h / G)}, the cache has ${H}`);
+    const total = this.totals[layer]!;
+    if (total === 0) throw new TensorError('KVCache.attend', 'the cache is empty; append keys and values first');
+    if (Nq > total) throw new TensorError('KVCache.attend', `${Nq} queries but only ${total} tokens were appended`);
     const scale = opts.scale ?? 1 / Math.sqrt(D);
     if (!Number.isFinite(scale)) throw new TensorError('KVCache.attend', `scale must be finite, got ${scale}`);
+    const cacheMode = this.positionMode === 'cache';
+    if (cacheMode && !opts.rotary) throw new TensorError('KVCache.attend', "positions: 'cache' stores keys before rotation; pass { rotary: { base } }");
+    const kvHeads = [...new Set(heads.map((h) => Math.floor(h / G)))];
+    const pols = kvHeads.map((h) => this.policies[layer * H + h] ?? null);
     if (this.where && this.where.kind !== 'cpu') {
       if (q.device !== this.where) throw new TensorError('KVCache.attend', `q is on ${q.device.kind}, the cache on ${this.where.kind}`);
-      if (this.aligned(Nq)) return this.attendOnDevice(q, scale);
+      const simple = !cacheMode && isPlainCausal(opts.mask) && pols.every((p) => !p?.observe && (Nq === 1 || !p?.visible));
+      const contiguous = heads.every((h, i) => h === heads[0]! + i) && heads[0]! % G === 0 && Hq % G === 0;
+      if (simple && contiguous && this.aligned(layer, kvHeads, Nq)) return this.attendOnDevice(q, layer, heads[0]! / G, G, scale);
     }
-    // The float64 loop: every CPU call, and device calls whose query chunk is longer than some
-    // head's window (its queries then see only what that head still holds).
-    const heads = await Promise.all(this.heads.map(async (s) => (s.k && s.v ? { ...s, keys: await hostArray(s.k, 'KVCache.attend'), values: await hostArray(s.v, 'KVCache.attend') } : s)));
+    // The float64 loop.
+    const stores = new Map<number, HeadStore & { keysF: Float32Array; valuesF: Float32Array }>();
+    for (let b = 0; b < B; b++) {
+      for (const h of kvHeads) {
+        const s = this.store(layer, b, h);
+        const keysF = s.k ? await hostArray(s.k, 'KVCache.attend') : s.keys;
+        const valuesF = s.v ? await hostArray(s.v, 'KVCache.attend') : s.values;
+        stores.set(b * H + h, { ...s, keysF, valuesF });
+      }
+    }
     const qa = await hostArray(q, 'KVCache.attend');
+    const maskEval = opts.mask && !isPlainCausal(opts.mask) ? opts.mask.evaluator(1, 1) : null;
     const out = new Float32Array(B * Hq * Nq * D);
     const lse = new Float32Array(B * Hq * Nq);
-    const G = Hq / H;
+    const rot = cacheMode ? ropeTables(opts.rotary!.base, D) : null;
     for (let b = 0; b < B; b++) {
-      for (let h = 0; h < Hq; h++) {
-        const s = heads[b * H + Math.floor(h / G)]!;
+      for (let hi = 0; hi < Hq; hi++) {
+        const kvh = Math.floor(heads[hi]! / G);
+        const s = stores.get(b * H + kvh)!;
+        const pol = this.policies[layer * H + kvh] ?? null;
+        const keys = rot ? rotateRows(s.keysF, s.n, D, 0, rot) : s.keysF;
         for (let i = 0; i < Nq; i++) {
-          const r = (b * Hq + h) * Nq + i;
-          const qpos = this.total - Nq + i;
+          const r = (b * Hq + hi) * Nq + i;
+          const qpos = total - Nq + i;
+          let qrow: ArrayLike<number> = qa.subarray(r * D, (r + 1) * D);
+          if (rot) {
+            let qi = 0;
+            for (let j = 0; j < s.n; j++) if (s.pos[j]! <= qpos) qi = j;
+            qrow = rotateRows(qa.subarray(r * D, (r + 1) * D), 1, D, qi, rot);
+          }
           let m = -Infinity;
           const sc = new Float64Array(s.n);
           for (let j = 0; j < s.n; j++) {
-            if (s.pos[j]! > qpos) {
+            const kpos = s.pos[j]!;
+            if (kpos > qpos || (pol?.visible && !pol.visible(kpos, qpos)) || (maskEval && !maskEval(b, hi, qpos, kpos))) {
               sc[j] = -Infinity;
               continue;
             }
             let dot = 0;
-            for (let d = 0; d < D; d++) dot += qa[r * D + d]! * s.keys[j * D + d]!;
+            for (let d = 0; d < D; d++) dot += qrow[d]! * keys[j * D + d]!;
             sc[j] = dot * scale;
             if (sc[j]! > m) m = sc[j]!;
           }
@@ -284,37 +428,50 @@ export class KVCache {
           }
           let l = 0;
           const acc = new Float64Array(D);
+          const w = new Float64Array(s.n);
           for (let j = 0; j < s.n; j++) {
             if (sc[j] === -Infinity) continue;
             const p = Math.exp(sc[j]! - m);
+            w[j] = p;
             l += p;
-            for (let d = 0; d < D; d++) acc[d]! += p * s.values[j * D + d]!;
+            for (let d = 0; d < D; d++) acc[d]! += p * s.valuesF[j * D + d]!;
           }
           for (let d = 0; d < D; d++) out[r * D + d] = acc[d]! / l;
           lse[r] = m + Math.log(l);
+          if (pol?.observe) {
+            for (let j = 0; j < s.n; j++) w[j]! /= l;
+            pol.observe({ layer, head: kvh, queryHead: heads[hi]!, batch: b, qpos, positions: s.pos.slice(0, s.n), weights: w });
+          }
         }
       }
     }
     return { out: tensor(out, [B, Hq, Nq, D], { device: q.device }), lse: tensor(lse, [B, Hq, Nq], { device: q.device }) };
   }
 
-  /** Whether every head still holds the last Nq tokens, so causal flash with end-aligned queries is exact. */
-  private aligned(Nq: number): boolean {
-    return this.heads.every((s) => s.n >= Nq && s.pos[s.n - Nq] === this.total - Nq);
+  /** Whether the given heads still hold the last Nq tokens, so causal flash with end-aligned queries is exact. */
+  private aligned(layer: number, kvHeads: number[], Nq: number): boolean {
+    const total = this.totals[layer]!;
+    for (let b = 0; b < this.B; b++) {
+      for (const h of kvHeads) {
+        const s = this.store(layer, b, h);
+        if (!(s.n >= Nq && s.pos[s.n - Nq] === total - Nq)) return false;
+      }
+    }
+    return true;
   }
 
   /** Device mode: per (batch, kv head) flash attention of its query heads against the kept keys, queries aligned to the end. */
-  private async attendOnDevice(q: Tensor, scale: number): Promise<{ out: Tensor; lse: Tensor }> {
-    const { B, H, D } = this;
+  private async attendOnDevice(q: Tensor, layer: number, h0: number, G: number, scale: number): Promise<{ out: Tensor; lse: Tensor }> {
+    const { B, D } = this;
     const Hq = q.shape[1]!;
     const Nq = q.shape[2]!;
-    const G = Hq / H;
+    const nkv = Hq / G;
     const outs: Tensor[] = [];
     const lses: Tensor[] = [];
     for (let b = 0; b < B; b++) {
-      for (let h = 0; h < H; h++) {
-        const s = this.heads[b * H + h]!;
-        const qh = slice(q, [b, h * G, 0, 0], [1, G, Nq, D]);
+      for (let i = 0; i < nkv; i++) {
+        const s = this.store(layer, b, h0 + i);
+        const qh = slice(q, [b, i * G, 0, 0], [1, G, Nq, D]);
         const r = await attention(qh, s.k!, s.v!, { scale, mask: causal() });
         qh.dispose();
         outs.push(r.out);
@@ -330,4 +487,30 @@ export class KVCache {
     };
     return { out: join(outs, [B, Hq, Nq, D]), lse: join(lses, [B, Hq, Nq]) };
   }
+}
+
+/** cos/sin angle factors of rotate-half RoPE (as @attnlab/tensor's rotary). */
+function ropeTables(base: number, D: number): Float64Array {
+  const half = D / 2;
+  const inv = new Float64Array(half);
+  for (let i = 0; i < half; i++) inv[i] = Math.pow(base, (-2 * i) / D);
+  return inv;
+}
+
+/** Rows rotated at positions p0, p0 + 1, ... (float64). */
+function rotateRows(x: ArrayLike<number>, n: number, D: number, p0: number, inv: Float64Array): Float64Array {
+  const half = D / 2;
+  const out = new Float64Array(n * D);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < half; i++) {
+      const ang = (p0 + r) * inv[i]!;
+      const c = Math.cos(ang);
+      const s = Math.sin(ang);
+      const a = x[r * D + i]!;
+      const bb = x[r * D + i + half]!;
+      out[r * D + i] = a * c - bb * s;
+      out[r * D + i + half] = bb * c + a * s;
+    }
+  }
+  return out;
 }

@@ -34,7 +34,7 @@ test('KVCache: per-head eviction (full vs sinks + window) matches masked attenti
 });
 
 test('registry: built-in variants and plugin registration', async () => {
-  assert.deepEqual(['softmax', 'sigmoid', 'linear'].every((n) => listAttention().includes(n)), true);
+  assert.deepEqual(['softmax', 'sigmoid', 'linear', 'linear-elu1-normalized'].every((n) => listAttention().includes(n)), true);
   const r = rng(42);
   const q = tensor(randn(r, 2 * 9 * 8), [1, 2, 9, 8]);
   const a = await getAttention('softmax').forward(q, q, q, { mask: causal() });
@@ -42,10 +42,14 @@ test('registry: built-in variants and plugin registration', async () => {
   assert.ok(maxAbsDiff(await a.out.data(), await b.out.data()) === 0);
   const s = await getAttention('sigmoid').forward(q, q, q, {});
   assert.ok((await s.lse!.data()).every(Number.isFinite));
-  const l = await getAttention('linear').forward(q, q, q, { featureMap: 'elu1', normalize: true });
+  const l = await getAttention('linear').forward(q, q, q, { options: { featureMap: 'elu1', normalize: true } });
   assert.deepEqual(l.out.shape, [1, 2, 9, 8]);
   registerAttention('double', async (qq: Tensor) => ({ out: qq }));
   assert.equal((await getAttention('double').forward(q, q, q)).out, q);
-  assert.throws(() => registerAttention('double', async (qq: Tensor) => ({ out: qq })), /already registered/);
-  assert.throws(() => getAttention('nope'), /unknown attention variant 'nope' \(registered: softmax, sigmoid, linear/);
+  // A re-run cell registers the same name again: it replaces, no error.
+  const second = registerAttention('double', async (_qq: Tensor, kk: Tensor) => ({ out: kk }));
+  assert.equal((await getAttention('double').forward(q, q, q)).out, q);
+  second.dispose();
+  assert.throws(() => getAttention('double'), /unknown attention variant 'double'/);
+  assert.throws(() => getAttention('nope'), /unknown attention variant 'nope' \(registered: softmax, sigmoid, linear, linear-elu1-normalized/);
 });

@@ -6,13 +6,11 @@
 export { ModelError } from './errors.js';
 export { resolveConfig, type ModelConfig, type ModelConfigInput, type Positional, type NormKind, type Activation } from './config.js';
 export { HeadControls, type HeadControl, type HeadSelector, type HeadsListener, type PerturbMode } from './heads.js';
-export { hookNames, matches, type Hook, type HookFn, type HookFilter, type HookContext, type ActivationCache } from './hooks.js';
+export { hookNames, matches, type Hook, type HookFn, type HookFilter, type HookContext, type BackwardHook, type BackwardHookFn } from './hooks.js';
+export { makeActivationCache, type ActivationCache, type ActivationCacheHelpers, type ResidStack, type CacheModel } from './activation-cache.js';
+export { denseAttention, causalMask, maskBias, type PatternPerturb, type DenseOptions } from './attention.js';
 export {
-  registerAttention, getAttention, listAttention, useAttentionRegistry, denseAttention, causalMask,
-  type AttentionImpl, type AttentionImplOptions, type AttentionOutput, type AttentionRegistry, type ExternalAttentionModule, type ExternalVariant, type PatternPerturb,
-} from './attention.js';
-export {
-  Transformer, KVCache, sampleRow,
+  Transformer, sampleRow,
   type TokenInput, type RunOptions, type RunWithCacheOptions, type GenerateOptions, type AttentionSelector, type AttentionChoice,
 } from './transformer.js';
 export { tasks, induction, mqar, copy, passkey, grammar, grammarSentence, GRAMMAR_WORDS, type Task, type Batch, type InductionOptions, type MQAROptions, type CopyOptions, type PasskeyOptions, type GrammarOptions } from './tasks.js';

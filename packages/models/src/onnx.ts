@@ -6,7 +6,7 @@ import type { Transformer } from './transformer.js';
  * dependency). Input `tokens` int32 [batch, seqLen] (batch dynamic, seqLen fixed at export),
  * output `logits` float32 [batch, seqLen, vocab]. Attention is exported unfused (MatMul,
  * Softmax), so an independent engine (onnxruntime-web) can check our numbers.
- * Exportable: every config option, 'softmax' and 'linear' variants (uniform per layer), head
+ * Exportable: every config option, 'softmax' and 'linear-elu1-normalized' variants (uniform per layer, no options), head
  * gates and zero ablation. Mean ablation, pattern perturbations and hooks are not.
  */
 
@@ -199,7 +199,11 @@ export async function exportOnnx(model: Transformer, options: OnnxExportOptions)
   for (let l = 0; l < c.nLayers; l++) {
     const variant = model.getAttentionChoice(l, 0).name;
     for (let h = 1; h < H; h++) if (model.getAttentionChoice(l, h).name !== variant) throw new ModelError('exportOnnx', `layer ${l} mixes attention variants per head; export supports one variant per layer`);
-    if (variant !== 'softmax' && variant !== 'linear' && variant !== 'linear-elu1') throw new ModelError('exportOnnx', `attention variant '${variant}' has no ONNX lowering`);
+    if (variant !== 'softmax' && variant !== 'linear-elu1-normalized' && variant !== 'linear-elu1') throw new ModelError('exportOnnx', `attention variant '${variant}' has no ONNX lowering (exportable: softmax, linear-elu1-normalized)`);
+    for (let h = 0; h < H; h++) {
+      const opts = Object.keys(model.getAttentionChoice(l, h).options);
+      if (opts.length) throw new ModelError('exportOnnx', `layer ${l} head ${h} sets attention options (${opts.join(', ')}), which export does not lower`);
+    }
     const ctl = model.heads.layer(l);
     if (ctl.some((k) => k?.perturb || k?.ablate === 'mean')) throw new ModelError('exportOnnx', `layer ${l} has mean ablation or a pattern perturbation, which export does not support`);
 

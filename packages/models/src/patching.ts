@@ -1,6 +1,5 @@
 import { add, keep, mul, noGrad, scope, tensor, type Tensor } from '@attnlab/tensor';
 import { ModelError, fmtShape } from './errors.js';
-import type { ActivationCache } from './hooks.js';
 import type { TokenInput, Transformer } from './transformer.js';
 
 /** Metric of a run's logits [B, N, V] -> one number (higher = more "clean"). */
@@ -64,7 +63,7 @@ export async function patchingSweep(model: Transformer, o: PatchingOptions): Pro
     const positions = [...(o.positions ?? Array.from({ length: N }, (_, i) => i))];
     const names = layers.map((l) => hookName(site, l));
     const { logits: cleanLogits, cache } = await model.runWithCache(cleanT, { names });
-    const kept: ActivationCache = {};
+    const kept: Record<string, Tensor> = {};
     for (const n of names) kept[n] = keep(cache[n]!);
     const mClean = await o.metric(cleanLogits);
     const mCorr = await o.metric(await model.forward(corrT));

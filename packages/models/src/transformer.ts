@@ -1,28 +1,41 @@
 import {
-  Rng, add, concat, cpuDevice, embedding, gelu, keep, layerNorm, matmul, mean, mul, noGrad, permute,
-  relu, reshape, rmsNorm, rotary, scope, slice, sum, tensor, toDevice,
+  Rng, add, concat, cpuDevice, customGrad, detach, div, embedding, gelu, isGradEnabled, keep, layerNorm, matmul, mean, mul, noGrad,
+  permute, relu, reshape, rmsNorm, rotary, scope, slice, sqrt, square, sub, sum, tensor, toDevice,
   type Device, type Tensor,
 } from '@attnlab/tensor';
-import { denseAttention, getAttention, listAttention, patternFromLse, type AttentionImplOptions, type PatternPerturb } from './attention.js';
+import {
+  KVCache, attentionContext, effectiveMask, getAttention, hasAttention, listAttention, perHead, toMaskMod,
+  type AttentionVariant, type MaskLike, type PolicyLike, type VariantResult,
+} from '@attnlab/attention';
+import { denseAttention, type PatternPerturb } from './attention.js';
+import { makeActivationCache, type ActivationCache } from './activation-cache.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ModelError, fmtShape } from './errors.js';
 import { HeadControls } from './heads.js';
-import { hookNames, matches, type ActivationCache, type Hook, type HookContext, type HookFilter } from './hooks.js';
+import { hookNames, matches, type BackwardHook, type Hook, type HookContext, type HookFilter } from './hooks.js';
 
 export type TokenInput = Tensor | Int32Array | readonly number[] | readonly (readonly number[])[];
 
 export interface RunOptions {
   hooks?: readonly Hook[];
   /**
+   * Hooks on gradients: `[filter, (grad, ctx) => Tensor | void]` runs during `loss.backward()` with
+   * the gradient at that hook point and may return a replacement. Needs `grad: true`.
+   */
+  backwardHooks?: readonly BackwardHook[];
+  /**
    * Record autograd and keep intermediates (training). Default false: the run is under
    * noGrad and frees everything except what it returns.
    */
   grad?: boolean;
-  /** Continue from a KV cache (generation); it is extended in place. */
+  /**
+   * Continue from @attnlab/attention's KVCache (layers = nLayers, H = nHeads, D = dHead, B = batch):
+   * this run's keys and values are appended (its policy evicts) and attention reads the cache.
+   */
   kvCache?: KVCache;
 }
 
-export interface RunWithCacheOptions extends Omit<RunOptions, 'kvCache'> {
+export interface RunWithCacheOptions extends RunOptions {
   /** Which hook points to store (default: all that fire). */
   names?: HookFilter | readonly HookFilter[];
 }
@@ -36,32 +49,32 @@ export interface GenerateOptions {
   /** Recompute the whole prefix each step instead of using the KV cache (for checks). */
   useCache?: boolean;
   stopToken?: number;
+  /** Decode through this cache (e.g. with an evicting policy); it is left for you to inspect. */
+  kvCache?: KVCache;
+  /** Policy of the cache generate makes when none is given (see KVCacheOptions.policy). */
+  cachePolicy?: PolicyLike | PolicyLike[] | ((layer: number, head: number) => PolicyLike);
+  /** RoPE positions of that cache: 'absolute' (default) or 'cache' (StreamingLLM re-indexing). */
+  cachePositions?: 'absolute' | 'cache';
 }
 
-/** Per-layer keys and values [B, H, T, Dh] (after rotary), grown as tokens are decoded. */
-export class KVCache {
-  readonly k: (Tensor | null)[];
-  readonly v: (Tensor | null)[];
-  constructor(nLayers: number) {
-    this.k = new Array<Tensor | null>(nLayers).fill(null);
-    this.v = new Array<Tensor | null>(nLayers).fill(null);
-  }
-  get length(): number {
-    return this.k[0]?.shape[2] ?? 0;
-  }
-  dispose(): void {
-    for (const t of [...this.k, ...this.v]) t?.dispose();
-    this.k.fill(null);
-    this.v.fill(null);
-  }
+const RUN_KEYS = ['hooks', 'backwardHooks', 'grad', 'kvCache'] as const;
+const GENERATE_KEYS = ['maxNewTokens', 'temperature', 'topK', 'seed', 'useCache', 'stopToken', 'kvCache', 'cachePolicy', 'cachePositions'] as const;
+
+/** Unknown option names are an error naming them (a misspelt option must not be ignored). */
+function checkKeys(op: string, options: object, allowed: readonly string[]): void {
+  const bad = Object.keys(options).filter((k) => !allowed.includes(k));
+  if (bad.length) throw new ModelError(op, `unknown option${bad.length > 1 ? 's' : ''} ${bad.map((b) => `'${b}'`).join(', ')} (known: ${allowed.join(', ')})`);
 }
 
-export type AttentionSelector = number | 'all' | { layer?: number; head?: number } | ((layer: number, head: number) => boolean);
+/** Which heads a variant applies to: 'all', a layer, `{ layer, head }`, `{ layer, heads }`, or a predicate. */
+export type AttentionSelector = number | 'all' | { layer?: number; head?: number; heads?: readonly number[] } | ((layer: number, head: number) => boolean);
 
 export interface AttentionChoice {
   name: string;
   options: Record<string, unknown>;
 }
+
+type Point = (n: string, t: Tensor, l: number | null) => Promise<Tensor>;
 
 /**
  * A decoder-only transformer of the GPT-2 family with TransformerLens hook points.
@@ -76,14 +89,16 @@ export class Transformer {
   private readonly params = new Map<string, Tensor>();
   private readonly variants: AttentionChoice[][];
   private readonly persistentHooks: Hook[] = [];
+  /** TransformerLens's use_split_qkv_input (setUseSplitQkvInput). */
+  private splitQkvInput = false;
 
   constructor(config: ModelConfigInput, options: { device?: Device; seed?: number; init?: boolean } = {}) {
     this.config = resolveConfig(config);
     this.device = options.device ?? cpuDevice();
     this.heads = new HeadControls(this.config.nLayers, this.config.nHeads);
-    this.variants = Array.from({ length: this.config.nLayers }, () =>
-      Array.from({ length: this.config.nHeads }, () => ({ name: 'softmax', options: {} })),
-    );
+    // One choice object per setAttention call: heads sharing it run as one slice.
+    const softmax: AttentionChoice = { name: 'softmax', options: {} };
+    this.variants = Array.from({ length: this.config.nLayers }, () => Array.from({ length: this.config.nHeads }, () => softmax));
     if (options.init !== false) this.initParams(options.seed ?? 0);
   }
 
@@ -207,7 +222,7 @@ export class Transformer {
 
   /** All hook point names for this config, in forward order. */
   hookNames(): string[] {
-    return hookNames(this.config);
+    return hookNames(this.config, { splitQkvInput: this.splitQkvInput });
   }
 
   /** A hook applied on every run until the returned function is called (plugins, widgets). */
@@ -220,20 +235,37 @@ export class Transformer {
     };
   }
 
-  // --------------------------------------------------------------------------------- variants
+    // --------------------------------------------------------------------------------- variants
 
   /**
-   * Use attention variant `name` (from the registry: 'softmax', 'linear', or anything registered)
-   * for the selected layers/heads, with options passed to the impl.
+   * Use attention variant `name` (any name in @attnlab/attention's registry) for the selected
+   * heads. `options.mask` (a MaskMod, a (b, h, q, k) predicate, or one mask per head) is ANDed
+   * with the model's causal mask; `scoreMod` and `scale` replace the defaults; every other option
+   * goes to the variant as ctx.options (unknown ones are an error when the variant lists its own).
    */
   setAttention(selector: AttentionSelector, name: string, options: Record<string, unknown> = {}): void {
-    if (!getAttention(name)) throw new ModelError('setAttention', `no attention variant '${name}' is registered (have: ${listAttention().join(', ')})`);
+    if (!hasAttention(name)) throw new ModelError('setAttention', `no attention variant '${name}' is registered (have: ${listAttention().join(', ')})`);
+    const variant = getAttention(name);
+    const { mask, scoreMod, scale, ...rest } = options;
+    if (variant.optionNames) {
+      const bad = Object.keys(rest).filter((k) => !variant.optionNames!.includes(k));
+      if (bad.length) throw new ModelError('setAttention', `variant '${name}' takes no option ${bad.map((b) => `'${b}'`).join(', ')} (it takes mask, scoreMod, scale${variant.optionNames.length ? ', ' + variant.optionNames.join(', ') : ''})`);
+    }
+    if (scale !== undefined && (typeof scale !== 'number' || !Number.isFinite(scale))) throw new ModelError('setAttention', `scale must be a finite number, got ${String(scale)}`);
+    if (mask !== undefined && mask !== null) {
+      const masks = Array.isArray(mask) ? mask : [mask];
+      for (const m of masks) {
+        if ((m as { kind?: string }).kind === 'blockMask') throw new ModelError('setAttention', 'mask: pass a MaskMod (the model ANDs it with causal), not a BlockMask');
+        toMaskMod(m as MaskLike); // compile now: a bad mask fails here, not mid-forward
+      }
+    }
     const pick = selectorFn(selector, this.config.nLayers, this.config.nHeads);
+    const choice: AttentionChoice = { name, options: { ...options } };
     let n = 0;
     for (let l = 0; l < this.config.nLayers; l++) {
       for (let h = 0; h < this.config.nHeads; h++) {
         if (pick(l, h)) {
-          this.variants[l]![h] = { name, options: { ...options } };
+          this.variants[l]![h] = choice;
           n++;
         }
       }
@@ -245,6 +277,17 @@ export class Transformer {
     const c = this.variants[layer]?.[head];
     if (!c) throw new ModelError('getAttentionChoice', `no head (${layer}, ${head})`);
     return { name: c.name, options: { ...c.options } };
+  }
+
+  /** Switch TransformerLens's split q/k/v inputs on: attn.hook_q_input/k_input/v_input [B, N, H, D] fire. */
+  setUseSplitQkvInput(on: boolean): void {
+    this.splitQkvInput = on;
+  }
+
+  /** A KV cache for this model (attention's KVCache with this model's layers, heads and head dim). */
+  createKVCache(opts: { batch?: number; policy?: GenerateOptions['cachePolicy']; positions?: 'absolute' | 'cache' } = {}): KVCache {
+    const c = this.config;
+    return new KVCache({ B: opts.batch ?? 1, H: c.nHeads, D: c.dHead, layers: c.nLayers, policy: opts.policy ?? null, positions: opts.positions ?? 'absolute' });
   }
 
   // -------------------------------------------------------------------------------- forward
@@ -265,41 +308,68 @@ export class Transformer {
   }
 
   /** Logits [B, N, vocab]. */
-  async forward(tokens: TokenInput, options: Omit<RunOptions, 'hooks'> = {}): Promise<Tensor> {
+  async forward(tokens: TokenInput, options: Omit<RunOptions, 'hooks' | 'backwardHooks'> = {}): Promise<Tensor> {
+    checkKeys('forward', options, ['grad', 'kvCache']);
     return this.run(tokens, options);
   }
 
   /** Forward with hooks (`[nameOrPredicate, (t, ctx) => Tensor | void]`). Returns logits. */
   async run(tokens: TokenInput, options: RunOptions = {}): Promise<Tensor> {
+    checkKeys('run', options, RUN_KEYS);
+    if (options.backwardHooks?.length && !options.grad) throw new ModelError('run', 'backwardHooks need grad: true (they run during loss.backward())');
     if (options.grad) return this.runInner(tokens, options);
     return noGrad(() => scope(() => this.runInner(tokens, options)));
   }
 
-  /** Forward storing activations by hook name (all points that fire unless `names` narrows it). */
+  /**
+   * Forward storing activations by hook name (all points that fire unless `names` narrows it).
+   * The cache lists, under `unavailable()`, hook points a variant could not produce (and why).
+   */
   async runWithCache(tokens: TokenInput, options: RunWithCacheOptions = {}): Promise<{ logits: Tensor; cache: ActivationCache }> {
+    checkKeys('runWithCache', options, [...RUN_KEYS, 'names']);
+    if (options.backwardHooks?.length && !options.grad) throw new ModelError('runWithCache', 'backwardHooks need grad: true');
     const filters: readonly HookFilter[] = options.names === undefined ? [() => true] : Array.isArray(options.names) ? (options.names as readonly HookFilter[]) : [options.names as HookFilter];
-    const cache: ActivationCache = {};
+    const cache = makeActivationCache(this);
     const store: Hook = [(n: string) => filters.some((f) => matches(f, n)), (t: Tensor, ctx: HookContext) => {
       cache[ctx.name] = t;
     }];
     const hooks = [...(options.hooks ?? []), store];
-    const go = async (): Promise<{ logits: Tensor; cache: ActivationCache }> => ({ logits: await this.runInner(tokens, { ...options, hooks }), cache });
+    const { names: _names, ...runOpts } = options;
+    void _names;
+    const go = async (): Promise<{ logits: Tensor; cache: ActivationCache }> => {
+      const logits = await this.runInner(tokens, { ...runOpts, hooks }, (name, why) => {
+        if (filters.some((f) => matches(f, name))) cache.markUnavailable(name, why);
+      });
+      return { logits, cache };
+    };
     if (options.grad) return go();
     return noGrad(() => scope(go));
   }
 
-  private async runInner(tokensIn: TokenInput, options: RunOptions): Promise<Tensor> {
+  private checkCache(kv: KVCache, B: number): void {
     const c = this.config;
-    const tokens = this.toTokens(tokensIn);
+    if (!(kv instanceof KVCache)) throw new ModelError('forward', 'kvCache must be a KVCache from @attnlab/attention (model.createKVCache() makes one)');
+    const want = { layers: c.nLayers, H: c.nHeads, D: c.dHead, B };
+    for (const [k, v] of Object.entries(want)) {
+      const got = (kv as unknown as Record<string, number>)[k];
+      if (got !== v) throw new ModelError('forward', `kvCache has ${k} = ${got}, this run needs ${v} (model.createKVCache({ batch }) makes a matching one)`);
+    }
+  }
+
+  private async runInner(tokensIn: TokenInput, options: RunOptions, unavailable?: (name: string, why: string) => void): Promise<Tensor> {
+    const c = this.config;
+    let tokens = this.toTokens(tokensIn);
     if (tokens.device !== this.device) throw new ModelError('forward', `tokens are on ${tokens.device.kind}, the model on ${this.device.kind}`);
     const [B, N] = tokens.shape as [number, number];
     const hooks = [...this.persistentHooks, ...(options.hooks ?? [])];
+    const bwd = options.backwardHooks ?? [];
     const kv = options.kvCache;
+    if (kv) this.checkCache(kv, B);
     const start = kv ? kv.length : 0;
     if (c.positional === 'learned' && start + N > c.nCtx) throw new ModelError('forward', `sequence of ${start + N} tokens exceeds the context of ${c.nCtx} learned positions`);
 
-    const wants = (name: string): boolean => hooks.some(([f]) => matches(f, name));
-    const point = async (name: string, t: Tensor, layer: number | null): Promise<Tensor> => {
+    const wants = (name: string): boolean => hooks.some(([f]) => matches(f, name)) || bwd.some(([f]) => matches(f, name));
+    const point: Point = async (name, t, layer) => {
       let cur = t;
       for (const [f, fn] of hooks) {
         if (!matches(f, name)) continue;
@@ -311,9 +381,28 @@ export class Transformer {
           cur = r;
         }
       }
+      const fns = bwd.filter(([f]) => matches(f, name)).map(([, fn]) => fn);
+      if (fns.length && cur.requiresGrad && isGradEnabled()) {
+        // Identity whose backward hands the gradient to the hooks (which may replace it).
+        const seen = cur;
+        cur = customGrad(detach(cur), `hook ${name}`, [seen], (g) => {
+          let grad = g;
+          for (const fn of fns) {
+            const r = fn(grad, { name, layer });
+            if (r && typeof (r as unknown as Promise<unknown>).then === 'function') throw new ModelError('hook', `${name}: a backward hook must be synchronous`);
+            if (r) {
+              const rt = r as Tensor;
+              if (rt.shape.some((d, i) => d !== grad.shape[i]) || rt.rank !== grad.rank) throw new ModelError('hook', `${name}: gradient replacement has shape ${fmtShape(rt.shape)}, expected ${fmtShape(grad.shape)}`);
+              grad = rt;
+            }
+          }
+          return [grad];
+        });
+      }
       return cur;
     };
 
+    if (wants('hook_tokens')) tokens = await point('hook_tokens', tokens, null);
     let resid = await point('hook_embed', embedding(this.param('wte.weight'), tokens), null);
     if (c.positional === 'learned') {
       const posIdx = new Int32Array(B * N);
@@ -325,12 +414,13 @@ export class Transformer {
     for (let l = 0; l < c.nLayers; l++) {
       const b = `blocks.${l}`;
       resid = await point(`${b}.hook_resid_pre`, resid, l);
-      const x1 = await this.norm(`h.${l}.ln_1`, resid, `${b}.ln1.hook_normalized`, l, point);
-      const attnOut = await point(`${b}.hook_attn_out`, await this.attention(l, x1, B, N, start, kv, wants, point), l);
+      const x1 = await this.norm(`h.${l}.ln_1`, resid, `${b}.ln1`, l, point, wants);
+      const attnOut = await point(`${b}.hook_attn_out`, await this.attention(l, resid, x1, B, N, start, kv, wants, point, unavailable), l);
       resid = add(resid, attnOut);
       if (!c.attnOnly) {
         resid = await point(`${b}.hook_resid_mid`, resid, l);
-        const x2 = await this.norm(`h.${l}.ln_2`, resid, `${b}.ln2.hook_normalized`, l, point);
+        const mlpIn = await point(`${b}.hook_mlp_in`, resid, l);
+        const x2 = await this.norm(`h.${l}.ln_2`, mlpIn, `${b}.ln2`, l, point, wants);
         const pre = await point(`${b}.mlp.hook_pre`, add(matmul(x2, this.param(`h.${l}.mlp.c_fc.weight`)), this.param(`h.${l}.mlp.c_fc.bias`)), l);
         const post = await point(`${b}.mlp.hook_post`, c.act === 'gelu' ? gelu(pre) : relu(pre), l);
         const mlpOut = await point(`${b}.hook_mlp_out`, add(matmul(post, this.param(`h.${l}.mlp.c_proj.weight`)), this.param(`h.${l}.mlp.c_proj.bias`)), l);
@@ -338,52 +428,84 @@ export class Transformer {
       }
       resid = await point(`${b}.hook_resid_post`, resid, l);
     }
-    const xf = await this.norm('ln_f', resid, 'ln_final.hook_normalized', null, point);
+    const xf = await this.norm('ln_f', resid, 'ln_final', null, point, wants);
     const unembed = c.tiedEmbeddings ? this.param('wte.weight') : this.param('lm_head.weight');
     return matmul(xf, unembed, { transB: true });
   }
 
-  private async norm(prefix: string, x: Tensor, hook: string, layer: number | null, point: (n: string, t: Tensor, l: number | null) => Promise<Tensor>): Promise<Tensor> {
+  /**
+   * LayerNorm / RMSNorm with TransformerLens's hook_scale ([..., 1]: sqrt(var + eps)) and
+   * hook_normalized. The fused op serves unless hook_scale is hooked (a replaced scale, e.g. a
+   * frozen one for attribution, then divides the centred input).
+   */
+  private async norm(prefix: string, x: Tensor, hook: string, layer: number | null, point: Point, wants: (n: string) => boolean): Promise<Tensor> {
     const c = this.config;
     if (c.norm === 'none') return x;
-    const y = c.norm === 'layernorm'
-      ? layerNorm(x, this.param(`${prefix}.weight`), this.param(`${prefix}.bias`), c.normEps)
-      : rmsNorm(x, this.param(`${prefix}.weight`), c.normEps);
-    return point(hook, y, layer);
+    const w = this.param(`${prefix}.weight`);
+    let y: Tensor;
+    if (wants(`${hook}.hook_scale`)) {
+      const xc = c.norm === 'layernorm' ? sub(x, mean(x, -1, true)) : x;
+      const scale = await point(`${hook}.hook_scale`, sqrt(add(mean(square(xc), -1, true), tensor(new Float32Array([c.normEps]), [1], { device: x.device }))), layer);
+      y = mul(div(xc, scale), w);
+      if (c.norm === 'layernorm') y = add(y, this.param(`${prefix}.bias`));
+    } else {
+      y = c.norm === 'layernorm' ? layerNorm(x, w, this.param(`${prefix}.bias`), c.normEps) : rmsNorm(x, w, c.normEps);
+    }
+    return point(`${hook}.hook_normalized`, y, layer);
   }
 
   private async attention(
-    l: number, x: Tensor, B: number, N: number, start: number, kv: KVCache | undefined,
-    wants: (n: string) => boolean, point: (n: string, t: Tensor, l: number | null) => Promise<Tensor>,
+    l: number, residPre: Tensor, x: Tensor, B: number, N: number, start: number, kv: KVCache | undefined,
+    wants: (n: string) => boolean, point: Point, unavailable?: (name: string, why: string) => void,
   ): Promise<Tensor> {
     const c = this.config;
     const H = c.nHeads;
     const Dh = c.dHead;
     const a = `blocks.${l}.attn`;
-    const qkv = reshape(add(matmul(x, this.param(`h.${l}.attn.c_attn.weight`)), this.param(`h.${l}.attn.c_attn.bias`)), [B, N, 3, H, Dh]);
-    const part = (i: number): Tensor => reshape(slice(qkv, [0, 0, i, 0, 0], [B, N, 1, H, Dh]), [B, N, H, Dh]);
+    const W = this.param(`h.${l}.attn.c_attn.weight`);
+    const bias = this.param(`h.${l}.attn.c_attn.bias`);
+    let q: Tensor;
+    let k: Tensor;
+    let v: Tensor;
+    if (this.splitQkvInput) {
+      // TransformerLens's split inputs: a copy of resid_pre per head for each of q, k, v, each
+      // normalised by ln1 and projected by its head's slice of the weights.
+      const D = c.dModel;
+      const Wr = reshape(W, [D, 3, H, Dh]);
+      const br = reshape(bias, [3, H, Dh]);
+      const proj = async (i: number, name: string): Promise<Tensor> => {
+        const rep = mul(reshape(residPre, [B, N, 1, D]), tensor(new Float32Array(H).fill(1), [1, 1, H, 1], { device: this.device }));
+        const inp = await point(`${a}.${name}`, rep, l);
+        const xn = await this.norm(`h.${l}.ln_1`, inp, `blocks.${l}.ln1.split`, l, async (_n, t) => t, () => false);
+        const wi = permute(reshape(slice(Wr, [0, i, 0, 0], [D, 1, H, Dh]), [D, H, Dh]), [1, 0, 2]); // [H, D, Dh]
+        const y = matmul(permute(xn, [0, 2, 1, 3]), reshape(wi, [1, H, D, Dh])); // [B, H, N, Dh]
+        return add(permute(y, [0, 2, 1, 3]), reshape(slice(br, [i, 0, 0], [1, H, Dh]), [1, 1, H, Dh]));
+      };
+      q = await proj(0, 'hook_q_input');
+      k = await proj(1, 'hook_k_input');
+      v = await proj(2, 'hook_v_input');
+    } else {
+      const qkv = reshape(add(matmul(x, W), bias), [B, N, 3, H, Dh]);
+      const part = (i: number): Tensor => reshape(slice(qkv, [0, 0, i, 0, 0], [B, N, 1, H, Dh]), [B, N, H, Dh]);
+      q = part(0);
+      k = part(1);
+      v = part(2);
+    }
     // TransformerLens shapes: hook_q/k/v [B, N, H, Dh]; attention works on [B, H, N, Dh].
-    let q = permute(await point(`${a}.hook_q`, part(0), l), [0, 2, 1, 3]);
-    let k = permute(await point(`${a}.hook_k`, part(1), l), [0, 2, 1, 3]);
-    let v = permute(await point(`${a}.hook_v`, part(2), l), [0, 2, 1, 3]);
-    if (c.positional === 'rotary') {
+    q = permute(await point(`${a}.hook_q`, q, l), [0, 2, 1, 3]);
+    k = permute(await point(`${a}.hook_k`, k, l), [0, 2, 1, 3]);
+    v = permute(await point(`${a}.hook_v`, v, l), [0, 2, 1, 3]);
+    // 'cache' positions (StreamingLLM): keys are stored before rotation and rotated at their cache index.
+    const cachePositions = kv?.positionMode === 'cache' && c.positional === 'rotary';
+    if (c.positional === 'rotary' && !cachePositions) {
       q = permute(await point(`${a}.hook_rot_q`, permute(rotary(q, { base: c.rotaryBase, offset: start }), [0, 2, 1, 3]), l), [0, 2, 1, 3]);
       k = permute(await point(`${a}.hook_rot_k`, permute(rotary(k, { base: c.rotaryBase, offset: start }), [0, 2, 1, 3]), l), [0, 2, 1, 3]);
+    } else if (cachePositions) {
+      for (const n of ['hook_rot_q', 'hook_rot_k']) unavailable?.(`${a}.${n}`, "positions: 'cache' rotates inside the KV cache");
     }
-    if (kv) {
-      const pk = kv.k[l];
-      const pv = kv.v[l];
-      if (pk && pv) {
-        k = concat([pk, k], 2);
-        v = concat([pv, v], 2);
-        pk.dispose();
-        pv.dispose();
-      }
-      kv.k[l] = keep(k);
-      kv.v[l] = keep(v);
-    }
+    if (kv) await kv.append(k, v, { layer: l });
 
-    let z = await this.attendHeads(l, q, k, v, wants, point);
+    let z = await this.attendHeads(l, q, k, v, start, kv, cachePositions, wants, point, unavailable);
     z = this.applyHeadControls(l, z);
     // hook_z [B, N, H, Dh]
     const zt = await point(`${a}.hook_z`, permute(z, [0, 2, 1, 3]), l);
@@ -392,75 +514,126 @@ export class Transformer {
     if (wants(`${a}.hook_result`)) {
       // Per-head contributions to the residual: z_h @ W_O[h] -> [B, N, H, D].
       const woh = reshape(wo, [1, H, Dh, c.dModel]);
-      const perHead = matmul(permute(zt, [0, 2, 1, 3]), woh);
-      const result = await point(`${a}.hook_result`, permute(perHead, [0, 2, 1, 3]), l);
+      const perHeadOut = matmul(permute(zt, [0, 2, 1, 3]), woh);
+      const result = await point(`${a}.hook_result`, permute(perHeadOut, [0, 2, 1, 3]), l);
       return add(sum(result, 2), bo);
     }
     return add(matmul(reshape(zt, [B, N, H * Dh]), wo), bo);
   }
 
-  /** Run each head's attention variant; returns z [B, H, Nq, Dh]. */
-  private async attendHeads(l: number, q: Tensor, k: Tensor, v: Tensor, wants: (n: string) => boolean, point: (n: string, t: Tensor, l: number | null) => Promise<Tensor>): Promise<Tensor> {
+  /**
+   * Run each head's variant on its own slice of heads (heads sharing one setAttention call form
+   * one slice); returns z [B, H, Nq, Dh]. Scores and pattern hooks see [B, H, Nq, Nk] assembled
+   * from the slices; a slice whose variant has no weights makes them unavailable (said by name).
+   */
+  private async attendHeads(
+    l: number, q: Tensor, k: Tensor, v: Tensor, start: number, kv: KVCache | undefined, cachePositions: boolean,
+    wants: (n: string) => boolean, point: Point, unavailable?: (name: string, why: string) => void,
+  ): Promise<Tensor> {
     const c = this.config;
     const H = c.nHeads;
+    const [B, , Nq, Dh] = q.shape as [number, number, number, number];
     const a = `blocks.${l}.attn`;
-    const scale = 1 / Math.sqrt(c.dHead);
-    const controls = this.heads.layer(l);
-    const groups = new Map<string, { choice: AttentionChoice; heads: number[] }>();
+    const groups: { choice: AttentionChoice; heads: number[] }[] = [];
     this.variants[l]!.forEach((choice, h) => {
-      const key = `${choice.name}:${JSON.stringify(choice.options)}`;
-      const g = groups.get(key);
+      const g = groups.find((x) => x.choice === choice);
       if (g) g.heads.push(h);
-      else groups.set(key, { choice, heads: [h] });
+      else groups.push({ choice, heads: [h] });
     });
     const wantScores = wants(`${a}.hook_attn_scores`);
     const wantPattern = wants(`${a}.hook_pattern`);
+    const perturb = perturbFor(this.heads.layer(l));
+    const grad = isGradEnabled() && q.requiresGrad;
+    const total = start + Nq;
+    const qPositions = Int32Array.from({ length: Nq }, (_, i) => start + i);
+    const single = groups.length === 1;
 
-    const runGroup = async (choice: AttentionChoice): Promise<Tensor> => {
-      const perturb = perturbFor(controls);
-      const plain = choice.name === 'softmax' && Object.keys(choice.options).length === 0;
-      if (plain && wantPattern && !wantScores && !perturb && !q.requiresGrad) {
-        // Probe path: flash computes z; the pattern is recomputed from its lse for the hook. A hook
-        // that replaces the pattern gets z from its replacement, as on the dense path.
-        const r = await getAttention('softmax')?.(q, k, v, { scale, causal: true });
-        if (r?.lse) {
-          const pattern = patternFromLse(q, k, r.lse, { scale, causal: true });
-          const seen = await point(`${a}.hook_pattern`, pattern, l);
-          return seen === pattern ? r.out : matmul(seen, v);
-        }
-      }
-      if (plain && (wantScores || wantPattern || perturb)) {
-        // Inspectable path: scores and pattern exist only here, and only when asked for.
-        const r = await denseAttention(q, k, v, {
-          scale, causal: true, ...(perturb ? { perturb } : {}),
-          hooks: {
+    const results: { heads: number[]; res: VariantResult; name: string }[] = [];
+    let inlineHooks = false;
+    for (const { choice, heads } of groups) {
+      const variant = this.variantOf(choice.name, l);
+      const { mask: userMask, scoreMod, scale, ...rest } = choice.options;
+      const maskIn = Array.isArray(userMask) ? perHead(userMask.length === H && heads.length !== H ? heads.map((h) => userMask[h] as MaskLike) : (userMask as MaskLike[])) : (userMask as MaskLike | null | undefined);
+      const mask = effectiveMask(true, maskIn);
+      const qg = pickHeads(q, heads, H);
+      let kg = pickHeads(k, heads, H);
+      let vg = pickHeads(v, heads, H);
+      let kPositions: Int32Array<ArrayBufferLike> = qPositions;
+      let qIn = qg;
+      const gPerturb = perturb && sliceHeadsPerturb(perturb, heads);
+      const dense = choice.name === 'softmax' && !kv && (wantScores || !!gPerturb || (wantPattern && grad)) && !scoreMod;
+      if (dense) {
+        // Inspectable path: scores and pattern exist here; with one slice the hooks fire inline (replaceable).
+        inlineHooks = single;
+        const r = await denseAttention(qg, kg, vg, {
+          scale: (scale as number | undefined) ?? 1 / Math.sqrt(Dh), mask, ...(gPerturb ? { perturb: gPerturb } : {}),
+          ...(single ? { hooks: {
             ...(wantScores ? { scores: (t: Tensor) => point(`${a}.hook_attn_scores`, t, l) } : {}),
             ...(wantPattern ? { pattern: (t: Tensor) => point(`${a}.hook_pattern`, t, l) } : {}),
-          },
+          } } : {}),
         });
-        return r.out;
+        results.push({ heads, name: choice.name, res: { out: r.out, probs: r.probs, scores: r.scores } });
+        continue;
       }
-      const impl = getAttention(choice.name);
-      if (!impl) throw new ModelError('attention', `variant '${choice.name}' (layer ${l}) is no longer registered`);
-      const opts: AttentionImplOptions = { ...choice.options, scale, causal: true, returnProbs: wantPattern };
-      const r = await impl(q, k, v, opts);
-      if (wantPattern && r.probs) {
-        // Read-only for non-dense variants: the pattern is reported, the output stays the impl's.
-        await point(`${a}.hook_pattern`, r.probs, l);
+      if (kv && !variant.readsCache) {
+        // A variant that does not read the cache gets the held tokens as plain k, v (when nothing was evicted).
+        const g = await kv.gather({ layer: l, heads });
+        if (!g || g.positions.length !== total || g.positions[g.positions.length - 1] !== total - 1) {
+          throw new ModelError('attention', `variant '${choice.name}' (layer ${l}) does not read the KV cache and its heads' tokens were evicted; use 'softmax' on heads with an evicting policy, or a full policy`);
+        }
+        kg = g.k;
+        vg = g.v;
+        kPositions = g.positions;
+        if (cachePositions) {
+          kg = rotary(kg, { base: c.rotaryBase, offset: 0 });
+          qIn = rotary(qg, { base: c.rotaryBase, offset: g.positions.length - Nq });
+        }
       }
-      return r.out;
-    };
-
-    if (groups.size === 1) return runGroup([...groups.values()][0]!.choice);
-    // Mixed variants in one layer: each variant runs on all heads, heads are then selected.
-    let z: Tensor | null = null;
-    for (const { choice, heads } of groups.values()) {
-      const sel = new Float32Array(H);
-      for (const h of heads) sel[h] = 1;
-      const part = mul(await runGroup(choice), tensor(sel, [1, H, 1, 1], { device: this.device }));
-      z = z ? add(z, part) : part;
+      const ctx = attentionContext(qIn, {
+        scale: (scale as number | undefined) ?? 1 / Math.sqrt(Dh), mask, causal: true, scoreMod: (scoreMod as never) ?? null,
+        layer: l, heads, groupSize: 1, qPositions, kPositions, returnProbs: wantPattern, returnScores: wantScores,
+        cache: kv && variant.readsCache ? kv : null, rotary: cachePositions ? { base: c.rotaryBase } : null, options: rest,
+      });
+      const res = await variant.forward(qIn, kg, vg, ctx);
+      if (res.out.shape[1] !== heads.length || res.out.shape[2] !== Nq) throw new ModelError('attention', `variant '${choice.name}' (layer ${l}) returned out ${fmtShape(res.out.shape)}, expected [${B}, ${heads.length}, ${Nq}, Dv]`);
+      results.push({ heads, name: choice.name, res });
     }
-    return z!;
+    let z = assembleHeads(results.map((r) => ({ heads: r.heads, t: r.res.out })), H);
+    if (inlineHooks) return z;
+    const missing = (what: 'probs' | 'scores'): string | null => {
+      const lack = results.filter((r) => !r.res[what]);
+      if (!lack.length) return null;
+      const via = kv ? ' decoding through the KV cache' : '';
+      return lack.map((r) => `variant '${r.name}' (heads ${r.heads.join(', ')})${via} gives no ${what === 'probs' ? 'weights' : 'scores'}`).join('; ');
+    };
+    if (wantScores) {
+      const why = missing('scores');
+      if (why) unavailable?.(`${a}.hook_attn_scores`, why);
+      else {
+        const s = assembleHeads(results.map((r) => ({ heads: r.heads, t: r.res.scores! })), H);
+        const seen = await point(`${a}.hook_attn_scores`, s, l);
+        if (seen !== s) throw new ModelError('hook', `${a}.hook_attn_scores: a replacement needs one 'softmax' variant on every head of the layer (dense path)`);
+      }
+    }
+    if (wantPattern) {
+      const why = missing('probs');
+      if (why) unavailable?.(`${a}.hook_pattern`, why);
+      else {
+        const p = assembleHeads(results.map((r) => ({ heads: r.heads, t: r.res.probs! })), H);
+        const seen = await point(`${a}.hook_pattern`, p, l);
+        // A replaced pattern drives z: out = pattern @ v holds for every variant that reports weights.
+        if (seen !== p) {
+          if (kv) throw new ModelError('hook', `${a}.hook_pattern: replacing the pattern while decoding through a KV cache is not supported`);
+          z = matmul(seen, v);
+        }
+      }
+    }
+    return z;
+  }
+
+  private variantOf(name: string, l: number): AttentionVariant {
+    if (!hasAttention(name)) throw new ModelError('attention', `variant '${name}' (layer ${l}) is no longer registered (have: ${listAttention().join(', ')})`);
+    return getAttention(name);
   }
 
   /** Gate and ablation on z [B, H, N, Dh]: z' = z·a[h] + mean(z)·b[h]. */
@@ -486,9 +659,16 @@ export class Transformer {
 
   // ------------------------------------------------------------------------------ generation
 
-  /** Autoregressive decoding (greedy when temperature is 0, else sampling, optionally top-k). */
+  /**
+   * Autoregressive decoding (greedy when temperature is 0, else sampling, optionally top-k): the
+   * prompt is prefilled into a KV cache (attention's KVCache: `kvCache`, or one made with
+   * `cachePolicy` / `cachePositions`), then each token decodes through it.
+   */
   async generate(prompt: TokenInput, options: GenerateOptions): Promise<Tensor> {
+    checkKeys('generate', options ?? {}, GENERATE_KEYS);
+    if (!options || !Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) throw new ModelError('generate', `maxNewTokens must be a non-negative integer, got ${String(options?.maxNewTokens)}`);
     const useCache = options.useCache ?? true;
+    if (!useCache && (options.kvCache || options.cachePolicy)) throw new ModelError('generate', 'useCache: false cannot be combined with kvCache or cachePolicy');
     const temperature = options.temperature ?? 0;
     const rng = new Rng(options.seed ?? 0);
     return noGrad(() => scope(async () => {
@@ -497,7 +677,9 @@ export class Transformer {
       const rows: number[][] = [];
       const pd = await p.data();
       for (let b = 0; b < B; b++) rows.push(Array.from(pd.subarray(b * p.shape[1]!, (b + 1) * p.shape[1]!)));
-      const kv = useCache ? new KVCache(this.config.nLayers) : undefined;
+      const own = useCache && !options.kvCache;
+      const kv = !useCache ? undefined : options.kvCache ?? this.createKVCache({ batch: B, ...(options.cachePolicy ? { policy: options.cachePolicy } : {}), ...(options.cachePositions ? { positions: options.cachePositions } : {}) });
+      if (kv) this.checkCache(kv, B);
       let next: Tensor = p;
       const done = new Array<boolean>(B).fill(false);
       try {
@@ -518,7 +700,7 @@ export class Transformer {
           if (done.every(Boolean)) break;
         }
       } finally {
-        kv?.dispose();
+        if (own) kv?.dispose();
       }
       return tensor(Int32Array.from(rows.flat()), [B, rows[0]!.length], { device: this.device, dtype: 'int32' });
     }));
@@ -555,9 +737,11 @@ function selectorFn(sel: AttentionSelector, L: number, H: number): (l: number, h
     return (l) => l === sel;
   }
   if (typeof sel === 'function') return sel;
-  if (sel.layer !== undefined && (sel.layer < 0 || sel.layer >= L)) throw new ModelError('setAttention', `layer ${sel.layer} is out of range (model has ${L})`);
-  if (sel.head !== undefined && (sel.head < 0 || sel.head >= H)) throw new ModelError('setAttention', `head ${sel.head} is out of range (${H} per layer)`);
-  return (l, h) => (sel.layer === undefined || sel.layer === l) && (sel.head === undefined || sel.head === h);
+  if (sel.layer !== undefined && (!Number.isInteger(sel.layer) || sel.layer < 0 || sel.layer >= L)) throw new ModelError('setAttention', `layer ${sel.layer} is out of range (model has ${L})`);
+  if (sel.head !== undefined && sel.heads !== undefined) throw new ModelError('setAttention', 'give head or heads, not both');
+  const heads = sel.heads ?? (sel.head !== undefined ? [sel.head] : undefined);
+  for (const h of heads ?? []) if (!Number.isInteger(h) || h < 0 || h >= H) throw new ModelError('setAttention', `head ${h} is out of range (${H} per layer)`);
+  return (l, h) => (sel.layer === undefined || sel.layer === l) && (heads === undefined || heads.includes(h));
 }
 
 /** Pick a token from one row of logits. */
@@ -580,4 +764,32 @@ export function sampleRow(logits: Float32Array, temperature: number, topK: numbe
     if (r <= 0) return idx[j]!;
   }
   return idx[idx.length - 1]!;
+}
+
+/** Heads `heads` of t [B, H, N, D] (t itself when they are all heads in order). */
+function pickHeads(t: Tensor, heads: readonly number[], H: number): Tensor {
+  const [B, , N, D] = t.shape as [number, number, number, number];
+  if (heads.length === H && heads.every((h, i) => h === i)) return t;
+  if (heads.every((h, i) => h === heads[0]! + i)) return slice(t, [0, heads[0]!, 0, 0], [B, heads.length, N, D]);
+  return concat(heads.map((h) => slice(t, [0, h, 0, 0], [B, 1, N, D])), 1);
+}
+
+/** Per-slice tensors [B, Hg, ...] put back in head order: [B, H, ...]. */
+function assembleHeads(parts: { heads: readonly number[]; t: Tensor }[], H: number): Tensor {
+  if (parts.length === 1) return parts[0]!.t;
+  const byHead: Tensor[] = new Array<Tensor>(H);
+  for (const { heads, t } of parts) {
+    const rest = t.shape.slice(2);
+    heads.forEach((h, i) => {
+      byHead[h] = slice(t, [0, i, ...rest.map(() => 0)], [t.shape[0]!, 1, ...rest]);
+    });
+  }
+  return concat(byHead, 1);
+}
+
+function sliceHeadsPerturb(p: PatternPerturb, heads: readonly number[]): PatternPerturb | undefined {
+  const pick = (a: Float32Array): Float32Array => Float32Array.from(heads, (h) => a[h]!);
+  const s: PatternPerturb = { temperature: pick(p.temperature), toIdentity: pick(p.toIdentity), toUniform: pick(p.toUniform) };
+  const neutral = s.temperature.every((t) => t === 1) && s.toIdentity.every((x) => x === 0) && s.toUniform.every((x) => x === 0);
+  return neutral ? undefined : s;
 }

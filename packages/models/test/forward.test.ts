@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng, cpuDevice, tensor } from '@attnlab/tensor';
-import { KVCache, ModelError, Transformer, type ModelConfigInput } from '../src/index.js';
+import { ModelError, Transformer, type ModelConfigInput } from '../src/index.js';
 import { referenceForward } from './reference.js';
 import { SEED, assertClose, randomModel, randomTokens, webgpuOrNull } from './helpers.js';
 
@@ -44,7 +44,7 @@ test('KV cache: incremental decoding equals the full forward, and generate agree
     const model = randomModel({ vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 2, nCtx: 32, positional }, SEED);
     const toks = randomTokens(new Rng(SEED + 1), 2, 9, 19);
     const full = await (await model.forward(toks)).data();
-    const kv = new KVCache(2);
+    const kv = model.createKVCache({ batch: 2 });
     const first = await model.forward(toks.map((r) => r.slice(0, 5)), { kvCache: kv });
     assert.equal(kv.length, 5);
     assertClose(await first.data(), Array.from({ length: 2 * 5 * 19 }, (_, i) => full[Math.floor(i / (5 * 19)) * 9 * 19 + (i % (5 * 19))]!), 1e-5, `${positional} prefill`);

@@ -162,7 +162,7 @@ test('pattern perturbations: identity, uniform, temperature', async () => {
       assert.ok(Math.abs(p[1]![i]![j]! - (i === j ? 1 : 0)) < 1e-6, 'identity');
       const u = j <= i ? 1 / (i + 1) : 0;
       assert.ok(Math.abs(p[3]![i]![j]! - (0.5 * base[3]![i]![j]! + 0.5 * u)) < 1e-6, 'uniform');
-      assert.ok(Math.abs(p[0]![i]![j]! - base[0]![i]![j]!) < 1e-7, 'untouched head');
+      assert.ok(Math.abs(p[0]![i]![j]! - base[0]![i]![j]!) < 1e-6, 'untouched head (float64 probe vs float32 dense)');
     }
   }
   model.heads.reset();

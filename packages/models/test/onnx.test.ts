@@ -14,7 +14,7 @@ const CASES: [string, ModelConfigInput, ((m: ReturnType<typeof randomModel>) => 
       m.heads.set({ layer: 0, head: 1 }, { ablate: 'zero' });
       m.heads.set({ layer: 1, head: 2 }, { gate: 0.3 });
     }],
-  ['linear attention layer, relu mlp', { vocabSize: 9, dModel: 8, nLayers: 2, nHeads: 2, act: 'relu', nCtx: 16 }, (m) => m.setAttention(1, 'linear')],
+  ['linear attention layer, relu mlp', { vocabSize: 9, dModel: 8, nLayers: 2, nHeads: 2, act: 'relu', nCtx: 16 }, (m) => m.setAttention(1, 'linear-elu1-normalized')],
 ];
 
 for (const [label, cfg, setup] of CASES) {
@@ -44,6 +44,6 @@ test('ONNX export refuses what it cannot lower', async () => {
   model.heads.set({ layer: 0, head: 0 }, { ablate: 'mean' });
   await assert.rejects(exportOnnx(model, { seqLen: 4 }), /mean ablation or a pattern perturbation/);
   model.heads.reset();
-  model.setAttention({ layer: 0, head: 1 }, 'linear');
+  model.setAttention({ layer: 0, head: 1 }, 'linear-elu1-normalized');
   await assert.rejects(exportOnnx(model, { seqLen: 4 }), /mixes attention variants/);
 });
