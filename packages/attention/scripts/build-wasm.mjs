@@ -45,6 +45,19 @@ const wat = `(module
         (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32x4.splat (i32.const 127))) (i32.const 23)))
       (f32x4.gt (local.get $x0) ${splat(-87)})))
 
+  ;; x[i] = x > 0 ? x + 1 : e^x in place over n floats (n % 4 == 0): the elu1 feature map of
+  ;; linear attention (cpu/linear-wasm.ts).
+  (func (export "elu1") (param $p i32) (param $n i32)
+    (local $end i32) (local $x v128)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+      (local.set $x (v128.load (local.get $p)))
+      (v128.store (local.get $p)
+        (v128.bitselect (f32x4.add (local.get $x) ${splat(1)}) (call $exp4 (local.get $x)) (f32x4.gt (local.get $x) ${splat(0)})))
+      (local.set $p (i32.add (local.get $p) (i32.const 16)))
+      (br $l))))
+
   ;; S[i*keys + j] = scale * (q_i . k_j); q, k rows of D floats (D % 4 == 0). Blocks of 2 rows x 4 keys.
   (func (export "qk") (param $q i32) (param $k i32) (param $s i32) (param $rows i32) (param $keys i32) (param $D i32) (param $scale f32)
     (local $i i32) (local $j i32) (local $d i32) (local $Db i32) (local $qi i32) (local $qi2 i32) (local $out i32) (local $out2 i32) (local $two i32)

@@ -7,7 +7,8 @@
  */
 import { concat, customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
 import { featureDim, featurize, featurizeBackward, type FeatureMap } from './reference/linear.js';
-import { linearCore, linearCoreBackward } from './cpu/linear-core.js';
+import { linearCore, linearCoreBackward, type Arr } from './cpu/linear-core.js';
+import { elu1Wasm, linearWasmAvailable } from './cpu/linear-wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { linearAttentionGpu } from './linear-gpu.js';
 
@@ -48,40 +49,40 @@ export interface LinearAttentionResult {
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
- * Featurised rows phi(x) for all rows: [rows, F] in float64. `rescale` (elu1 with normalize):
- * a row with no positive entry is divided by e^{max}: the output does not change (numerator and
- * normaliser scale alike) and the float32 kernels no longer underflow on rows like x = -120.
- * Returns the shift per row (0 for rows left alone).
+ * Featurised rows phi(x) for all rows: [rows, F], float32 where the WebAssembly core runs (it
+ * computes in float32), float64 otherwise. `rescale` (elu1 with normalize): a row with no positive
+ * entry is divided by e^{max}: the output does not change (numerator and normaliser scale alike)
+ * and float32 no longer underflows on rows like x = -120. Returns the shift per row (0: left alone).
  */
-function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean): { phi: Float64Array; shift: Float64Array | null } {
-  const out = new Float64Array(rows * F);
+function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean, f32: boolean): { phi: Arr; shift: Float64Array | null } {
   if (map === 'taylor2') {
+    const out = new Float64Array(rows * F);
     for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
-    return { phi: out, shift: null };
+    return { phi: f32 ? Float32Array.from(out) : out, shift: null };
   }
   const n = rows * D;
-  if (map === 'identity') for (let i = 0; i < n; i++) out[i] = x[i]!;
+  const out = f32 ? new Float32Array(n) : new Float64Array(n);
+  if (map === 'identity') out.set(x);
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
-  else if (!rescale) for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
-  else {
-    const shift = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let m = -Infinity;
-      for (let d = 0; d < D; d++) m = Math.max(m, x[r * D + d]!);
-      const sh = m > 0 ? 0 : m;
-      shift[r] = sh;
-      for (let d = 0; d < D; d++) { const z = x[r * D + d]!; out[r * D + d] = z > 0 ? z + 1 : Math.exp(z - sh); }
-    }
-    return { phi: out, shift };
+  else if (f32) out.set(elu1Wasm(x));
+  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
+  if (map !== 'elu1' || !rescale) return { phi: out, shift: null };
+  const shift = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let d = 0; d < D; d++) m = Math.max(m, x[r * D + d]!);
+    if (m > 0) continue;
+    shift[r] = m;
+    for (let d = 0; d < D; d++) out[r * D + d] = Math.exp(x[r * D + d]! - m);
   }
-  return { phi: out, shift: null };
+  return { phi: out, shift };
 }
 
 /** dx from dphi for all rows (float32 out); `shift` as returned by featurizeAll. */
-function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Float64Array, rows: number, D: number, scale: number, F: number, shift: Float64Array | null): Float32Array {
+function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Arr, rows: number, D: number, scale: number, F: number, shift: Float64Array | null): Float32Array {
   const out = new Float32Array(rows * D);
   if (map === 'taylor2') {
-    for (let r = 0; r < rows; r++) out.set(featurizeBackward(map, x, r * D, D, scale, dphi.subarray(r * F, (r + 1) * F)), r * D);
+    for (let r = 0; r < rows; r++) out.set(featurizeBackward(map, x, r * D, D, scale, Float64Array.from(dphi.subarray(r * F, (r + 1) * F))), r * D);
     return out;
   }
   const n = rows * D;
@@ -188,11 +189,13 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
   const BH = B * H;
   const rows = BH * N;
-  const { phi: fq, shift: qShift } = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1');
-  const { phi: fk } = featurizeAll(map, ka, rows, D, scale, F, false);
-  const vp = new Float64Array(rows * W);
+  // The chunk core runs in float32 WebAssembly where it exists: hand it float32 rows.
+  const f32 = mode === 'chunk' && linearWasmAvailable();
+  const { phi: fq, shift: qShift } = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1', f32);
+  const { phi: fk } = featurizeAll(map, ka, rows, D, scale, F, false, f32);
+  const vp = f32 ? new Float32Array(rows * W) : new Float64Array(rows * W);
   if (normalize) for (let r = 0; r < rows; r++) { for (let w = 0; w < Dv; w++) vp[r * W + w] = va[r * Dv + w]!; vp[r * W + Dv] = 1; }
-  else for (let i = 0; i < rows * Dv; i++) vp[i] = va[i]!;
+  else vp.set(va);
   // Log decay per row: log lambda_h + gate.
   const la = new Float64Array(rows);
   for (let bh = 0; bh < BH; bh++) {
@@ -226,7 +229,7 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const packed = customGrad(fromHost(dev, packedArr, [packedArr.length]), 'linearAttention', inputs, (g) => {
     const gAll = cpuArray(g, 'linearAttention backward');
     // dy through the normalisation o = y[:Dv] / y[Dv] (0 where y[Dv] is 0).
-    const dy = new Float64Array(rows * W);
+    const dy = f32 ? new Float32Array(rows * W) : new Float64Array(rows * W);
     for (let r = 0; r < rows; r++) {
       if (!normalize) { for (let c = 0; c < Dv; c++) dy[r * W + c] = gAll[r * Dv + c]!; continue; }
       const den = y[r * W + Dv]!;

@@ -18,6 +18,9 @@ import { linearChunkWasm, linearWasmAvailable } from './linear-wasm.js';
 
 export type LinearMode = 'parallel' | 'recurrent' | 'chunk';
 
+/** Rows and states: float64 on the JS path, float32 on the WebAssembly one. */
+export type Arr = Float32Array | Float64Array;
+
 export interface CoreDims {
   BH: number;
   N: number;
@@ -27,12 +30,12 @@ export interface CoreDims {
 
 export interface CoreResult {
   /** [BH*N, W] */
-  y: Float64Array;
+  y: Arr;
   /** [BH, F, W] */
-  S: Float64Array;
+  S: Arr;
 }
 
-export function linearCore(mode: LinearMode, q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, s0: Float64Array | null, d: CoreDims, scale: number, C: number): CoreResult {
+export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number): CoreResult {
   // The chunk form runs on the WebAssembly SIMD kernels where they exist (float32).
   if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C);
   const { BH, N, F, W } = d;
@@ -51,7 +54,7 @@ export function linearCore(mode: LinearMode, q: Float64Array, k: Float64Array, v
   return { y, S: Sall };
 }
 
-function recurrent(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, S: Float64Array, y: Float64Array, r0: number, N: number, F: number, W: number, scale: number): void {
+function recurrent(q: Arr, k: Arr, v: Arr, a: Arr, S: Arr, y: Arr, r0: number, N: number, F: number, W: number, scale: number): void {
   const FW = F * W;
   for (let t = 0; t < N; t++) {
     const r = r0 + t;
@@ -62,7 +65,7 @@ function recurrent(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64
   }
 }
 
-function parallel(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, S: Float64Array, y: Float64Array, r0: number, N: number, F: number, W: number, scale: number): void {
+function parallel(q: Arr, k: Arr, v: Arr, a: Arr, S: Arr, y: Arr, r0: number, N: number, F: number, W: number, scale: number): void {
   const G = new Float64Array(N);
   for (let t = 0, acc = 0; t < N; t++) G[t] = acc += a[r0 + t]!;
   for (let t = 0; t < N; t++) {
@@ -81,7 +84,7 @@ function parallel(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64A
   for (let s = 0; s < N; s++) rank1(S, k, (r0 + s) * F, v, (r0 + s) * W, Math.exp(gN - G[s]!), F, W);
 }
 
-function chunked(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, S: Float64Array, y: Float64Array, r0: number, N: number, F: number, W: number, scale: number, C: number): void {
+function chunked(q: Arr, k: Arr, v: Arr, a: Arr, S: Arr, y: Arr, r0: number, N: number, F: number, W: number, scale: number, C: number): void {
   const L = new Float64Array(C);
   for (let t0 = 0; t0 < N; t0 += C) {
     const len = Math.min(C, N - t0);
@@ -107,7 +110,7 @@ function chunked(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Ar
   }
 }
 
-function dot(x: Float64Array, xo: number, z: Float64Array, zo: number, n: number): number {
+function dot(x: Arr, xo: number, z: Arr, zo: number, n: number): number {
   let s0 = 0;
   let s1 = 0;
   let i = 0;
@@ -119,12 +122,12 @@ function dot(x: Float64Array, xo: number, z: Float64Array, zo: number, n: number
   return s0 + s1;
 }
 
-function axpy(y: Float64Array, yo: number, w: number, x: Float64Array, xo: number, n: number): void {
+function axpy(y: Arr, yo: number, w: number, x: Arr, xo: number, n: number): void {
   for (let i = 0; i < n; i++) y[yo + i]! += w * x[xo + i]!;
 }
 
 /** S += c k_r^T v_r */
-function rank1(S: Float64Array, k: Float64Array, ko: number, v: Float64Array, vo: number, c: number, F: number, W: number): void {
+function rank1(S: Arr, k: Arr, ko: number, v: Arr, vo: number, c: number, F: number, W: number): void {
   for (let f = 0; f < F; f++) {
     const kf = k[ko + f]! * c;
     if (kf !== 0) axpy(S, f * W, kf, v, vo, W);
@@ -132,7 +135,7 @@ function rank1(S: Float64Array, k: Float64Array, ko: number, v: Float64Array, vo
 }
 
 /** y_r += c q_r S */
-function rowTimesState(q: Float64Array, qo: number, c: number, S: Float64Array, y: Float64Array, yo: number, F: number, W: number): void {
+function rowTimesState(q: Arr, qo: number, c: number, S: Arr, y: Arr, yo: number, F: number, W: number): void {
   for (let f = 0; f < F; f++) {
     const qf = q[qo + f]! * c;
     if (qf !== 0) axpy(y, yo, qf, S, f * W, W);
@@ -140,8 +143,10 @@ function rowTimesState(q: Float64Array, qo: number, c: number, S: Float64Array, 
 }
 
 /** Rows in reverse time within each of the BH sequences. */
-export function flipRows(x: Float64Array, BH: number, N: number, width: number): Float64Array {
-  const o = new Float64Array(x.length);
+const like = (x: Arr, n: number): Arr => (x instanceof Float32Array ? new Float32Array(n) : new Float64Array(n));
+
+export function flipRows(x: Arr, BH: number, N: number, width: number): Arr {
+  const o = like(x, x.length);
   for (let bh = 0; bh < BH; bh++) {
     for (let t = 0; t < N; t++) o.set(x.subarray((bh * N + t) * width, (bh * N + t + 1) * width), (bh * N + N - 1 - t) * width);
   }
@@ -149,8 +154,8 @@ export function flipRows(x: Float64Array, BH: number, N: number, width: number):
 }
 
 /** [BH, R, Cc] -> [BH, Cc, R] */
-export function transposeStates(x: Float64Array, BH: number, R: number, Cc: number): Float64Array {
-  const o = new Float64Array(x.length);
+export function transposeStates(x: Arr, BH: number, R: number, Cc: number): Arr {
+  const o = like(x, x.length);
   for (let bh = 0; bh < BH; bh++) {
     const b = bh * R * Cc;
     for (let r = 0; r < R; r++) for (let c = 0; c < Cc; c++) o[b + c * R + r] = x[b + r * Cc + c]!;
@@ -162,16 +167,16 @@ export function transposeStates(x: Float64Array, BH: number, R: number, Cc: numb
  * Log decays for a reverse-time run, in run order: position u (original row N-1-u) steps with
  * a_{N-u}, the decay between original rows N-u-1 and N-u; position 0 has none.
  */
-function reverseDecays(a: Float64Array, BH: number, N: number): Float64Array {
-  const o = new Float64Array(a.length);
+function reverseDecays(a: Arr, BH: number, N: number): Arr {
+  const o = like(a, a.length);
   for (let bh = 0; bh < BH; bh++) for (let u = 1; u < N; u++) o[bh * N + u] = a[bh * N + N - u]!;
   return o;
 }
 
 export interface CoreGrads {
-  dq: Float64Array;
-  dk: Float64Array;
-  dv: Float64Array;
+  dq: Arr;
+  dk: Arr;
+  dv: Arr;
   /** [BH, F, W] */
   dS0: Float64Array;
   /** [BH*N]: gradient of the log decays a. */
@@ -182,7 +187,7 @@ export interface CoreGrads {
  * Gradients of <dy, y> + <dS, S_final> for the core above. `S` is the forward's final state
  * (only read for the gate gradient at the last row).
  */
-export function linearCoreBackward(q: Float64Array, k: Float64Array, v: Float64Array, a: Float64Array, s0: Float64Array | null, S: Float64Array, dy: Float64Array, dS: Float64Array | null, d: CoreDims, scale: number, C: number): CoreGrads {
+export function linearCoreBackward(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, S: Arr, dy: Arr, dS: Arr | null, d: CoreDims, scale: number, C: number): CoreGrads {
   const { BH, N, F, W } = d;
   // dq_t = scale (sum_{s<=t} w_ts (dy_t . v_s) k_s + e^{G_t} dy_t S0^T): the core with (dy, v, k, S0^T).
   const dq = linearCore('chunk', dy, v, k, a, s0 ? transposeStates(s0, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C).y;

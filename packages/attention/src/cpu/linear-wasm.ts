@@ -11,9 +11,40 @@
  * lanes, as the kernels need.
  */
 import { wasmKernels } from './wasm.js';
-import type { CoreDims, CoreResult } from './linear-core.js';
+import type { Arr, CoreDims, CoreResult } from './linear-core.js';
 
-type Arr = Float32Array | Float64Array;
+interface Kernels {
+  memory: WebAssembly.Memory;
+  qk(q: number, k: number, s: number, rows: number, keys: number, D: number, scale: number): void;
+  pv(p: number, v: number, acc: number, rows: number, keys: number, D: number): void;
+  elu1(p: number, n: number): void;
+}
+
+function kernels(): Kernels | null {
+  const w = wasmKernels() as unknown as Kernels | null;
+  return w && typeof w.elu1 === 'function' ? w : null;
+}
+
+function reserve(w: Kernels, bytes: number): Float32Array {
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
+  return new Float32Array(w.memory.buffer);
+}
+
+/** elu1 (x > 0 ? x + 1 : e^x) of every element, in SIMD blocks of 64K floats. */
+export function elu1Wasm(x: Float32Array): Float32Array {
+  const w = kernels()!;
+  const block = 1 << 16;
+  const mem = reserve(w, block * 4);
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i += block) {
+    const n = Math.min(block, x.length - i);
+    mem.set(x.subarray(i, i + n), 0);
+    w.elu1(0, Math.ceil(n / 4) * 4);
+    out.set(mem.subarray(0, n), i);
+  }
+  return out;
+}
 
 const up = (x: number, m: number): number => Math.ceil(x / m) * m;
 
@@ -21,11 +52,11 @@ const up = (x: number, m: number): number => Math.ceil(x / m) * m;
 export function linearWasmAvailable(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   if (env?.['ATTNLAB_CPU_KERNELS'] === 'js') return false;
-  return wasmKernels() !== null;
+  return kernels() !== null;
 }
 
 export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number): CoreResult {
-  const w = wasmKernels();
+  const w = kernels();
   if (!w) throw new Error('linearChunkWasm: WebAssembly SIMD is unavailable');
   const { BH, N, F, W } = d;
   const Fp = up(F, 4);
@@ -40,12 +71,10 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
   const oA = oS + Fp * Wp;
   const oKt = oA + C * C;
   const need = (oKt + Fp * C) * 4;
-  const have = w.memory.buffer.byteLength;
-  if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
-  const mem = new Float32Array(w.memory.buffer);
+  const mem = reserve(w, need);
   mem.fill(0, 0, need / 4);
-  const y = new Float64Array(BH * N * W);
-  const Sall = new Float64Array(BH * F * W);
+  const y = new Float32Array(BH * N * W);
+  const Sall = new Float32Array(BH * F * W);
   const L = new Float64Array(C);
   for (let bh = 0; bh < BH; bh++) {
     mem.fill(0, oS, oS + Fp * Wp);
@@ -59,14 +88,18 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
         if (ai !== 0) decays = true;
         L[i] = acc += ai;
       }
-      for (let i = 0; i < len; i++) {
-        const r = r0 + i;
-        for (let f = 0; f < F; f++) {
-          mem[oQ + i * Fp + f] = q[r * F + f]!;
-          mem[oK + i * Fp + f] = k[r * F + f]!;
+      if (F === Fp) {
+        mem.set(q.subarray(r0 * F, (r0 + len) * F), oQ);
+        mem.set(k.subarray(r0 * F, (r0 + len) * F), oK);
+      } else {
+        for (let i = 0; i < len; i++) {
+          const r = (r0 + i) * F;
+          mem.set(q.subarray(r, r + F), oQ + i * Fp);
+          mem.set(k.subarray(r, r + F), oK + i * Fp);
         }
-        for (let c = 0; c < W; c++) mem[oV + i * Wp + c] = v[r * W + c]!;
       }
+      if (W === Wp) mem.set(v.subarray(r0 * W, (r0 + len) * W), oV);
+      else for (let i = 0; i < len; i++) mem.set(v.subarray((r0 + i) * W, (r0 + i + 1) * W), oV + i * Wp);
       mem.fill(0, oY, oY + len * Wp);
       // Intra-chunk: causal, decayed scores (the tile is len x len).
       w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
@@ -82,10 +115,8 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
         for (let f = 0; f < F; f++) mem[oQs + i * Fp + f] = mem[oQ + i * Fp + f]! * c;
       }
       w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
-      for (let i = 0; i < len; i++) {
-        const r = r0 + i;
-        for (let c = 0; c < W; c++) y[r * W + c] = mem[oY + i * Wp + c]!;
-      }
+      if (W === Wp) y.set(mem.subarray(oY, oY + len * W), r0 * W);
+      else for (let i = 0; i < len; i++) y.set(mem.subarray(oY + i * Wp, oY + i * Wp + W), (r0 + i) * W);
       // State update.
       const last = L[len - 1]!;
       if (last !== 0) {
