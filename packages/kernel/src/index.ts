@@ -12,7 +12,11 @@ export { CommRegistry, toArrayBuffers, type Comm, type CommManager, type CommMes
 export { toMimeBundle, plainText, DISPLAY, type MimeBundle } from './display.js';
 export { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
 export { splitMagics, type Magic, type MagicContext, type CellPart } from './magics.js';
-export { PluginRegistry, isPlugin, type AttnlabPlugin, type PluginContext, type DisplayFormatter } from './plugins.js';
+export {
+  PluginRegistry, PluginError, isPlugin, pluginMagic, activateOnImport, extensionPoints, mapPoint, EXTENSION_POINTS,
+  type AttnlabPlugin, type PluginContext, type PluginHost, type DisplayFormatter, type Disposable, type ExtensionPoint, type Named, type Registrar, type ActivePlugin,
+} from './plugins.js';
+export { toIopubMessage, type IopubMessage, type IopubOptions } from './jupyter-messages.js';
 export { makeProgress, type ProgressBar, type ProgressOptions } from './progress.js';
 export { isCompleteCode } from './is-complete.js';
 export { createInputBuffer, writeInput } from './stdin.js';

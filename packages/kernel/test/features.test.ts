@@ -80,7 +80,7 @@ test('a package exporting attnlabPlugin is activated on import, once; its format
   // A plugin that throws is reported; the import itself still works.
   const r = await k.execute("import { x } from 'broken';\nx");
   assert.equal(r.status, 'ok');
-  assert.ok(out.some((o) => o.type === 'stream' && /plugin in broken failed to activate: no GPU for me/.test(o.text)));
+  assert.ok(out.some((o) => o.type === 'stream' && /plugin 'broken' failed to activate: no GPU for me/.test(o.text)));
   const p = await k.execute('%plugin nothing-here');
   assert.equal(p.status === 'error' && p.evalue, 'no module nothing-here');
 });
