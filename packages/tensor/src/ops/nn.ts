@@ -1,6 +1,7 @@
 import { record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { sizeOf } from '../shape.js';
+import { layerNormCpu } from '../cpu/fused.js';
 import type { Tensor } from '../tensor.js';
 import { requireFloat, requireInt, sameDevice } from './check.js';
 import { fromStorage, tensor } from './create.js';
@@ -63,6 +64,8 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
   requireFloat('layerNorm', x);
   checkParam('layerNorm', x, weight, 'weight');
   checkParam('layerNorm', x, bias, 'bias');
+  // The CPU device has a fused kernel (one pass per row, fused backward).
+  if (x.device.kind === 'cpu' && x.rank >= 1 && [weight, bias].every((p) => !p || p.device === x.device)) return layerNormCpu(x, weight, bias, eps);
   const d = sub(x, mean(x, -1, true));
   let y = mul(d, rsqrt(addScalar(mean(mul(d, d), -1, true), eps)));
   if (weight) y = mul(y, weight);

@@ -51,41 +51,64 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
   for (let bt = 0; bt < s.batch; bt++) {
     const ao = bt * s.aBatchStride;
     const bo = bt * s.bBatchStride;
-    // Pack A: block ib, step p, lane r = A[ib*4 + r][p] (0 past m).
-    for (let ib = 0; ib < mb; ib++) {
-      const base = ap + ib * 4 * k;
-      for (let r = 0; r < 4; r++) {
-        const i = ib * 4 + r;
-        if (i >= m) {
-          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
-        } else if (s.transA) {
-          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[ao + p * m + i]!;
-        } else {
-          const row = ao + i * k;
-          for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[row + p]!;
-        }
-      }
-    }
+    packA(heap, ap, a, ao, m, k, mb, s.transA);
     // Pack B once per distinct matrix (a broadcast B is packed once).
     if (bo !== lastB) {
       lastB = bo;
-      for (let jb = 0; jb < nb; jb++) {
-        const base = bp + jb * 8 * k;
-        for (let c = 0; c < 8; c++) {
-          const j = jb * 8 + c;
-          if (j >= n) {
-            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = 0;
-          } else if (s.transB) {
-            const row = bo + j * k;
-            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[row + p]!;
-          } else {
-            for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[bo + p * n + j]!;
-          }
-        }
-      }
+      packB(heap, bp, b, bo, n, k, nb, s.transB);
     }
     w.gemm(ap * 4, bp * 4, cp * 4, mb, nb, k, ldc);
-    const oo = bt * m * n;
-    for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
+    unpackC(heap, cp, ldc, out, bt * m * n, m, n);
   }
+}
+
+// Packing loops are small functions of typed arrays and numbers so V8 optimises them once.
+
+/** A into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] (0 past m). */
+function packA(heap: Float32Array, ap: number, a: Float32Array, ao: number, m: number, k: number, mb: number, transA: boolean): void {
+  for (let ib = 0; ib < mb; ib++) {
+    const base = ap + ib * 4 * k;
+    for (let r = 0; r < 4; r++) {
+      const i = ib * 4 + r;
+      if (i >= m) {
+        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
+      } else if (transA) {
+        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[ao + p * m + i]!;
+      } else {
+        const row = ao + i * k;
+        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[row + p]!;
+      }
+    }
+  }
+}
+
+/** B into 8-column panels: panel jb, step p, lane c = B[p][jb*8 + c] (0 past n). */
+function packB(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: number, k: number, nb: number, transB: boolean): void {
+  for (let jb = 0; jb < nb; jb++) {
+    const base = bp + jb * 8 * k;
+    if (!transB && (jb + 1) * 8 <= n) {
+      // Whole panel from row-major B: 8 consecutive floats per step.
+      for (let p = 0; p < k; p++) {
+        const src = bo + p * n + jb * 8;
+        const dst = base + p * 8;
+        for (let c = 0; c < 8; c++) heap[dst + c] = b[src + c]!;
+      }
+      continue;
+    }
+    for (let c = 0; c < 8; c++) {
+      const j = jb * 8 + c;
+      if (j >= n) {
+        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = 0;
+      } else if (transB) {
+        const row = bo + j * k;
+        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[row + p]!;
+      } else {
+        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[bo + p * n + j]!;
+      }
+    }
+  }
+}
+
+function unpackC(heap: Float32Array, cp: number, ldc: number, out: Float32Array, oo: number, m: number, n: number): void {
+  for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
 }

@@ -1,0 +1,132 @@
+/**
+ * The CPU flash-attention backward on the WebAssembly SIMD kernels of wasm.ts (FlashAttention-2
+ * schedule per tile): S = QKᵀ·scale and dP = dO·Vᵀ come from `qk`, the probabilities and
+ * dS = P ⊙ (dP − δ) are formed per tile in JS (masks and score mods stay in their compiled JS
+ * evaluators), and dQ += dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO run through `pv` on transposed tiles.
+ * Same arithmetic as flashBackwardCpu, float32 accumulation instead of float64.
+ */
+import type { FlashPlan } from '../flash-plan.js';
+import { wasmKernels } from './wasm.js';
+
+const sigm = (x: number): number => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+
+export function flashBackwardWasm(
+  plan: FlashPlan, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+  dOut: Float32Array, dLse: Float32Array | null, sigmoid: boolean, sigBias: number,
+): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
+  const w = wasmKernels()!;
+  const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
+  const scale = plan.params.scale;
+  const G = Hq / Hkv;
+  const bm = plan.blockMask;
+  const qBlock = bm ? bm.qBlock : 64;
+  const kBlock = bm ? bm.kBlock : 64;
+  const allBlocks = Int32Array.from({ length: Math.ceil(Nk / kBlock) }, (_, i) => i);
+  const maskF = plan.mask ? plan.mask.evaluator(Nq, Nk) : null;
+  const [modF, dmodF] = plan.scoreMod ? plan.scoreMod.evaluators(Nq, Nk) : [null, null];
+  // Layout (floats): Q | dO | dQ (Nq·D each) | K | V | dK | dV (Nk·D each) | S | dP | dS | Pᵀ | dSᵀ tiles.
+  const qF = Nq * D;
+  const kF = Nk * D;
+  const tF = qBlock * kBlock;
+  const oQ = 0;
+  const oDO = oQ + qF;
+  const oDQ = oDO + qF;
+  const oK = oDQ + qF;
+  const oV = oK + kF;
+  const oDK = oV + kF;
+  const oDV = oDK + kF;
+  const oS = oDV + kF;
+  const oDP = oS + tF;
+  const oDS = oDP + tF;
+  const oPT = oDS + tF;
+  const oDST = oPT + tF;
+  const need = (oDST + tF) * 4;
+  const have = w.memory.buffer.byteLength;
+  if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
+  const mem = new Float32Array(w.memory.buffer);
+  const dq = new Float32Array(B * Hq * Nq * D);
+  const dk = new Float32Array(B * Hkv * Nk * D);
+  const dv = new Float32Array(B * Hkv * Nk * D);
+  const delta = new Float64Array(qBlock);
+  for (let b = 0; b < B; b++) {
+    for (let hk = 0; hk < Hkv; hk++) {
+      const kvo = (b * Hkv + hk) * kF;
+      mem.set(k.subarray(kvo, kvo + kF), oK);
+      mem.set(v.subarray(kvo, kvo + kF), oV);
+      mem.fill(0, oDK, oDV + kF);
+      for (let h = hk * G; h < (hk + 1) * G; h++) {
+        const qo = (b * Hq + h) * qF;
+        mem.set(q.subarray(qo, qo + qF), oQ);
+        mem.set(dOut.subarray(qo, qo + qF), oDO);
+        mem.fill(0, oDQ, oDQ + qF);
+        for (let qb = 0; qb * qBlock < Nq; qb++) {
+          const q0 = qb * qBlock;
+          const rows = Math.min(qBlock, Nq - q0);
+          for (let i = 0; i < rows; i++) {
+            const r = (b * Hq + h) * Nq + q0 + i;
+            const dl = dLse ? dLse[r]! : 0;
+            if (sigmoid) {
+              delta[i] = -dl * Math.exp(-lse[r]!);
+            } else {
+              let dd = -dl;
+              const ro = r * D;
+              for (let d = 0; d < D; d++) dd += dOut[ro + d]! * out[ro + d]!;
+              delta[i] = dd;
+            }
+          }
+          let list = allBlocks;
+          let nPartial = 0;
+          if (bm) {
+            const row = bm.rowOf(b, h) * bm.nQB + qb;
+            const at = row * bm.nKB;
+            nPartial = bm.kvNum[row]!;
+            const nf = bm.fullKvNum[row]!;
+            list = new Int32Array(nPartial + nf);
+            list.set(bm.kvIdx.subarray(at, at + nPartial), 0);
+            list.set(bm.fullKvIdx.subarray(at, at + nf), nPartial);
+          }
+          for (let t = 0; t < list.length; t++) {
+            const k0 = list[t]! * kBlock;
+            const keys = Math.min(kBlock, Nk - k0);
+            const partial = t < nPartial && maskF !== null;
+            w.qk((oQ + q0 * D) * 4, (oK + k0 * D) * 4, oS * 4, rows, keys, D, scale);
+            w.qk((oDO + q0 * D) * 4, (oV + k0 * D) * 4, oDP * 4, rows, keys, D, 1);
+            for (let i = 0; i < rows; i++) {
+              const L = lse[(b * Hq + h) * Nq + q0 + i]!;
+              const di = delta[i]!;
+              const so = i * keys;
+              for (let j = 0; j < keys; j++) {
+                let p = 0;
+                let ds = 0;
+                if (L !== -Infinity && !(partial && !maskF!(b, h, q0 + i, k0 + j))) {
+                  const raw = mem[oS + so + j]!;
+                  const s = modF ? modF(raw, b, h, q0 + i, k0 + j) : raw;
+                  const dp = mem[oDP + so + j]!;
+                  if (sigmoid) {
+                    p = sigm(s + sigBias);
+                    ds = (dp - di) * p * (1 - p);
+                  } else {
+                    p = Math.exp(s - L);
+                    ds = p * (dp - di);
+                  }
+                  if (dmodF) ds *= dmodF(raw, b, h, q0 + i, k0 + j);
+                  ds *= scale;
+                }
+                mem[oDS + so + j] = ds;
+                mem[oPT + j * rows + i] = p;
+                mem[oDST + j * rows + i] = ds;
+              }
+            }
+            w.pv(oDS * 4, (oK + k0 * D) * 4, (oDQ + q0 * D) * 4, rows, keys, D);
+            w.pv(oDST * 4, (oQ + q0 * D) * 4, (oDK + k0 * D) * 4, keys, rows, D);
+            w.pv(oPT * 4, (oDO + q0 * D) * 4, (oDV + k0 * D) * 4, keys, rows, D);
+          }
+        }
+        dq.set(mem.subarray(oDQ, oDQ + qF), qo);
+      }
+      dk.set(mem.subarray(oDK, oDK + kF), kvo);
+      dv.set(mem.subarray(oDV, oDV + kF), kvo);
+    }
+  }
+  return { dq, dk, dv };
+}
