@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // The .d.ts files the browser kernel's language service reads (it has no file system): the
 // TypeScript standard library for a worker (es2022 + webworker, following `/// <reference lib>`)
-// and the declarations of every package a cell can import. Written to bundle/types/ with an
-// index the worker fetches on first use: /lib/<file> and /node_modules/<pkg>/<path> names.
+// and the declarations of every package a cell can import (the manifest's list, the same one the
+// worker's module table comes from; plus WebGPU's types). Written to bundle/types/ (or
+// --out DIR/types/) with an index the worker fetches on first use: /lib/<file> and
+// /node_modules/<pkg>/<path> names.
 import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { importablePackages, outDir } from './manifest.mjs';
 
 const require = createRequire(import.meta.url);
-const out = new URL('../bundle/types/', import.meta.url).pathname;
+const out = join(outDir(), 'types');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 const files = {};
@@ -28,6 +31,7 @@ addLib('webworker');
 function walk(dir, base, pkg) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
+    if (name === 'node_modules') continue;
     if (statSync(p).isDirectory()) walk(p, base, pkg);
     else if (name.endsWith('.d.ts')) files[`/node_modules/${pkg}/${relative(base, p)}`] = readFileSync(p, 'utf8');
   }
@@ -39,12 +43,13 @@ function packageRoot(pkg) {
   throw new Error(`types: cannot find ${pkg}`);
 }
 
-const packages = ['@attnlab/tensor', '@attnlab/attention', '@attnlab/models', '@attnlab/kernel', '@attnlab/plots', '@attnlab/widgets', '@webgpu/types'];
-for (const pkg of packages) {
-  const root = packageRoot(pkg);
+// Types-only packages a cell sees without importing them.
+const typesOnly = ['@webgpu/types'].map((name) => ({ name, dir: packageRoot(name) }));
+for (const { name: pkg, dir: root } of [...importablePackages(), ...typesOnly]) {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   files[`/node_modules/${pkg}/package.json`] = JSON.stringify({ name: manifest.name, types: manifest.types, typings: manifest.typings, exports: manifest.exports });
-  const dist = existsSync(join(root, 'dist', 'src')) ? join(root, 'dist', 'src') : join(root, 'dist');
+  // Built declarations where the package has them, else whatever .d.ts it ships.
+  const dist = [join(root, 'dist', 'src'), join(root, 'dist')].find((d) => existsSync(d)) ?? root;
   walk(dist, root, pkg);
 }
 

@@ -1,10 +1,11 @@
 /**
- * The Web Worker entry of the in-browser kernel: @attnlab/kernel's message service (the same one
+ * The Web Worker side of the in-browser kernel: @attnlab/kernel's message service (the same one
  * the Node host runs in a worker thread). WebGPU comes from `navigator.gpu`, which dedicated
- * workers have; imports resolve to the bundled @attnlab packages.
+ * workers have; imports resolve through the module table the bundle's generated entry passes to
+ * startWorker (scripts/bundle.mjs).
  */
 import { createKernelService } from '@attnlab/kernel';
-import { importInWorker } from './modules.js';
+import { moduleImporter, type ModuleTable } from './modules.js';
 import type { FromWorker } from './protocol.js';
 
 interface WorkerScope {
@@ -21,20 +22,23 @@ function resolveRelativeFetch(filesUrl: string): void {
     original(typeof input === 'string' && !/^[a-z][a-z0-9+.-]*:/i.test(input) && !input.startsWith('/') ? new URL(input, filesUrl).href : input, init)) as typeof fetch;
 }
 
-const handle = createKernelService({
-  post: (msg) => self_.postMessage(msg),
-  importModule: importInWorker,
-  onInit: (req) => {
-    if (typeof req['filesUrl'] === 'string') resolveRelativeFetch(req['filesUrl']);
-  },
-  // Shipped beside this script by scripts/types.mjs: the standard library and the packages' .d.ts.
-  languageFiles: async () => {
-    const url = new URL('types/types.json', (globalThis as unknown as { location: { href: string } }).location.href);
-    const res = await fetch(url);
-    if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-    return new Map(Object.entries((await res.json()) as Record<string, string>));
-  },
-});
+/** Starts the kernel service on this worker's messages; `modules` are the packages cells import by name. */
+export function startWorker(modules: ModuleTable): void {
+  const handle = createKernelService({
+    post: (msg) => self_.postMessage(msg),
+    importModule: moduleImporter(modules),
+    onInit: (req) => {
+      if (typeof req['filesUrl'] === 'string') resolveRelativeFetch(req['filesUrl']);
+    },
+    // Shipped beside this script by scripts/types.mjs: the standard library and the packages' .d.ts.
+    languageFiles: async () => {
+      const url = new URL('types/types.json', (globalThis as unknown as { location: { href: string } }).location.href);
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
+      return new Map(Object.entries((await res.json()) as Record<string, string>));
+    },
+  });
 
-self_.addEventListener('message', (e) => handle(e.data));
-// Unhandled rejections are the core's to report (on the cell that caused them).
+  self_.addEventListener('message', (e) => handle(e.data));
+  // Unhandled rejections are the core's to report (on the cell that caused them).
+}

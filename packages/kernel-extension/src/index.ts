@@ -1,6 +1,7 @@
 /**
- * @attnlab/kernel-extension: registers the in-browser attnlab kernel with JupyterLite's kernel
- * specs, and a kernel client whose interrupt reaches the running cell. In JupyterLite the spec is
+ * @attnlab/kernel-extension: plugins only. It registers the in-browser attnlab kernel (the
+ * kernel object and its worker live in @attnlab/kernel-browser) with JupyterLite's kernel specs,
+ * and a kernel client whose interrupt reaches the running cell. In JupyterLite the spec is
  * `attnlab`, "TypeScript (attnlab)". In a server-based JupyterLab the hybrid service-manager
  * plugins (hybrid/) host it beside the server's kernels as `attnlab-browser`, so it never
  * shadows the Node kernel a server may also offer as `attnlab`.
@@ -8,13 +9,11 @@
 import type { JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IKernelClient, IKernelSpecs, type IKernelSpecs as KernelSpecsRegistry } from '@jupyterlite/services';
-import { AttnlabKernel } from './kernel.js';
-import { AttnlabKernelClient } from './client.js';
+import { AttnlabKernel, AttnlabKernelClient } from '@attnlab/kernel-browser';
 import { browserSpec } from './spec.js';
 import { BrowserKernelSpecs, hybridPlugins } from './hybrid/plugins.js';
 
-export { AttnlabKernel, liveKernels } from './kernel.js';
-export { AttnlabKernelClient } from './client.js';
+export { AttnlabKernel, AttnlabKernelClient, liveKernels } from '@attnlab/kernel-browser';
 export { KERNEL_SPEC, KERNEL_NAME, BROWSER_KERNEL_NAME, LANGUAGE_INFO } from './spec.js';
 export { HYBRID_PLUGIN_IDS } from './hybrid/plugins.js';
 export { HybridKernelManager } from './hybrid/kernel-manager.js';

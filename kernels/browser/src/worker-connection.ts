@@ -1,4 +1,4 @@
-import type { InitRequest, WorkerRequest } from '@attnlab/kernel-browser';
+import type { InitRequest, WorkerRequest } from './protocol.js';
 import { ServiceClient, type ServiceHandlers } from '@attnlab/kernel/service-client';
 
 /**

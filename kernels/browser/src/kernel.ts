@@ -1,9 +1,10 @@
 import { KernelMessage } from '@jupyterlab/services';
 import { BaseKernel, type IKernel } from '@jupyterlite/services';
 import type { KernelOutput } from '@attnlab/kernel';
+import { toIopubMessage } from '@attnlab/kernel/jupyter-messages';
+import { LANGUAGE_INFO } from '@attnlab/kernel/kernel-info';
 import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
 import { WorkerConnection } from './worker-connection.js';
-import { LANGUAGE_INFO } from './spec.js';
 
 type ExecuteReply = KernelMessage.IExecuteReplyMsg['content'];
 type CoreReply = { status: 'ok'; executionCount: number } | { status: 'error'; executionCount: number; ename: string; evalue: string; traceback: string[] };
@@ -84,36 +85,14 @@ export class AttnlabKernel extends BaseKernel {
     await this.conn.request({ type: 'init', filesUrl: this.opts.filesUrl, ...(sab ? { interruptBuffer: sab } : {}), ...(this.inputBuffer ? { inputBuffer: this.inputBuffer } : {}) });
   }
 
+  /** A core output as an iopub message under the current request (the mapping both hosts share). */
   private forward(out: KernelOutput): void {
-    switch (out.type) {
-      case 'stream':
-        this.stream({ name: out.name, text: out.text });
-        return;
-      case 'display_data':
-        this.displayData({ data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {}, transient: out.displayId ? { display_id: out.displayId } : {} });
-        return;
-      case 'update_display_data':
-        this.updateDisplayData({ data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {}, transient: { display_id: out.displayId } });
-        return;
-      case 'execute_result':
-        this.publishExecuteResult({ execution_count: this.executionCount, data: out.data as KernelMessage.IDisplayDataMsg['content']['data'], metadata: {} });
-        return;
-      case 'error':
-        this.publishExecuteError({ ename: out.ename, evalue: out.evalue, traceback: out.traceback });
-        return;
-      case 'clear_output':
-        this.clearOutput({ wait: out.wait });
-        return;
-      case 'comm_open':
-        this.handleComm('comm_open', { comm_id: out.commId, target_name: out.targetName, data: out.data } as unknown as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], out.buffers);
-        return;
-      case 'comm_msg':
-        this.handleComm('comm_msg', { comm_id: out.commId, data: out.data } as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], out.buffers);
-        return;
-      case 'comm_close':
-        this.handleComm('comm_close', { comm_id: out.commId, data: out.data } as KernelMessage.ICommMsgMsg['content'], out.metadata as KernelMessage.ICommMsgMsg['metadata'], []);
-        return;
-    }
+    // JupyterLite counts executions itself (and keeps counting across worker restarts): use its count.
+    const m = toIopubMessage(out, { executionCount: this.executionCount });
+    const parent = this.parentHeader;
+    const options = { channel: 'iopub', msgType: m.msgType, session: parent?.session ?? '', parentHeader: parent, content: m.content, metadata: m.metadata, buffers: m.buffers };
+    // One iopub message of the type toIopubMessage named; createMessage only stamps the header.
+    this.opts.sendMessage(KernelMessage.createMessage(options as unknown as KernelMessage.IOptions<KernelMessage.IDisplayDataMsg>));
   }
 
   /**
