@@ -52,13 +52,13 @@ const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
  * Featurised rows phi(x) for all rows: [rows, F], float32 where the WebAssembly core runs (it
  * computes in float32), float64 otherwise. `rescale` (elu1 with normalize): a row with no positive
  * entry is divided by e^{max}: the output does not change (numerator and normaliser scale alike)
- * and float32 no longer underflows on rows like x = -120. Returns the shift per row (0: left alone).
+ * and float32 no longer underflows on rows like x = -120.
  */
-function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean, f32: boolean): { phi: Arr; shift: Float64Array | null } {
+function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean, f32: boolean): Arr {
   if (map === 'taylor2') {
     const out = new Float64Array(rows * F);
     for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
-    return { phi: f32 ? Float32Array.from(out) : out, shift: null };
+    return f32 ? Float32Array.from(out) : out;
   }
   const n = rows * D;
   const out = f32 ? new Float32Array(n) : new Float64Array(n);
@@ -66,29 +66,30 @@ function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number,
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
   else if (f32) out.set(elu1Wasm(x));
   else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
-  if (map !== 'elu1' || !rescale) return { phi: out, shift: null };
-  const shift = new Float64Array(rows);
+  if (map !== 'elu1' || !rescale) return out;
   for (let r = 0; r < rows; r++) {
     let m = -Infinity;
     for (let d = 0; d < D; d++) m = Math.max(m, x[r * D + d]!);
     if (m > 0) continue;
-    shift[r] = m;
     for (let d = 0; d < D; d++) out[r * D + d] = Math.exp(x[r * D + d]! - m);
   }
-  return { phi: out, shift };
+  return out;
 }
 
-/** dx from dphi for all rows (float32 out); `shift` as returned by featurizeAll. */
-function featurizeBackwardAll(map: FeatureMap, x: Float32Array, dphi: Arr, rows: number, D: number, scale: number, F: number, shift: Float64Array | null): Float32Array {
+/**
+ * dx from dphi for all rows (float32 out). `phi` is the forward's features: for elu1 at x <= 0
+ * the derivative e^x is phi itself (also for rescaled rows, whose dphi carries the factor back).
+ */
+function featurizeBackwardAll(map: FeatureMap, x: Float32Array, phi: Arr, dphi: Arr, rows: number, D: number, scale: number, F: number): Float32Array {
   const out = new Float32Array(rows * D);
   if (map === 'taylor2') {
     for (let r = 0; r < rows; r++) out.set(featurizeBackward(map, x, r * D, D, scale, Float64Array.from(dphi.subarray(r * F, (r + 1) * F))), r * D);
     return out;
   }
   const n = rows * D;
-  if (map === 'identity') for (let i = 0; i < n; i++) out[i] = dphi[i]!;
+  if (map === 'identity') out.set(dphi);
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? dphi[i]! : 0;
-  else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? dphi[i]! : Math.exp(z - (shift ? shift[Math.floor(i / D)]! : 0)) * dphi[i]!; }
+  else for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? dphi[i]! : phi[i]! * dphi[i]!;
   return out;
 }
 
@@ -191,8 +192,8 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const rows = BH * N;
   // The chunk core runs in float32 WebAssembly where it exists: hand it float32 rows.
   const f32 = mode === 'chunk' && linearWasmAvailable();
-  const { phi: fq, shift: qShift } = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1', f32);
-  const { phi: fk } = featurizeAll(map, ka, rows, D, scale, F, false, f32);
+  const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1', f32);
+  const fk = featurizeAll(map, ka, rows, D, scale, F, false, f32);
   const vp = f32 ? new Float32Array(rows * W) : new Float64Array(rows * W);
   if (normalize) for (let r = 0; r < rows; r++) { for (let w = 0; w < Dv; w++) vp[r * W + w] = va[r * Dv + w]!; vp[r * W + Dv] = 1; }
   else vp.set(va);
@@ -246,8 +247,8 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
     const dv = new Float32Array(rows * Dv);
     for (let r = 0; r < rows; r++) for (let c = 0; c < Dv; c++) dv[r * Dv + c] = gr.dv[r * W + c]!;
     const grads: Tensor[] = [
-      fromHost(dev, featurizeBackwardAll(map, qa, gr.dq, rows, D, scale, F, qShift), q.shape),
-      fromHost(dev, featurizeBackwardAll(map, ka, gr.dk, rows, D, scale, F, null), k.shape),
+      fromHost(dev, featurizeBackwardAll(map, qa, fq, gr.dq, rows, D, scale, F), q.shape),
+      fromHost(dev, featurizeBackwardAll(map, ka, fk, gr.dk, rows, D, scale, F), k.shape),
       fromHost(dev, dv, v.shape),
     ];
     if (s0t) grads.push(fromHost(dev, Float32Array.from(gr.dS0), s0t.shape));

@@ -6,7 +6,8 @@
 // side in headless Chromium (browser/attention-browser.mjs). SwiftShader here: correctness-grade
 // timing only; sizes are capped on software adapters. Run: npm run bench -- attention, or
 // `node test/bench/suites/attention.mjs` (writes test/bench/results/attention.json).
-// ATTN_BENCH_PARTS=cpu,node,chromium picks parts; ATTN_BENCH_CPU_NS / ATTN_BENCH_GPU_NS pick sizes.
+// ATTN_BENCH_PARTS=cpu,linear,node,chromium picks parts; ATTN_BENCH_CPU_NS / ATTN_BENCH_GPU_NS /
+// ATTN_BENCH_LIN_NS pick sizes.
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tensor, cpuDevice, getDevice } from '@attnlab/tensor';
@@ -14,6 +15,7 @@ import { attention, linearAttention, causal } from '@attnlab/attention';
 import { attentionModel } from '../onnx-attention.mjs';
 import { H, D, rand, time, repsFor, sparseMask, slope, round3, ratios, ourGpuRow, ourCausalOut, maxAbsDiff } from '../lib/attention-common.mjs';
 import { browserSuite } from '../browser/attention-browser.mjs';
+import { linearCpuRows, LIN } from '../lib/linear-cpu-bench.mjs';
 
 const QUICK = process.env.ATTN_BENCH_QUICK === '1';
 const GPU_NS = process.env.ATTN_BENCH_GPU_NS ? process.env.ATTN_BENCH_GPU_NS.split(',').map(Number) : null;
@@ -99,10 +101,43 @@ async function gpuSuite(records) {
   if (linTimes.length > 1) records.push({ suite: 'attention', device: 'webgpu', adapter: dev.adapter, name: 'linear chunk log-log slope of time over N', slope: +slope(linTimes.map((x) => x[0]), linTimes.map((x) => x[1])).toFixed(3), points: linTimes });
 }
 
+// Linear attention on the CPU (issue 13's targets): chunk forward under causal flash from N = 1024,
+// every backward within 3x of its forward, per-token chunk time flat from 1k to 64k.
+const LIN_NS = process.env.ATTN_BENCH_LIN_NS ? process.env.ATTN_BENCH_LIN_NS.split(',').map(Number) : QUICK ? [1024, 4096] : [1024, 2048, 4096, 8192, 16384, 32768, 65536];
+
+async function linearSuite(records) {
+  const dev = cpuDevice();
+  const base = { suite: 'attention', device: 'cpu', adapter: dev.adapter, part: 'linear', ...LIN, featureMap: 'elu1', normalize: true, chunkSize: 64 };
+  const rows = await linearCpuRows(LIN_NS, { modes: ['chunk'], flashUpTo: 8192, log: () => {} });
+  for (const row of rows) {
+    const rec = { ...base, ...round3(row) };
+    records.push(rec);
+    console.log(JSON.stringify(rec));
+  }
+  // The other modes' backward against their forward, at one size.
+  for (const row of await linearCpuRows([1024], { modes: ['recurrent', 'parallel'], flashUpTo: 0, log: () => {} })) {
+    const rec = { ...base, name: 'recurrent and parallel modes', ...round3(row) };
+    records.push(rec);
+    console.log(JSON.stringify(rec));
+  }
+  const spread = (key) => {
+    const per = rows.map((r) => r[key]);
+    return +(Math.max(...per) / Math.min(...per) - 1).toFixed(3);
+  };
+  if (rows.length > 1) {
+    records.push({
+      ...base, name: 'linear chunk per-token time spread (max/min - 1) over N',
+      spread: spread('chunkUsPerToken'), spreadCpu: spread('chunkUsPerTokenCpu'),
+      points: rows.map((r) => [r.N, r.chunkUsPerToken, r.chunkUsPerTokenCpu]),
+    });
+  }
+}
+
 export async function run() {
   const records = [];
-  const parts = (process.env.ATTN_BENCH_PARTS ?? 'cpu,node,chromium').split(',');
+  const parts = (process.env.ATTN_BENCH_PARTS ?? 'cpu,linear,node,chromium').split(',');
   if (parts.includes('cpu')) await cpuSuite(records);
+  if (parts.includes('linear')) await linearSuite(records);
   if (parts.includes('node')) await gpuSuite(records);
   if (parts.includes('chromium')) await browserSuite(records, { Ns: GPU_NS });
   return records;
