@@ -1,7 +1,8 @@
 // Plugins in the Node host, for real: the Node kernel (kernels/node, started as Jupyter starts it,
 // spoken to over ZeroMQ) activates a package's attnlabPlugin when a cell imports it. The real
 // @attnlab/attention plugin, a plugin package written to a temp folder and imported by path (it
-// adds an attention variant to @attnlab/attention's registry), and one whose activate throws.
+// adds an attention variant and replaces a KV policy in @attnlab/attention's registries), and one
+// whose activate throws.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -69,6 +70,8 @@ export const attnlabPlugin = {
     const softmax = getAttention('softmax');
     ctx.registerAttention({ name: 'good-softmax', forward: (q, k, v, c) => softmax.forward(q, k, v, c) });
     ctx.registerMagic('good', { line: (a) => 'good ' + a });
+    // Replaces a built-in policy: disposing the plugin must bring the built-in back.
+    ctx.registerKVPolicy('full', () => ({ name: 'good-full', select: () => null }));
   },
 };
 `);
@@ -112,11 +115,13 @@ test("a package's plugin activates on import and registers into @attnlab/attenti
   const r = await run(`import { answer } from ${JSON.stringify(goodPath)};\nanswer`);
   assert.equal(r.result, '42', JSON.stringify(r));
   assert.equal((await run("listAttention().includes('good-softmax')")).result, 'true');
+  assert.equal((await run("import { getKVPolicy } from '@attnlab/attention';\ngetKVPolicy('full').name")).result, '"good-full"');
   assert.equal((await run('%good day')).result, '"good day"');
-  assert.match((await run('%plugin')).stdout, /^good \(from .*good-plugin\/index\.js\): attention variant 'good-softmax', magic %good$/m);
+  assert.match((await run('%plugin')).stdout, /^good \(from .*good-plugin\/index\.js\): attention variant 'good-softmax', magic %good, KV policy 'full'$/m);
   await run(`await import(${JSON.stringify(goodPath)}); 0`);
-  assert.match((await run('%plugin dispose good')).stdout, /plugin 'good' disposed: 2 registrations undone/);
+  assert.match((await run('%plugin dispose good')).stdout, /plugin 'good' disposed: 3 registrations undone/);
   assert.equal((await run("listAttention().includes('good-softmax')")).result, 'false');
+  assert.equal((await run("getKVPolicy('full').name")).result, '"full"', 'the built-in policy is back');
 });
 
 test('a plugin that throws is reported by name, leaves nothing registered, and the kernel goes on', async () => {

@@ -118,6 +118,11 @@ export function getKVPolicy(name: string, options?: Record<string, unknown>): KV
   return f(options);
 }
 
+/** The factory registered under a name (undefined if none): what a plugin that replaced it restores. */
+export function getKVPolicyFactory(name: string): KVPolicyFactory | undefined {
+  return policies.get(name);
+}
+
 export function listKVPolicies(): string[] {
   return [...policies.keys()];
 }

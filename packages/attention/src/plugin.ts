@@ -7,7 +7,7 @@
  * registries. (The kernel's types are not imported: this package must not depend on the kernel.)
  */
 import { getAttention, hasAttention, listAttention, registerAttention, unregisterAttention, type VariantInput } from './registry.js';
-import { listKVPolicies, registerKVPolicy, unregisterKVPolicy, type KVPolicyFactory } from './kv-policy.js';
+import { getKVPolicyFactory, listKVPolicies, registerKVPolicy, unregisterKVPolicy, type KVPolicyFactory } from './kv-policy.js';
 
 /** The shape the kernel's ExtensionPoint has (get / set / delete plus a label). */
 export interface RegistryPoint<T> {
@@ -24,24 +24,11 @@ export const attentionVariants: RegistryPoint<VariantInput> = {
   delete: (name) => void unregisterAttention(name),
 };
 
-/**
- * Factories set through this point, so a replaced one can be put back. (The registry hands out
- * policies, not factories: a plugin that replaces a policy registered some other way leaves the
- * name empty when disposed.)
- */
-const factories = new Map<string, KVPolicyFactory>();
-
 export const kvPolicies: RegistryPoint<KVPolicyFactory> = {
   label: 'KV policy',
-  get: (name) => factories.get(name),
-  set: (name, factory) => {
-    registerKVPolicy(name, factory);
-    factories.set(name, factory);
-  },
-  delete: (name) => {
-    unregisterKVPolicy(name);
-    factories.delete(name);
-  },
+  get: (name) => getKVPolicyFactory(name),
+  set: (name, factory) => void registerKVPolicy(name, factory),
+  delete: (name) => void unregisterKVPolicy(name),
 };
 
 const POINTS = Symbol.for('attnlab.extension-points');
