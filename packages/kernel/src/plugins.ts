@@ -85,7 +85,8 @@ export interface PluginContext {
 
 export interface AttnlabPlugin {
   id: string;
-  activate(ctx: PluginContext): void | Promise<void>;
+  /** May return its own Disposable (timers, listeners): run after the kernel undoes the registrations. */
+  activate(ctx: PluginContext): void | Disposable | Promise<void | Disposable>;
 }
 
 export function isPlugin(v: unknown): v is AttnlabPlugin {
@@ -177,8 +178,9 @@ export class PluginRegistry {
         }
       }
     };
+    let own: unknown;
     try {
-      await plugin.activate(this.context(plugin.id, regs));
+      own = await plugin.activate(this.context(plugin.id, regs));
     } catch (e) {
       undoAll();
       throw new PluginError(plugin.id, source, e);
@@ -188,6 +190,7 @@ export class PluginRegistry {
         if (this.active.get(plugin.id)?.disposable !== disposable) return;
         this.active.delete(plugin.id);
         undoAll();
+        if (typeof (own as Disposable | undefined)?.dispose === 'function') (own as Disposable).dispose();
       },
     };
     this.active.set(plugin.id, { plugin, source, get registered() { return regs.map((r) => r.what); }, disposable });

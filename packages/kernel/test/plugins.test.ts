@@ -22,6 +22,7 @@ test('activation is idempotent and returns one disposable; dispose undoes every 
   const scores = publish('score', 'score');
   variants.set('softmax', 'built-in softmax');
   let activations = 0;
+  let ownDisposals = 0;
   const plugin: AttnlabPlugin = {
     id: 'demo',
     activate(ctx: PluginContext) {
@@ -33,6 +34,7 @@ test('activation is idempotent and returns one disposable; dispose undoes every 
       ctx.registerAttention({ name: 'softmax', forward: 'demo softmax' } as { name: string });
       ctx.registerAttention('window', { forward: 'w' });
       ctx.registerScore({ name: 'induction' });
+      return { dispose: () => void ownDisposals++ };
     },
   };
   const { k, out, text } = kernel({ demo: { attnlabPlugin: plugin, x: 1 } });
@@ -55,6 +57,7 @@ test('activation is idempotent and returns one disposable; dispose undoes every 
 
   await k.execute('%plugin dispose demo');
   assert.match(text(), /plugin 'demo' disposed: 7 registrations undone/);
+  assert.equal(ownDisposals, 1, "the plugin's own disposable ran");
   assert.equal(variants.get('softmax'), 'built-in softmax', 'a replaced entry comes back');
   assert.ok(!variants.has('window') && !scores.has('induction') && !k.plugins.widgets.has('knob'));
   assert.equal(k.magics.has('double'), false);
@@ -63,6 +66,7 @@ test('activation is idempotent and returns one disposable; dispose undoes every 
   await k.execute('new Set([1])');
   assert.ok(out.some((o) => o.type === 'execute_result' && o.data['text/plain'] !== 'Set of 1'));
   d1.dispose(); // twice: nothing happens
+  assert.equal(ownDisposals, 1);
   await k.execute('%plugin');
   assert.match(text(), /no plugins active/);
   // Importing it again activates it again.
