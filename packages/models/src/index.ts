@@ -20,3 +20,7 @@ export { loadHFModel, modelFromHF, configFromHF, configToHF, modelToSafetensors,
 export { CharTokenizer, ByteTokenizer, BPETokenizer, trainBPE, GPT2_PATTERN, type Tokenizer, type TokenizerJson } from './tokenizers.js';
 export { patchingSweep, logitDiff, accuracy, type PatchingOptions, type PatchingResult, type PatchMetric, type PatchSite } from './patching.js';
 export { exportOnnx, type OnnxExportOptions } from './onnx.js';
+export {
+  registerScore, getScore, listScores, unregisterScore, computeScore, registerAnalysis, getAnalysis, listAnalyses, unregisterAnalysis,
+  type HeadScore, type Analysis,
+} from './scores-registry.js';
