@@ -1,4 +1,6 @@
+import { show } from './config.js';
 import { ModelError } from './errors.js';
+import { parseStrictJson } from './strict-json.js';
 
 export interface Tokenizer {
   readonly vocabSize: number;
@@ -50,6 +52,7 @@ export class ByteTokenizer implements Tokenizer {
     return new TextDecoder().decode(Uint8Array.from(ids));
   }
   idToToken(id: number): string {
+    if (!(Number.isInteger(id) && id >= 0 && id < 256)) throw new ModelError('ByteTokenizer', `id ${id} is not a byte`);
     return id >= 32 && id < 127 ? String.fromCharCode(id) : `<0x${id.toString(16).padStart(2, '0')}>`;
   }
 }
@@ -88,55 +91,139 @@ export interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean }[];
 }
 
-/** GPT-2 byte-level BPE from a vocab + merges (vocab.json/merges.txt or tokenizer.json). */
+function fail(msg: string): never {
+  throw new ModelError('BPETokenizer', msg);
+}
+
+/** Read JSON text strictly (repeated keys are errors, objects have no inherited names). */
+function parseJson(text: unknown, what: string): unknown {
+  if (typeof text !== 'string') return text;
+  try {
+    return parseStrictJson(text);
+  } catch (e) {
+    return fail(`${what} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** token -> id entries of a vocab given as a Map or a JSON object; ids are checked later. */
+function entriesOf(v: unknown, what: string): [string, unknown][] {
+  if (v instanceof Map) return [...(v as Map<unknown, unknown>)].map(([k, id]) => [typeof k === 'string' ? k : fail(`${what} has a non-string token ${show(k)}`), id]);
+  if (!isObject(v)) fail(`${what} must map tokens to ids, got ${show(v)}`);
+  return Object.entries(v);
+}
+
+/**
+ * GPT-2 byte-level BPE from a vocab + merges (vocab.json/merges.txt or tokenizer.json).
+ * Lookups use Maps, so tokens such as `constructor` or `__proto__` are ordinary tokens. Ids must
+ * be non-negative integers, each used once, together numbering 0..N-1; every merge joins two
+ * vocabulary symbols into a third (as HF tokenizers requires).
+ */
 export class BPETokenizer implements Tokenizer {
+  /** token -> id as given (a null-prototype object: no inherited names). */
+  readonly vocab: Readonly<Record<string, number>>;
+  readonly merges: readonly [string, string][];
+  readonly special: Readonly<Record<string, number>>;
   private readonly ranks = new Map<string, number>();
-  private readonly idToTok: string[] = [];
+  private readonly tokenToId = new Map<string, number>();
+  private readonly specialToId = new Map<string, number>();
+  private readonly idToTok: string[];
+  private readonly specialIds = new Set<number>();
   private readonly cache = new Map<string, number[]>();
   private readonly specialRe: RegExp | null;
 
-  constructor(readonly vocab: Readonly<Record<string, number>>, readonly merges: readonly [string, string][], readonly special: Readonly<Record<string, number>> = {}) {
-    merges.forEach(([a, b], i) => this.ranks.set(`${a} ${b}`, i));
-    for (const [tok, id] of [...Object.entries(vocab), ...Object.entries(special)]) this.idToTok[id] = tok;
-    const sp = Object.keys(special).sort((a, b) => b.length - a.length);
-    this.specialRe = sp.length ? new RegExp(`(${sp.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`) : null;
+  constructor(vocab: Readonly<Record<string, number>> | ReadonlyMap<string, number>, merges: readonly (readonly [string, string])[], special: Readonly<Record<string, number>> | ReadonlyMap<string, number> = {}) {
+    const byId = new Map<number, string>();
+    const take = (tok: string, id: unknown, what: string): number => {
+      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) fail(`${what} ${JSON.stringify(tok)} has id ${show(id)}; ids must be non-negative integers`);
+      const other = byId.get(id);
+      if (other !== undefined && other !== tok) fail(`id ${id} is used by both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`);
+      byId.set(id, tok);
+      return id;
+    };
+    for (const [tok, id] of entriesOf(vocab, 'the vocabulary')) this.tokenToId.set(tok, take(tok, id, 'token'));
+    for (const [tok, id] of entriesOf(special, 'the special tokens')) {
+      const inVocab = this.tokenToId.get(tok);
+      if (inVocab !== undefined && inVocab !== id) fail(`special token ${JSON.stringify(tok)} has id ${show(id)} but the vocabulary gives it ${inVocab}`);
+      if (inVocab === undefined) this.specialToId.set(tok, take(tok, id, 'special token'));
+    }
+    const n = byId.size;
+    this.idToTok = new Array<string>(n);
+    for (const [id, tok] of byId) {
+      if (id >= n) fail(`token ${JSON.stringify(tok)} has id ${id}, out of range: ${n} tokens take ids 0..${n - 1}`);
+      this.idToTok[id] = tok;
+    }
+    for (const id of this.specialToId.values()) this.specialIds.add(id);
+    if (!Array.isArray(merges)) fail(`merges must be a list of symbol pairs, got ${show(merges)}`);
+    const pairs: [string, string][] = [];
+    merges.forEach((m, i) => {
+      if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== 'string' || typeof m[1] !== 'string' || !m[0] || !m[1]) fail(`merge ${i + 1} ${show(m)} is not two symbols`);
+      const [a, b] = m as [string, string];
+      for (const sym of [a, b, a + b]) if (!this.tokenToId.has(sym)) fail(`merge ${i + 1} "${a} ${b}" uses ${JSON.stringify(sym)}, which is not in the vocabulary`);
+      const key = `${a} ${b}`;
+      // A repeated merge keeps its first (highest) rank.
+      if (!this.ranks.has(key)) this.ranks.set(key, i);
+      pairs.push([a, b]);
+    });
+    this.merges = pairs;
+    this.vocab = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.tokenToId));
+    this.special = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.specialToId));
+    const sp = [...this.specialToId.keys()].sort((a, b) => b.length - a.length);
+    this.specialRe = sp.length ? new RegExp(`(${sp.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`) : null;
   }
 
   /** From the contents of vocab.json (text or object) and merges.txt. */
   static fromFiles(vocabJson: string | Record<string, number>, mergesTxt: string): BPETokenizer {
-    let vocab: Record<string, number>;
-    try {
-      vocab = typeof vocabJson === 'string' ? (JSON.parse(vocabJson) as Record<string, number>) : vocabJson;
-    } catch (e) {
-      throw new ModelError('BPETokenizer', `vocab.json is not valid JSON (${(e as Error).message})`);
-    }
-    const merges = mergesTxt.split('\n').filter((l) => l.trim() && !l.startsWith('#version')).map((l, i) => {
+    const vocab = parseJson(vocabJson, 'vocab.json');
+    if (typeof mergesTxt !== 'string') fail(`merges.txt must be text, got ${show(mergesTxt)}`);
+    const merges = mergesTxt.split(/\r?\n/).filter((l) => l.trim() && !l.startsWith('#version')).map((l, i) => {
       const parts = l.split(' ');
-      if (parts.length !== 2) throw new ModelError('BPETokenizer', `merges line ${i + 1} ${JSON.stringify(l)} is not two symbols`);
+      if (parts.length !== 2 || !parts[0] || !parts[1]) fail(`merges line ${i + 1} ${JSON.stringify(l)} is not two symbols`);
       return parts as [string, string];
     });
-    return new BPETokenizer(vocab, merges);
+    return new BPETokenizer(vocab as Record<string, number>, merges);
   }
 
   /** From a HF tokenizer.json (model.type BPE); added special tokens are matched literally. */
   static fromTokenizerJson(json: string | TokenizerJson): BPETokenizer {
-    const j = typeof json === 'string' ? (JSON.parse(json) as TokenizerJson) : json;
-    if (!j.model || (j.model.type !== undefined && j.model.type !== 'BPE')) throw new ModelError('BPETokenizer', `tokenizer.json model type '${j.model?.type}' is not BPE`);
-    const merges = j.model.merges.map((m) => (typeof m === 'string' ? (m.split(' ') as [string, string]) : m));
-    const special: Record<string, number> = {};
-    for (const t of j.added_tokens ?? []) if (!(t.content in j.model.vocab)) special[t.content] = t.id;
-    return new BPETokenizer(j.model.vocab, merges, special);
+    const j = parseJson(json, 'tokenizer.json');
+    if (!isObject(j)) return fail(`tokenizer.json must be a JSON object, got ${show(j)}`);
+    const model = j['model'];
+    if (!isObject(model)) return fail(`tokenizer.json has no model object (got ${show(model)})`);
+    if (model['type'] !== undefined && model['type'] !== 'BPE') fail(`tokenizer.json model type ${show(model['type'])} is not BPE`);
+    const vocab = model['vocab'];
+    if (!isObject(vocab)) fail(`tokenizer.json model.vocab must map tokens to ids, got ${show(vocab)}`);
+    const rawMerges = model['merges'];
+    if (!Array.isArray(rawMerges)) return fail(`tokenizer.json model.merges must be a list, got ${show(rawMerges)}`);
+    const merges = rawMerges.map((m: unknown, i) => {
+      if (typeof m !== 'string') return m as [string, string];
+      const parts = m.split(' ');
+      if (parts.length !== 2) fail(`tokenizer.json merge ${i + 1} ${JSON.stringify(m)} is not two symbols`);
+      return parts as [string, string];
+    });
+    const added = j['added_tokens'] ?? [];
+    if (!Array.isArray(added)) fail(`tokenizer.json added_tokens must be a list, got ${show(added)}`);
+    const special = new Map<string, number>();
+    added.forEach((t: unknown, i) => {
+      if (!isObject(t) || typeof t['content'] !== 'string' || !t['content']) fail(`tokenizer.json added_tokens[${i}] must have a non-empty string content, got ${show(t)}`);
+      if (special.has(t['content'] as string)) fail(`tokenizer.json added token ${JSON.stringify(t['content'])} appears twice`);
+      special.set(t['content'] as string, t['id'] as number);
+    });
+    return new BPETokenizer(vocab as Record<string, number>, merges, special as ReadonlyMap<string, number>);
   }
 
   toTokenizerJson(): TokenizerJson {
     return {
-      model: { type: 'BPE', vocab: { ...this.vocab }, merges: this.merges.map(([a, b]) => `${a} ${b}`) },
-      added_tokens: Object.entries(this.special).map(([content, id]) => ({ id, content, special: true })),
+      model: { type: 'BPE', vocab: Object.fromEntries(this.tokenToId), merges: this.merges.map(([a, b]) => `${a} ${b}`) },
+      added_tokens: [...this.specialToId].map(([content, id]) => ({ id, content, special: true })),
     };
   }
 
   toFiles(): { vocabJson: string; mergesTxt: string } {
-    return { vocabJson: JSON.stringify(this.vocab), mergesTxt: '#version: 0.2\n' + this.merges.map(([a, b]) => `${a} ${b}`).join('\n') + '\n' };
+    return { vocabJson: JSON.stringify(Object.fromEntries(this.tokenToId)), mergesTxt: '#version: 0.2\n' + this.merges.map(([a, b]) => `${a} ${b}`).join('\n') + '\n' };
   }
 
   get vocabSize(): number {
@@ -170,8 +257,8 @@ export class BPETokenizer implements Tokenizer {
       syms = next;
     }
     const ids = syms.map((s) => {
-      const id = this.vocab[s];
-      if (id === undefined) throw new ModelError('BPETokenizer', `symbol ${JSON.stringify(s)} is not in the vocabulary`);
+      const id = this.tokenToId.get(s);
+      if (id === undefined) fail(`symbol ${JSON.stringify(s)} is not in the vocabulary`);
       return id;
     });
     this.cache.set(word, ids);
@@ -179,12 +266,13 @@ export class BPETokenizer implements Tokenizer {
   }
 
   encode(text: string): number[] {
+    if (typeof text !== 'string') fail(`encode needs a string, got ${show(text)}`);
     const out: number[] = [];
     const pieces = this.specialRe ? text.split(this.specialRe) : [text];
     for (const piece of pieces) {
       if (!piece) continue;
-      const sp = this.special[piece];
-      if (sp !== undefined && this.specialRe) {
+      const sp = this.specialToId.get(piece);
+      if (sp !== undefined) {
         out.push(sp);
         continue;
       }
@@ -194,6 +282,7 @@ export class BPETokenizer implements Tokenizer {
   }
 
   decode(ids: readonly number[]): string {
+    if (!Array.isArray(ids) && !ArrayBuffer.isView(ids)) fail(`decode needs a list of ids, got ${show(ids)}`);
     const bytes: number[] = [];
     let text = '';
     const flush = (): void => {
@@ -202,14 +291,14 @@ export class BPETokenizer implements Tokenizer {
     };
     for (const id of ids) {
       const tok = this.idToToken(id);
-      if (tok in this.special) {
+      if (this.specialIds.has(id)) {
         flush();
         text += tok;
         continue;
       }
       for (const ch of tok) {
         const b = U2B.get(ch);
-        if (b === undefined) throw new ModelError('BPETokenizer', `token ${id} holds ${JSON.stringify(ch)}, not a byte-level symbol`);
+        if (b === undefined) fail(`token ${id} holds ${JSON.stringify(ch)}, not a byte-level symbol`);
         bytes.push(b);
       }
     }
@@ -218,8 +307,8 @@ export class BPETokenizer implements Tokenizer {
   }
 
   idToToken(id: number): string {
-    const t = this.idToTok[id];
-    if (t === undefined) throw new ModelError('BPETokenizer', `id ${id} is not in the vocabulary`);
+    const t = Number.isSafeInteger(id) && id >= 0 ? this.idToTok[id] : undefined;
+    if (t === undefined) fail(`id ${show(id)} is not in the vocabulary (ids 0..${this.idToTok.length - 1})`);
     return t;
   }
 }
@@ -233,8 +322,8 @@ export function trainBPE(text: string, numMerges: number, special: readonly stri
   const counts = new Map<string, number>();
   for (const w of preTokenize(text)) counts.set(w, (counts.get(w) ?? 0) + 1);
   const words = [...counts].map(([w, c]) => ({ syms: [...w], c }));
-  const vocab: Record<string, number> = {};
-  [...B2U.values()].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!).forEach((u, i) => (vocab[u] = i));
+  const vocab = new Map<string, number>();
+  [...B2U.values()].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!).forEach((u, i) => vocab.set(u, i));
   const merges: [string, string][] = [];
   for (let m = 0; m < numMerges; m++) {
     const pairs = new Map<string, number>();
@@ -251,7 +340,7 @@ export function trainBPE(text: string, numMerges: number, special: readonly stri
     if (!best || bestC < 2) break;
     const [a, b] = best.split(' ') as [string, string];
     merges.push([a, b]);
-    if (!(a + b in vocab)) vocab[a + b] = Object.keys(vocab).length;
+    if (!vocab.has(a + b)) vocab.set(a + b, vocab.size);
     for (const w of words) {
       const next: string[] = [];
       for (let i = 0; i < w.syms.length; i++) {
@@ -263,8 +352,7 @@ export function trainBPE(text: string, numMerges: number, special: readonly stri
       w.syms = next;
     }
   }
-  const sp: Record<string, number> = {};
-  let id = Object.keys(vocab).length;
-  for (const s of special) sp[s] = id++;
+  const sp = new Map<string, number>();
+  for (const s of special) if (!sp.has(s) && !vocab.has(s)) sp.set(s, vocab.size + sp.size);
   return new BPETokenizer(vocab, merges, sp);
 }
