@@ -119,6 +119,13 @@ function safeNormalize(num: Tensor, den: Tensor): Tensor {
   return mul(num, where(zero, 0, reciprocal(where(zero, 1, den))));
 }
 
+/** Log decay per row [B, H, N] on q's device: log lambda_h (+ gate). */
+export function logDecayTensor(q: Tensor, lam: number[], gate: Tensor | null): Tensor {
+  const [B, H, N] = q.shape as [number, number, number, number];
+  const base = tensor(perRowLogDecay(lam, B * H, H, N), [B, H, N], { device: q.device });
+  return gate ? add(gate, base) : base;
+}
+
 export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, gate: Tensor | null, o: {
   map: FeatureMap; scale: number; lam: number[]; normalize: boolean; C: number; outputFinalState: boolean;
 }): { out: Tensor; finalState?: Tensor } {
@@ -127,9 +134,7 @@ export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor |
   const fq = o.normalize && o.map === 'elu1' ? elu1QueryScaled(q) : featurizeTensor(o.map, q, o.scale);
   const fk = featurizeTensor(o.map, k, o.scale);
   const vp = o.normalize ? concat([v, ones([B, H, N, 1], { device: v.device })], 3) : v;
-  // Log decay per row: log lambda_h (+ gate).
-  const base = tensor(perRowLogDecay(o.lam, B * H, H, N), [B, H, N], { device: q.device });
-  const A = gate ? add(gate, base) : base;
+  const A = logDecayTensor(q, o.lam, gate);
   const { y, S } = linearCoreGpu(fq, fk, vp, s0, A, { outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
   const out = o.normalize ? safeNormalize(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
   const res: { out: Tensor; finalState?: Tensor } = { out };

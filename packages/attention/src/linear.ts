@@ -10,7 +10,8 @@ import { featureDim, featurize, featurizeBackward, type FeatureMap } from './ref
 import { linearCore, linearCoreBackward, type Arr } from './cpu/linear-core.js';
 import { elu1Wasm, linearWasmAvailable } from './cpu/linear-wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
-import { linearAttentionGpu } from './linear-gpu.js';
+import { featurizeTensor, linearAttentionGpu, logDecayTensor } from './linear-gpu.js';
+import { deltaRule } from './linear-delta.js';
 
 export interface LinearAttentionOptions {
   featureMap?: FeatureMap;
@@ -37,6 +38,12 @@ export interface LinearAttentionOptions {
    * The state restarts at each boundary; initialState and finalState are then [nSeq, H, F, W].
    */
   cuSeqlens?: ArrayLike<number> | null;
+  /**
+   * [B, H, N] delta-rule strength per token (DeltaNet; with `gate`, Gated DeltaNet):
+   * S_t = a_t S_{t-1} + beta_t phi(k_t) (v_t - a_t S_{t-1}^T phi(k_t))^T. Finite (fla: a sigmoid).
+   * Not with normalize. Gets a gradient.
+   */
+  beta?: Tensor | null;
 }
 
 export interface LinearAttentionResult {
@@ -99,6 +106,12 @@ function checkGate(g: Tensor, q: Tensor, B: number, H: number, N: number, op: st
   if (g.device !== q.device) throw new TensorError(op, 'gate must be on the device of q');
 }
 
+function checkBeta(b: Tensor, q: Tensor, B: number, H: number, N: number, op: string): void {
+  if (b.rank !== 3 || b.shape[0] !== B || b.shape[1] !== H || b.shape[2] !== N) throw new TensorError(op, `beta must be [${B}, ${H}, ${N}] (delta-rule strength per token), got ${fmt(b.shape)}`);
+  if (b.dtype !== 'float32') throw new TensorError(op, `beta must be float32, got ${b.dtype}`);
+  if (b.device !== q.device) throw new TensorError(op, 'beta must be on the device of q');
+}
+
 function checkGateValues(ga: Float32Array, op: string): void {
   for (let i = 0; i < ga.length; i++) {
     if (!(ga[i]! <= 0) || ga[i] === -Infinity) throw new TensorError(op, `gate values are log decays: finite and <= 0, got ${ga[i]} at index ${i}`);
@@ -126,6 +139,7 @@ async function linearAttentionVarlen(q: Tensor, k: Tensor, v: Tensor, opts: Line
     if (s0.rank !== 4 || s0.shape.some((d, i) => d !== want[i])) throw new TensorError(op, `initialState with cuSeqlens must be [nSeq, H, F, W] = ${fmt(want)}, got ${fmt(s0.shape)}`);
   }
   if (opts.gate) checkGate(opts.gate, q, B, H, N, op);
+  if (opts.beta) checkBeta(opts.beta, q, B, H, N, op);
   const outs: Tensor[] = [];
   const fins: Tensor[] = [];
   for (let i = 0; i < nSeq; i++) {
@@ -136,6 +150,7 @@ async function linearAttentionVarlen(q: Tensor, k: Tensor, v: Tensor, opts: Line
       ...opts, cuSeqlens: null, outputFinalState: opts.outputFinalState ?? false,
       initialState: s0 ? slice(s0, [i, 0, 0, 0], [1, H, F, W]) : null,
       gate: opts.gate ? slice(opts.gate, [0, 0, a], [1, H, n]) : null,
+      beta: opts.beta ? slice(opts.beta, [0, 0, a], [1, H, n]) : null,
     });
     outs.push(res.out);
     if (res.finalState) fins.push(res.finalState);
@@ -182,6 +197,20 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   if (gt) checkGate(gt, q, B, H, N, op);
   const ga = gt ? await hostArray(gt, op) : null;
   if (ga) checkGateValues(ga, op);
+  const bt = opts.beta ?? null;
+  if (bt) {
+    checkBeta(bt, q, B, H, N, op);
+    if (normalize) throw new TensorError(op, 'normalize is not defined for the delta rule (beta); leave it off');
+    const ba = await hostArray(bt, op);
+    for (let i = 0; i < ba.length; i++) if (!Number.isFinite(ba[i]!)) throw new TensorError(op, `beta must be finite, got ${ba[i]} at index ${i}`);
+    // One algorithm in three chunk sizes: 1 (the recurrence), N (parallel) or C.
+    const chunk = mode === 'recurrent' ? 1 : mode === 'parallel' ? N : C;
+    const logDecay = gt || lam.some((l) => l !== 1) ? logDecayTensor(q, lam, gt) : null;
+    const { out, S } = deltaRule({ fq: featurizeTensor(map, q, scale), fk: featurizeTensor(map, k, scale), v, beta: bt, logDecay, s0: s0t }, map === 'taylor2' ? 1 : scale, chunk);
+    const res: LinearAttentionResult = { out };
+    if (opts.outputFinalState) res.finalState = S;
+    return res;
+  }
   if (q.device.kind === 'webgpu') {
     // Chunk kernels on the GPU (all modes agree; the chunk form is the one with a kernel).
     return linearAttentionGpu(q, k, v, s0t, gt, { map, scale, lam, normalize, C: Math.min(C, 64), outputFinalState: opts.outputFinalState ?? false });

@@ -1,4 +1,4 @@
 export { attentionRef, attentionRefBackward, attentionProbsRef } from './softmax.js';
 export type { AttnDims, AttnRefOptions, AttnRefResult, AttnRefGrads } from './softmax.js';
-export { linearAttentionRef, linearAttentionRefBackward, linearAttentionParallelRef, featurize, featurizeBackward, featureDim } from './linear.js';
+export { linearAttentionRef, linearAttentionRefBackward, linearAttentionParallelRef, deltaRuleRef, featurize, featurizeBackward, featureDim } from './linear.js';
 export type { FeatureMap, LinearDims, LinearRefOptions, LinearRefResult, LinearRefGrads } from './linear.js';

@@ -294,3 +294,45 @@ export function linearAttentionParallelRef(q: ArrayLike<number>, k: ArrayLike<nu
   }
   return out;
 }
+
+/**
+ * Delta rule (DeltaNet; with a gate, Gated DeltaNet) in float64, step by step:
+ *   a_t = lambda_h exp(g_t),  S_t = a_t S_{t-1} + beta_t phi(k_t) (v_t - a_t S_{t-1}^T phi(k_t))^T,
+ *   o_t = scale phi(q_t) S_t  (scale = 1 for taylor2).
+ * `beta` [B, H, N]; no normaliser. Returns out [B, H, N, Dv] and the final state [B, H, F, Dv].
+ */
+export function deltaRuleRef(q: ArrayLike<number>, k: ArrayLike<number>, v: ArrayLike<number>, beta: ArrayLike<number>, dims: LinearDims, opts: LinearRefOptions = {}): LinearRefResult {
+  const { B, H, N, D } = dims;
+  const Dv = dims.Dv ?? D;
+  const map = opts.featureMap ?? 'identity';
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  const outScale = map === 'taylor2' ? 1 : scale;
+  const F = featureDim(map, D);
+  const out = new Float64Array(B * H * N * Dv);
+  const finalState = new Float64Array(B * H * F * Dv);
+  for (let bh = 0; bh < B * H; bh++) {
+    const lam = decayOf(opts, bh % H);
+    const S = new Float64Array(F * Dv);
+    if (opts.initialState) for (let i = 0; i < F * Dv; i++) S[i] = opts.initialState[bh * F * Dv + i]!;
+    for (let t = 0; t < N; t++) {
+      const r = bh * N + t;
+      const a = stepDecay(lam, opts, r);
+      const pk = featurize(map, k, r * D, D, scale);
+      const pq = featurize(map, q, r * D, D, scale);
+      const u = new Float64Array(Dv);
+      for (let c = 0; c < Dv; c++) {
+        let proj = 0;
+        for (let f = 0; f < F; f++) proj += pk[f]! * S[f * Dv + c]!;
+        u[c] = beta[r]! * (v[r * Dv + c]! - a * proj);
+      }
+      for (let f = 0; f < F; f++) for (let c = 0; c < Dv; c++) S[f * Dv + c] = a * S[f * Dv + c]! + pk[f]! * u[c]!;
+      for (let c = 0; c < Dv; c++) {
+        let acc = 0;
+        for (let f = 0; f < F; f++) acc += pq[f]! * S[f * Dv + c]!;
+        out[r * Dv + c] = outScale * acc;
+      }
+    }
+    finalState.set(S, bh * F * Dv);
+  }
+  return { out, finalState };
+}
