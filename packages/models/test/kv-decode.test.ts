@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '@attnlab/tensor';
 import { or, sinks, sinksWindow, slidingWindow } from '@attnlab/attention';
 import type { ModelConfigInput } from '../src/index.js';
-import { SEED, randomModel, randomTokens } from './helpers.js';
+import { SEED, randomModel, randomTokens, webgpuOrNull } from './helpers.js';
 import { gpt2Ref64, maxDiff } from './gpt2-ref64.js';
 
 const V = 23;
@@ -70,4 +70,23 @@ test("RoPE positions 'cache' (StreamingLLM): keys stored unrotated, rotated at t
   let last: number[] = [];
   for (let t = 0; t < T; t++) last = Array.from(await (await model.forward([[toks[0]![t]!]], { kvCache: abs })).data());
   assert.ok(maxDiff(last, got[T - 1]!) > 1e-4);
+});
+
+test('WebGPU: decode through an evicting per-head cache keeps keys on the device and matches float64', async () => {
+  const { device, why } = await webgpuOrNull();
+  assert.ok(device, `a WebGPU adapter is required (SwiftShader works): ${why}`);
+  const cfg: ModelConfigInput = { vocabSize: V, dModel: 16, nLayers: 2, nHeads: 2, nCtx: 32, positional: 'rotary' };
+  const model = randomModel(cfg, SEED + 2, device);
+  const [S, W, P, T] = [1, 3, 4, 20];
+  const toks = randomTokens(new Rng(SEED + 22), 1, T, V);
+  const kv = model.createKVCache({ policy: [null, { sinks: S, window: W }] });
+  const got: number[][] = [];
+  const first = await (await model.forward([toks[0]!.slice(0, P)], { kvCache: kv })).data();
+  for (let t = 0; t < P; t++) got.push(Array.from(first.subarray(t * V, (t + 1) * V)));
+  for (let t = P; t < T; t++) got.push(Array.from(await (await model.forward([[toks[0]![t]!]], { kvCache: kv })).data()));
+  assert.equal(kv.device?.kind, 'webgpu');
+  assert.equal(kv.kept(1, 0, 1), S + W);
+  const ref = gpt2Ref64(model.config, await model.stateDict(), toks, { visible: (_l, h, i, j) => h === 0 || j < S || i - j < W });
+  for (let t = 0; t < T; t++) assert.ok(maxDiff(got[t]!, Array.from(ref.logits.subarray(t * V, (t + 1) * V))) < 1e-3, `position ${t}`);
+  kv.dispose();
 });
