@@ -6,7 +6,7 @@ import {
   type AttentionContext,
 } from '@attnlab/attention';
 import { ModelError, type ModelConfigInput } from '../src/index.js';
-import { SEED, randomModel, randomTokens } from './helpers.js';
+import { SEED, randomModel, randomTokens, webgpuOrNull } from './helpers.js';
 import { gpt2Ref64, maxDiff } from './gpt2-ref64.js';
 
 const CFG: ModelConfigInput = { vocabSize: 19, dModel: 16, nLayers: 2, nHeads: 4, nCtx: 32 };
@@ -159,4 +159,21 @@ test("generate takes attention's KVCache; unknown options are errors naming them
   const lin = await (await model.generate(prompt, { maxNewTokens: 4, useCache: false })).array();
   assert.deepEqual(await (await model.generate(prompt, { maxNewTokens: 4 })).array(), lin);
   await assert.rejects(model.generate(prompt, { maxNewTokens: 8, cachePolicy: { sinks: 1, window: 2 } }), /'linear-elu1-normalized' \(layer 1\) does not read the KV cache/);
+});
+
+test('WebGPU: per-head masks and a sigmoid layer through the model match float64, patterns included', async () => {
+  const { device, why } = await webgpuOrNull();
+  assert.ok(device, `a WebGPU adapter is required (SwiftShader works): ${why}`);
+  const model = randomModel(CFG, SEED, device);
+  const toks = randomTokens(new Rng(SEED + 6), 2, 9, 19);
+  model.setAttention({ layer: 0, heads: [0, 3] }, 'softmax', { mask: slidingWindow(2) });
+  model.setAttention(1, 'sigmoid');
+  const ref = gpt2Ref64(model.config, await model.stateDict(), toks, {
+    visible: (l, h, i, j) => !(l === 0 && (h === 0 || h === 3)) || i - j < 2,
+    weights: (l) => (l === 1 ? 'sigmoid' : 'softmax'),
+  });
+  const { logits, cache } = await model.runWithCache(toks, { names: /hook_pattern$/ });
+  assert.equal(logits.device.kind, 'webgpu');
+  assert.ok(maxDiff(await logits.data(), ref.logits) < 1e-3, `logits ${maxDiff(await logits.data(), ref.logits)}`);
+  for (const n of ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern']) assert.ok(maxDiff(await cache[n]!.data(), ref.acts.get(n)!.data) < 1e-4, n);
 });
