@@ -18,7 +18,7 @@ export type { KVPolicy, KVPolicyFactory, KVSelectInfo, KVObserveInfo, EvictionPo
 export { registerAttention, getAttention, hasAttention, listAttention, unregisterAttention, attentionContext, effectiveMask } from './registry.js';
 export type { AttentionVariant, RegisteredVariant, AttentionContext, ContextInput, VariantInput, VariantResult } from './registry.js';
 export { VARIANT_OPTIONS } from './variants.js';
-export { attentionWeights, linearWeights } from './weights.js';
+export { attentionWeights, attentionWeightsFromLse, linearWeights } from './weights.js';
 export type { WeightsOptions } from './weights.js';
 export { planFlash, blockMaskFor } from './flash-plan.js';
 export type { FlashPlan, FlashDims } from './flash-plan.js';

@@ -15,7 +15,7 @@ import { linearAttention, type LinearAttentionOptions } from './linear.js';
 import type { MaskMod } from './mods/mods.js';
 import type { FeatureMap } from './reference/linear.js';
 import { registerAttention, type AttentionContext, type VariantResult } from './registry.js';
-import { attentionWeights, linearWeights, maskPredicate } from './weights.js';
+import { attentionWeights, attentionWeightsFromLse, linearWeights, maskPredicate } from './weights.js';
 
 const isPlainCausal = (m: MaskMod | BlockMask | null): boolean => !!m && m.kind === 'maskMod' && m.isNamed && m.name === 'causal';
 
@@ -38,7 +38,9 @@ async function exact(normalize: 'softmax' | 'sigmoid', q: Tensor, k: Tensor, v: 
   const r = await attention(q, k, v, { ...extra, scale: ctx.scale, mask: ctx.mask, scoreMod: ctx.scoreMod, normalize });
   const res: VariantResult = { out: r.out, lse: r.lse };
   if (ctx.returnProbs || ctx.returnScores) {
-    const w = await attentionWeights(q, k, { scale: ctx.scale, mask: ctx.mask, scoreMod: ctx.scoreMod, normalize, ...(extra.sigmoidBias !== undefined ? { sigmoidBias: extra.sigmoidBias } : {}) });
+    // On q's device through tensor ops from lse; score mods are evaluated on the host in float64.
+    const wopts = { scale: ctx.scale, mask: ctx.mask, normalize, ...(extra.sigmoidBias !== undefined ? { sigmoidBias: extra.sigmoidBias } : {}) };
+    const w = ctx.scoreMod ? await attentionWeights(q, k, { ...wopts, scoreMod: ctx.scoreMod }) : attentionWeightsFromLse(q, k, r.lse, wopts);
     if (ctx.returnProbs) res.probs = w.probs;
     else w.probs.dispose();
     if (ctx.returnScores) res.scores = w.scores;

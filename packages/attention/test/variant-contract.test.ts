@@ -38,9 +38,15 @@ test('softmax and sigmoid variants return weights and scores for hook_pattern: w
     const v = tensor(randn(r, B * Hkv * Nk * D), [B, Hkv, Nk, D]);
     const mask = effectiveMask(true, or(sinks(1), slidingWindow(3)));
     const mod = scoreMod((s, _b, h, qi, ki) => s - slopes[h]! * (qi - ki), { captures: { slopes } });
-    for (const name of ['softmax', 'sigmoid'] as const) {
-      const r1 = await getAttention(name).forward(q, k, v, { mask, scoreMod: mod, returnProbs: true, returnScores: true });
-      const want = await attention(q, k, v, { mask, scoreMod: mod, normalize: name });
+    for (const [name, sm] of [['softmax', mod], ['sigmoid', mod], ['softmax', null], ['sigmoid', null]] as const) {
+      // With a score mod the weights are float64 on the host; without, tensor ops from lse.
+      const r1 = await getAttention(name).forward(q, k, v, { mask, scoreMod: sm, returnProbs: true, returnScores: true });
+      const want = await attention(q, k, v, { mask, scoreMod: sm, normalize: name });
+      if (!sm) {
+        const w64 = await attentionWeights(q, k, { scale: 1 / Math.sqrt(D), mask, normalize: name });
+        assert.ok(maxAbsDiff(await r1.probs!.data(), await w64.probs.data()) < 1e-5, `${name}: tensor weights vs float64`);
+        assert.ok(maxAbsDiff(await r1.scores!.data(), await w64.scores.data()) < 1e-5, `${name}: tensor scores vs float64`);
+      }
       assert.deepEqual(r1.probs!.shape, [B, Hq, Nq, Nk]);
       assert.ok(maxAbsDiff(await r1.out.data(), await want.out.data()) === 0, `${name}: out is attention()'s`);
       assert.ok(maxAbsDiff(await weighted(r1.probs!, v), await want.out.data()) < 1e-5, `${name} ${[B, Hq, Hkv, Nq, Nk, D]}: weights @ v`);
