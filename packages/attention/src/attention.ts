@@ -14,7 +14,8 @@ import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
 import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
-import { destroyPlan, flashBackwardGpu, flashForwardGpu, uploadPlan } from './gpu/flash.js';
+import { destroyPlan, flashBackwardGpu, flashForwardGpu, prepareFlashGpu, uploadPlan } from './gpu/flash.js';
+import { flashForwardTiledGpu, prepareFlashTiledGpu } from './gpu/flash-tiled.js';
 
 export interface ProbsRequest {
   /** Query heads to return (default all). */
@@ -41,6 +42,8 @@ export interface AttentionOptions {
   headGate?: Tensor | ArrayLike<number> | null;
   /** Recompute probabilities for some heads/rows from lse: [heads, rows, Nk]. */
   returnProbs?: boolean | ProbsRequest;
+  /** WebGPU forward kernel: 'rowwise' (default, one thread per query row) or 'tiled' (wgsl/flash-tiled.ts). */
+  kernel?: 'rowwise' | 'tiled';
 }
 
 export interface AttentionResult {
@@ -131,7 +134,7 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   let out: Tensor;
   let lse: Tensor;
   if (impl === 'naive') ({ out, lse } = naiveAttention(q, k, v, plan, dims, sigmoid, sigBias));
-  else ({ out, lse } = await flashAttention(q, k, v, plan, dims, sigmoid, sigBias));
+  else ({ out, lse } = await flashAttention(q, k, v, plan, dims, sigmoid, sigBias, kernelOf(op, opts.kernel)));
   if (gate) {
     const gated = mul(out, gate);
     // The ungated output is an intermediate unless autograd needs it (gate or input gradients).
@@ -146,13 +149,30 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   return res;
 }
 
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+/** The error for a flash kernel the WebGPU device refused, naming the mods compiled into it. */
+function kernelError(plan: FlashPlan, message: string): Error {
+  const mods = [plan.mask ? `mask '${plan.mask.name}'` : '', plan.scoreMod ? `scoreMod '${plan.scoreMod.name}'` : ''].filter(Boolean);
+  if (mods.length) return new ModError(`attention: the WebGPU kernel compiled from ${mods.join(' and ')} was rejected by the device: ${message}`);
+  return new TensorError('attention', `the WebGPU flash kernel was rejected by the device: ${message}`);
+}
+
 /** ATTNLAB_CPU_KERNELS=js forces the plain JS forward (for comparison). */
 function forceJs(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   return env?.['ATTNLAB_CPU_KERNELS'] === 'js';
 }
 
-async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): Promise<{ out: Tensor; lse: Tensor }> {
+function kernelOf(op: string, kernel: AttentionOptions['kernel']): 'rowwise' | 'tiled' {
+  if (kernel === undefined || kernel === 'rowwise' || kernel === 'tiled') return kernel ?? 'rowwise';
+  throw new TensorError(op, `kernel must be 'rowwise' or 'tiled', got '${String(kernel)}'`);
+}
+
+async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number, kernel: 'rowwise' | 'tiled' = 'rowwise'): Promise<{ out: Tensor; lse: Tensor }> {
   const { B, Hq, Nq, D } = dims;
   const op = 'attention';
   const dev = q.device;
@@ -163,20 +183,34 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
   let backward: (gOut: Tensor | null, gLse: Tensor | null) => Tensor[];
   if (dev.kind === 'webgpu') {
     const be = gpuBackend(dev, op);
+    // Compile first (backward kernels too when gradients will be asked for): a shader the
+    // device rejects must reject this call, not run as a no-op that returns zeros.
+    await (kernel === 'tiled' ? prepareFlashTiledGpu : prepareFlashGpu)(be.gpu, plan, needGrad, (msg) => kernelError(plan, msg));
+    be.flush();
+    be.gpu.pushErrorScope('validation');
     const st = uploadPlan(be.gpu, plan);
     const o = allocTensor(dev, be, [B, Hq, Nq, D]);
     const l = allocTensor(dev, be, [B, Hq, Nq]);
+    const f = allocTensor(dev, be, [2, B, Hq, Nq]);
     const [bq, bk, bv] = [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
     be.flush();
-    flashForwardGpu(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf });
+    (kernel === 'tiled' ? flashForwardTiledGpu : flashForwardGpu)(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf, stats: f.buf });
+    // Binding or dispatch errors (a capture table over the binding limit, say) reject too.
+    const invalid = await be.gpu.popErrorScope();
+    if (invalid) {
+      destroyPlan(st);
+      for (const t of [o.t, l.t, f.t]) t.dispose();
+      throw kernelError(plan, invalid.message);
+    }
     outT = o.t;
     lseT = l.t;
     if (!needGrad) {
       destroyPlan(st);
+      f.t.dispose();
       return { out: outT, lse: lseT };
     }
     const ob = o.buf;
-    const lb = l.buf;
+    const statsT = f.t;
     backward = (gOut, gLse) => {
       const dq = allocTensor(dev, be, q.shape);
       const dk = allocTensor(dev, be, k.shape);
@@ -185,13 +219,18 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
       const dOutBuf = bufferOfTensor(be, gOut ?? zero!, 'attention backward');
       const dLseBuf = gLse ? bufferOfTensor(be, gLse, 'attention backward') : null;
       be.flush();
-      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, lb, dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf });
+      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, bufferOfTensor(be, statsT, 'attention backward'), dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf });
       zero?.dispose();
       return [dq.t, dk.t, dv.t];
     };
   } else {
     const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
-    const r = wasmApplies(D) && !forceJs() ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+    // The SIMD kernel's exp clamps its argument, so it cannot be trusted with non-finite inputs:
+    // those take the JS path, which propagates NaN exactly as the float64 reference.
+    const fast = wasmApplies(D) && !forceJs() && allFinite(qa) && allFinite(ka) && allFinite(va);
+    let r = fast ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+    // A score mod can still make a NaN or +Infinity score from finite inputs: redo those in JS.
+    if (fast && !allFinite(r.out)) r = flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
     outT = fromHost(dev, r.out, [B, Hq, Nq, D]);
     lseT = fromHost(dev, r.lse, [B, Hq, Nq]);
     if (!needGrad) return { out: outT, lse: lseT };
@@ -235,7 +274,7 @@ function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: 
     }
     keep = tensor(dense, [Bm, Hm, Nq, Nk], { device: q.device });
     rowAny = tensor(any, [Bm, Hm, Nq, 1], { device: q.device });
-    s = where(keep, s, -1e30);
+    s = where(keep, s, -Infinity);
   }
   let p: Tensor;
   let lse: Tensor;
@@ -245,9 +284,9 @@ function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: 
     lse = log(sum(p, [-1], false));
   } else {
     p = softmax(s, -1);
-    if (rowAny) p = mul(p, rowAny);
+    // A fully masked row is NaN from softmax (0 / 0): it attends to nothing (out 0, lse -Infinity).
+    if (rowAny) p = where(rowAny, p, 0);
     lse = logsumexp(s, [-1], false);
-    if (rowAny) lse = where(reshape(rowAny, rowAny.shape.slice(0, 3)), lse, -Infinity);
   }
   const out = matmul(p, ve);
   return { out, lse };

@@ -31,7 +31,7 @@ async function runCase(device: GPUDevice, c: Case, seed: number): Promise<void> 
     const st = uploadPlan(device, plan);
     const S = GPUBufferUsage.STORAGE;
     const [qb, kb, vb] = [q, k, v].map((x) => createBufferFrom(device, x, S | GPUBufferUsage.COPY_SRC)) as [GPUBuffer, GPUBuffer, GPUBuffer];
-    const { out, lse } = flashForwardGpu(device, plan, st, qb, kb, vb);
+    const { out, lse, stats } = flashForwardGpu(device, plan, st, qb, kb, vb);
     const o = (await readBuffer(device, out, ref.out.length * 4)).subarray(0, ref.out.length);
     const l = (await readBuffer(device, lse, ref.lse.length * 4)).subarray(0, ref.lse.length);
     assert.ok(o.every(Number.isFinite), `out has non-finite values ${label}`);
@@ -45,7 +45,7 @@ async function runCase(device: GPUDevice, c: Case, seed: number): Promise<void> 
       const g = R.attentionRefBackward(q, k, v, dO, dL, dims, refOpts);
       const dob = createBufferFrom(device, dO, S);
       const dlb = createBufferFrom(device, dL, S);
-      const { dq, dk, dv } = flashBackwardGpu(device, plan, st, qb, kb, vb, out, lse, dob, dlb);
+      const { dq, dk, dv } = flashBackwardGpu(device, plan, st, qb, kb, vb, out, stats, dob, dlb);
       for (const [name, buf, want] of [['dq', dq, g.dq], ['dk', dk, g.dk], ['dv', dv, g.dv]] as const) {
         const got = (await readBuffer(device, buf, want.length * 4)).subarray(0, want.length);
         const e = maxAbsDiff(got, want);
@@ -55,7 +55,7 @@ async function runCase(device: GPUDevice, c: Case, seed: number): Promise<void> 
       dob.destroy();
       dlb.destroy();
     }
-    for (const b of [qb, kb, vb, out, lse]) b.destroy();
+    for (const b of [qb, kb, vb, out, lse, stats]) b.destroy();
     destroyPlan(st);
   });
 }

@@ -13,32 +13,67 @@ export function pipelineCount(device: GPUDevice): number {
 }
 
 export function getPipeline(device: GPUDevice, src: KernelSource): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  return cacheOf(device).get(src.code) ?? buildPipeline(device, src);
+}
+
+function cacheOf(device: GPUDevice): Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }> {
   let cache = pipelines.get(device);
   if (!cache) {
     cache = new Map();
     pipelines.set(device, cache);
   }
-  let hit = cache.get(src.code);
-  if (!hit) {
-    const entries: GPUBindGroupLayoutEntry[] = [
-      { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
-      { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
-      ...src.buffers.map((b, i) => ({
-        binding: i + 2,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.access === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
-      })),
-    ];
-    const layout = device.createBindGroupLayout({ entries });
-    const module = device.createShaderModule({ code: src.code });
-    const pipeline = device.createComputePipeline({
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: 'main' },
-    });
-    hit = { pipeline, layout };
-    cache.set(src.code, hit);
+  return cache;
+}
+
+/**
+ * Compile (and cache) each kernel, waiting for the device's verdict: a WGSL compile or pipeline
+ * validation error rejects with `describe(message)` instead of reaching only the console while
+ * the dispatch silently does nothing. Kernels already cached were checked when first built.
+ */
+export async function compileChecked(device: GPUDevice, srcs: KernelSource[], fail: (message: string) => Error): Promise<void> {
+  const cache = cacheOf(device);
+  for (const src of srcs) {
+    if (cache.has(src.code)) continue;
+    device.pushErrorScope('validation');
+    device.pushErrorScope('internal');
+    const hit = buildPipeline(device, src, false);
+    const internal = await device.popErrorScope();
+    const validation = await device.popErrorScope();
+    const err = validation ?? internal;
+    if (err) {
+      const info = await hit.module.getCompilationInfo().catch(() => null);
+      const msgs = info?.messages.filter((m) => m.type === 'error').map((m) => `line ${m.lineNum}: ${m.message}`) ?? [];
+      throw fail(msgs.length ? msgs.slice(0, 3).join('; ') : err.message);
+    }
+    cache.set(src.code, { pipeline: hit.pipeline, layout: hit.layout });
   }
-  return hit;
+}
+
+interface Built {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  module: GPUShaderModule;
+}
+
+/** Create the pipeline; cache it unless `store` is false (compileChecked caches only what passed). */
+function buildPipeline(device: GPUDevice, src: KernelSource, store = true): Built {
+  const entries: GPUBindGroupLayoutEntry[] = [
+    { binding: 0, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } },
+    { binding: 1, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'read-only-storage' } },
+    ...src.buffers.map((b, i) => ({
+      binding: i + 2,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: b.access === 'read' ? ('read-only-storage' as const) : ('storage' as const) },
+    })),
+  ];
+  const layout = device.createBindGroupLayout({ entries });
+  const module = device.createShaderModule({ code: src.code });
+  const pipeline = device.createComputePipeline({
+    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: 'main' },
+  });
+  if (store) cacheOf(device).set(src.code, { pipeline, layout });
+  return { pipeline, layout, module };
 }
 
 export function createBufferFrom(device: GPUDevice, data: ArrayBufferView | ArrayBuffer, usage: number): GPUBuffer {

@@ -93,6 +93,12 @@ export function derivativeProgram(p: Program): Program {
             return bin('/', dx, bin('*', { kind: 'num', value: 2, ty: 'float' }, e));
           case 'tanh':
             return bin('*', bin('-', ONE, bin('*', e, e)), dx);
+          case 'sin':
+            return bin('*', call('cos', x), dx);
+          case 'cos':
+            return bin('*', bin('-', ZERO, call('sin', x)), dx);
+          case 'tan':
+            return bin('*', bin('+', ONE, bin('*', e, e)), dx);
           case 'pow': {
             const dy = d(y!);
             const t1 = bin('*', bin('*', y!, call('pow', x, bin('-', y!, ONE))), dx);
@@ -183,9 +189,27 @@ export function programToJs(p: Program, qoff: number): (...args: number[]) => nu
 // ---------------------------------------------------------------------------------------------
 // WGSL.
 
+/** WGSL helpers every mod may call (see MODS_PRELUDE_WGSL). */
+export const MODS_PRELUDE_WGSL = `// Infinities and NaN are made at run time: WGSL rejects them in constant expressions.
+fn mods_bits(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }
+// sin with range reduction and a degree-13 Taylor series: the built-in may be off by ~2^-11.
+fn mods_sin(x: f32) -> f32 {
+  var r = x - 6.283185307179586 * round(x * 0.15915494309189535);
+  if (r > 1.5707963267948966) { r = 3.141592653589793 - r; } else if (r < -1.5707963267948966) { r = -3.141592653589793 - r; }
+  let r2 = r * r;
+  return r * (1.0 + r2 * (-1.6666666666666666e-1 + r2 * (8.333333333333333e-3 + r2 * (-1.984126984126984e-4 + r2 * (2.7557319223985893e-6 + r2 * (-2.505210838544172e-8 + r2 * 1.6059043836821613e-10))))));
+}
+fn mods_cos(x: f32) -> f32 {
+  var r = x - 6.283185307179586 * round(x * 0.15915494309189535);
+  return mods_sin(1.5707963267948966 - abs(r));
+}
+`;
+
 export function wgslF32(v: number): string {
-  if (!Number.isFinite(v)) throw new ModError(`cannot emit non-finite constant ${v} to WGSL`);
-  if (Math.abs(v) > 3.4028234663852886e38) throw new ModError(`constant ${v} does not fit in f32`);
+  const f = Math.fround(v);
+  if (Number.isNaN(f)) return 'mods_bits(0x7fc00000u)';
+  if (f === Infinity) return 'mods_bits(0x7f800000u)';
+  if (f === -Infinity) return 'mods_bits(0xff800000u)';
   let s = v.toString();
   if (!/[.eE]/.test(s)) s += '.0';
   return v < 0 ? `(${s}f)` : `${s}f`;
@@ -235,6 +259,8 @@ function wgslExpr(e: Expr, offs: number[], p: Program, ref: WgslDataRef): string
       return `select(${w(e.else)}, ${w(e.then)}, ${w(e.test)})`;
     case 'call':
       if (e.fn === 'tanh') return `tanh(clamp(${w(e.args[0]!)}, -15.0f, 15.0f))`;
+      if (e.fn === 'sin' || e.fn === 'cos') return `mods_${e.fn}(${w(e.args[0]!)})`;
+      if (e.fn === 'tan') return `(mods_sin(${w(e.args[0]!)}) / mods_cos(${w(e.args[0]!)}))`;
       if (e.fn === 'trunc' && e.ty === 'int') return `i32(trunc(${w(e.args[0]!)}))`;
       return `${e.fn}(${e.args.map(w).join(', ')})`;
     case 'cast':

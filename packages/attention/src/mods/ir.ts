@@ -111,7 +111,22 @@ function normalizeCapture(name: string, v: CaptureValue): Capture {
   return { name, kind: 'tensor', ty: dtype === 'int32' ? 'int' : 'float', shape, strides, data };
 }
 
-const FLOAT_FNS = new Set(['exp', 'log', 'sqrt', 'tanh', 'pow']);
+const FLOAT_FNS = new Set(['exp', 'log', 'sqrt', 'tanh', 'pow', 'sin', 'cos', 'tan']);
+
+/**
+ * Literal-only float arithmetic is evaluated here: WGSL would evaluate it at shader creation and
+ * reject results f32 cannot hold (`-1 / 0`, `Math.exp(100)`), while JavaScript gives Infinity.
+ */
+function foldBinary(op: string, a: number, b: number): number | null {
+  switch (op) {
+    case '+': return a + b;
+    case '-': return a - b;
+    case '*': return a * b;
+    case '/': return a / b;
+    case '%': return a % b;
+    default: return null;
+  }
+}
 
 function num(value: number, ty: 'int' | 'float'): Expr {
   return { kind: 'num', value, ty };
@@ -239,6 +254,10 @@ export function compileProgram(fn: ((...args: never[]) => unknown) | string, opt
           r = toFloat(r);
         }
         const cmp = op === '<' || op === '<=' || op === '>' || op === '>=';
+        if (!cmp && l.ty === 'float' && l.kind === 'num' && r.kind === 'num') {
+          const v = foldBinary(op, l.value, r.value);
+          if (v !== null) return num(v, 'float');
+        }
         return { kind: 'binary', op: op as BinOp, left: l, right: r, ty: cmp ? 'bool' : l.ty };
       }
       case 'cond': {
@@ -258,10 +277,14 @@ export function compileProgram(fn: ((...args: never[]) => unknown) | string, opt
         for (const a of args) if (a.ty === 'bool') throw new ModError(`Math.${e.fn} needs numbers, got a boolean`);
         const arity: Record<string, [number, number]> = {
           min: [1, 99], max: [1, 99], abs: [1, 1], exp: [1, 1], log: [1, 1], floor: [1, 1], ceil: [1, 1],
-          sqrt: [1, 1], tanh: [1, 1], pow: [2, 2], sign: [1, 1],
+          sqrt: [1, 1], tanh: [1, 1], pow: [2, 2], sign: [1, 1], sin: [1, 1], cos: [1, 1], tan: [1, 1],
         };
         const [lo, hi] = arity[e.fn]!;
         if (args.length < lo || args.length > hi) throw new ModError(`Math.${e.fn} takes ${lo === hi ? lo : `${lo} or more`} arguments, got ${args.length}`);
+        if (FLOAT_FNS.has(e.fn) && args.every((a) => a.kind === 'num')) {
+          const f = (Math as unknown as Record<string, (...x: number[]) => number>)[e.fn]!;
+          return num(f(...args.map((a) => (a as { value: number }).value)), 'float');
+        }
         if (FLOAT_FNS.has(e.fn)) return { kind: 'call', fn: e.fn, args: args.map(toFloat), ty: 'float' };
         if (e.fn === 'min' || e.fn === 'max') {
           const anyFloat = args.some((a) => a.ty === 'float');

@@ -1,6 +1,6 @@
 import { ModError } from './parse.js';
 import { compileProgram, type CaptureValue, type Program, type VarName } from './ir.js';
-import { captureWords, derivativeProgram, packCaptures, programToJs, programToWgsl, type WgslDataRef } from './emit.js';
+import { MODS_PRELUDE_WGSL, captureWords, derivativeProgram, packCaptures, programToJs, programToWgsl, type WgslDataRef } from './emit.js';
 
 export type MaskFn = (b: number, h: number, q: number, k: number) => boolean;
 export type ScoreFn = (s: number, b: number, h: number, q: number, k: number) => number;
@@ -328,5 +328,5 @@ export function wgslMods(mask: MaskMod | null, score: ScoreMod | null, ref: Wgsl
       at += captureWords(p);
     }
   }
-  return { code: code.join('\n'), data, hasMask: mask !== null, hasScore: score !== null };
+  return { code: code.length ? [MODS_PRELUDE_WGSL, ...code].join('\n') : '', data, hasMask: mask !== null, hasScore: score !== null };
 }

@@ -2,9 +2,13 @@
  * A small recursive-descent parser for the maskMod / scoreMod subset of JavaScript:
  * an arrow function (or `function` expression) whose body is an expression, or a block of
  * `const` declarations followed by one `return`. Expressions: number and boolean literals,
- * identifiers, + - * / % **, comparisons, && || !, ternary, `Math.f(...)`, `Math.PI`/`Math.E`,
- * and indexing `name[i][j]`. Everything else is rejected with a ModError naming the construct.
+ * `Infinity`, identifiers, + - * / % **, comparisons, && || !, ternary, `Math.f(...)`,
+ * `Math.PI`/`Math.E`, and indexing `name[i][j]`. Everything else is rejected with a ModError
+ * naming the construct. Nesting deeper than MAX_DEPTH is refused before the stack runs out.
  */
+
+/** Deepest expression tree accepted (parentheses, operator chains, calls all count). */
+export const MAX_DEPTH = 200;
 
 export class ModError extends Error {
   constructor(message: string) {
@@ -42,22 +46,25 @@ const PUNCT = [
   '(', ')', '[', ']', '{', '}', ',', ';', '.', '?', ':', '+', '-', '*', '/', '%', '<', '>', '!', '=', '&', '|', '^', '~', '@', '#',
 ];
 
-const UNSUPPORTED_PUNCT: Record<string, string> = {
+// Null-prototype tables: an identifier named `constructor` or `__proto__` must not find Object's.
+const table = (o: Record<string, string>): Record<string, string> => Object.assign(Object.create(null) as Record<string, string>, o);
+
+const UNSUPPORTED_PUNCT: Record<string, string> = table({
   '&': "bitwise operator '&'", '|': "bitwise operator '|'", '^': "bitwise operator '^'", '~': "bitwise operator '~'",
   '<<': "shift operator '<<'", '>>': "shift operator '>>'", '>>>': "shift operator '>>>'",
   '??': "nullish operator '??'", '?.': "optional chaining '?.'", '++': "increment '++'", '--': "decrement '--'",
   '+=': "assignment '+='", '-=': "assignment '-='", '*=': "assignment '*='", '/=': "assignment '/='", '%=': "assignment '%='",
   '&=': "assignment '&='", '|=': "assignment '|='", '^=': "assignment '^='", '<<=': "assignment '<<='", '>>=': "assignment '>>='",
   '>>>=': "assignment '>>>='", '**=': "assignment '**='", '...': "spread '...'", '@': "decorator '@'", '#': "private name '#'",
-};
+});
 
-const UNSUPPORTED_KEYWORDS: Record<string, string> = {
+const UNSUPPORTED_KEYWORDS: Record<string, string> = table({
   if: "'if' statement (use a ternary)", for: "'for' loop", while: "'while' loop", do: "'do' loop", switch: "'switch' statement",
   new: "'new' expression", this: "'this'", async: 'async function', await: "'await'", yield: "'yield'", class: 'class',
   typeof: "'typeof'", instanceof: "'instanceof'", in: "'in' operator", delete: "'delete'", void: "'void'", null: "'null'",
-  undefined: "'undefined'", NaN: "'NaN'", Infinity: "'Infinity'", try: "'try' statement", throw: "'throw' statement",
+  undefined: "'undefined'", NaN: "'NaN'", try: "'try' statement", throw: "'throw' statement",
   var: "'var' declaration (use const)", super: "'super'", import: "'import'",
-};
+});
 
 function tokenize(src: string): Token[] {
   const out: Token[] = [];
@@ -101,12 +108,23 @@ function tokenize(src: string): Token[] {
   return out;
 }
 
-const MATH_FNS = new Set(['min', 'max', 'abs', 'exp', 'log', 'floor', 'ceil', 'sqrt', 'tanh', 'pow', 'sign']);
+const MATH_FNS = new Set(['min', 'max', 'abs', 'exp', 'log', 'floor', 'ceil', 'sqrt', 'tanh', 'pow', 'sign', 'sin', 'cos', 'tan']);
 const MATH_CONSTS = new Set(['PI', 'E']);
 
 class Parser {
   private i = 0;
+  /** Depth of each node built so far (children are always built first). */
+  private readonly depths = new WeakMap<RawExpr, number>();
+  /** Recursion depth of expr(), checked before descending further. */
+  private nesting = 0;
   constructor(private readonly toks: Token[]) {}
+
+  private node(e: RawExpr, ...children: RawExpr[]): RawExpr {
+    const d = 1 + children.reduce((m, c) => Math.max(m, this.depths.get(c) ?? 1), 0);
+    if (d > MAX_DEPTH) throw new ModError(`expression nested deeper than ${MAX_DEPTH} levels (operator chains count one level per operator); split it with const declarations`);
+    this.depths.set(e, d);
+    return e;
+  }
 
   private peek(o = 0): Token {
     return this.toks[Math.min(this.i + o, this.toks.length - 1)]!;
@@ -237,12 +255,21 @@ class Parser {
   }
 
   expr(): RawExpr {
+    if (++this.nesting > MAX_DEPTH) throw new ModError(`expression nested deeper than ${MAX_DEPTH} levels`);
+    try {
+      return this.exprInner();
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private exprInner(): RawExpr {
     const test = this.or();
     if (this.eat('?')) {
       const then = this.expr();
       this.expect(':');
       const els = this.expr();
-      return { kind: 'cond', test, then, else: els };
+      return this.node({ kind: 'cond', test, then, else: els }, test, then, els);
     }
     if (this.is('=')) throw new ModError(`unsupported construct: assignment at ${this.peek().pos}`);
     if (this.is(',')) {
@@ -257,7 +284,8 @@ class Parser {
       const t = this.peek();
       if (t.t === 'punct' && ops.includes(t.v)) {
         this.i++;
-        left = { kind: 'binary', op: t.v, left, right: sub() };
+        const right = sub();
+        left = this.node({ kind: 'binary', op: t.v, left, right }, left, right);
       } else if (t.t === 'punct' && UNSUPPORTED_PUNCT[t.v] && t.v !== '...') {
         throw this.unexpected(t, 'an operator');
       } else if (t.t === 'id' && (t.v === 'in' || t.v === 'instanceof' || t.v === 'as' || t.v === 'satisfies')) {
@@ -286,16 +314,26 @@ class Parser {
   private mul(): RawExpr {
     return this.binLevel(['*', '/', '%'], () => this.unary());
   }
-  private unary(): RawExpr {
+  /** `prefixed`: under a unary operator, where JavaScript forbids `**` (`-x ** 2` is a SyntaxError). */
+  private unary(prefixed = false): RawExpr {
     const t = this.peek();
     if (t.t === 'punct' && (t.v === '-' || t.v === '+' || t.v === '!')) {
       this.i++;
-      return { kind: 'unary', op: t.v, arg: this.unary() };
+      if (++this.nesting > MAX_DEPTH) throw new ModError(`expression nested deeper than ${MAX_DEPTH} levels`);
+      const arg = this.unary(true);
+      this.nesting--;
+      return this.node({ kind: 'unary', op: t.v, arg }, arg);
     }
     if (t.t === 'punct' && (t.v === '~' || t.v === '++' || t.v === '--')) throw this.unexpected(t, 'an expression');
     if (t.t === 'id' && (t.v === 'typeof' || t.v === 'void' || t.v === 'delete' || t.v === 'await')) throw this.unexpected(t, 'an expression');
     const base = this.postfix();
-    if (this.eat('**')) return { kind: 'call', fn: 'pow', args: [base, this.unary()] };
+    const op = this.peek();
+    if (op.t === 'punct' && op.v === '**') {
+      if (prefixed) throw new ModError(`syntax error at ${op.pos}: a unary operator before '**' needs parentheses, as in JavaScript: (-x) ** 2 or -(x ** 2)`);
+      this.i++;
+      const exp = this.unary();
+      return this.node({ kind: 'call', fn: 'pow', args: [base, exp] }, base, exp);
+    }
     return base;
   }
   private postfix(): RawExpr {
@@ -304,7 +342,7 @@ class Parser {
       if (this.eat('[')) {
         const index = this.expr();
         this.expect(']');
-        e = { kind: 'index', target: e, index };
+        e = this.node({ kind: 'index', target: e, index }, e, index);
         continue;
       }
       const t = this.peek();
@@ -340,6 +378,11 @@ class Parser {
         this.i++;
         return { kind: 'bool', value: t.v === 'true' };
       }
+      if (t.v === 'Infinity') {
+        // FlexAttention's -inf: a score of -Infinity masks the key exactly.
+        this.i++;
+        return { kind: 'num', value: Infinity, isInt: false };
+      }
       if (t.v === 'function') throw new ModError(`unsupported construct: nested function at ${t.pos}`);
       if (t.v === 'Math') {
         this.i++;
@@ -355,7 +398,7 @@ class Parser {
           if (!this.eat(',')) break;
         }
         this.expect(')');
-        return { kind: 'call', fn: name, args };
+        return this.node({ kind: 'call', fn: name, args }, ...args);
       }
       const name = this.ident();
       if (this.is('=>')) throw new ModError(`unsupported construct: nested function at ${t.pos}`);

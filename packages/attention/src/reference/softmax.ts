@@ -2,6 +2,11 @@
  * Float64 CPU reference for softmax and sigmoid attention (forward and backward). Plain loops,
  * no tiling, the full score row materialised: slow and obviously correct, used to judge the
  * fast CPU and WebGPU paths.
+ *
+ * Special values, as PyTorch's attention: a masked key or a score of -Infinity has weight 0 and
+ * its value row is not read; a NaN score makes the row's weights, out and lse NaN; under
+ * softmax a +Infinity score makes the weights and out NaN (inf / inf) and lse +Infinity (as
+ * torch.logsumexp); a row with nothing left has out 0 and lse -Infinity (FlexAttention).
  */
 import type { MaskMod, ScoreMod } from '../mods/mods.js';
 
@@ -93,7 +98,17 @@ function weights(row: Row, opts: AttnRefOptions, nk: number): { p: Float64Array;
     return { p, lse: sum > 0 ? Math.log(sum) : -Infinity };
   }
   let m = -Infinity;
-  for (let j = 0; j < nk; j++) if (row.keep[j] && row.s[j]! > m) m = row.s[j]!;
+  let nan = false;
+  for (let j = 0; j < nk; j++) {
+    if (!row.keep[j]) continue;
+    const s = row.s[j]!;
+    if (Number.isNaN(s)) nan = true;
+    else if (s > m) m = s;
+  }
+  if (nan || m === Infinity) {
+    for (let i = 0; i < nk; i++) if (row.keep[i]) p[i] = NaN;
+    return { p, lse: nan ? NaN : Infinity };
+  }
   if (m === -Infinity) return { p, lse: -Infinity };
   let sum = 0;
   for (let j = 0; j < nk; j++) {
@@ -131,8 +146,8 @@ export function attentionRef(q: ArrayLike<number>, k: ArrayLike<number>, v: Arra
         const r = (b * Hq + h) * Nq + i;
         lse[r] = l;
         for (let j = 0; j < Nk; j++) {
+          if (!row.keep[j] || row.s[j] === -Infinity) continue;
           const pj = p[j]!;
-          if (pj === 0) continue;
           const vo = ((b * Hkv + hk) * Nk + j) * Dv;
           for (let d = 0; d < Dv; d++) out[r * Dv + d]! += pj * v[vo + d]!;
         }
@@ -183,7 +198,7 @@ export function attentionRefBackward(
         // Output before the gate, and the gated upstream gradient.
         const o = new Float64Array(Dv);
         for (let j = 0; j < Nk; j++) {
-          if (p[j] === 0) continue;
+          if (!row.keep[j] || row.s[j] === -Infinity) continue;
           const vo = ((b * Hkv + hk) * Nk + j) * Dv;
           for (let d = 0; d < Dv; d++) o[d]! += p[j]! * v[vo + d]!;
         }
@@ -199,7 +214,7 @@ export function attentionRefBackward(
         const dl = dLse ? dLse[r]! : 0;
         const rowSum = Math.exp(lse);
         for (let j = 0; j < Nk; j++) {
-          if (!row.keep[j]) continue;
+          if (!row.keep[j] || row.s[j] === -Infinity) continue;
           const pj = p[j]!;
           const vo = ((b * Hkv + hk) * Nk + j) * Dv;
           let dp = 0;

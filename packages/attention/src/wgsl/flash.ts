@@ -7,6 +7,14 @@
  * params), keeping every kernel within 8 storage buffers. Tiles the block mask marks absent are
  * never visited; full tiles skip mask evaluation; partial tiles evaluate `mask_mod` per element.
  * Without a table every key block is visited as full.
+ *
+ * Special values (kept exact, as the float64 reference): a masked key and a score of -Infinity
+ * are excluded (no magnitude sentinel: any finite score, however negative, counts); a NaN score
+ * makes the row's out and lse NaN, a +Infinity one (softmax) out NaN and lse +Infinity, as
+ * PyTorch's attention and logsumexp do; a row with nothing left gives out 0 and lse -Infinity. WGSL lets compilers assume no NaN or
+ * infinity, so these are tested on bit patterns. The forward also writes the row max m and
+ * log(sum) separately (`stats`), and the backward recomputes p = exp((s - m) - log(sum)): an f32
+ * lse = m + log(sum) loses log(sum) entirely once |m| is large (1e8), which made dv wrong.
  */
 
 export interface FlashKernelConfig {
@@ -63,20 +71,26 @@ struct Params {
 }
 `;
 
-function header(c: FlashKernelConfig): string {
+export function header(c: FlashKernelConfig): string {
   return `${PARAMS_STRUCT}
 const D: u32 = ${c.D}u;
 const BR: u32 = ${c.BR}u;
 const BC: u32 = ${c.BC}u;
 const QBLOCK: u32 = ${c.QBLOCK}u;
 const KBLOCK: u32 = ${c.KBLOCK}u;
-const NEG: f32 = -1.0e30f;
-const NEG_HALF: f32 = -5.0e29f;
-`;
+${SPECIALS}`;
 }
 
-/** Modified score, -> NEG when masked. */
-function scoreFn(c: FlashKernelConfig): string {
+const SPECIALS = /* wgsl */ `
+fn bits_f32(b: u32) -> f32 { var v = b; return bitcast<f32>(v); }
+fn is_ninf(x: f32) -> bool { return bitcast<u32>(x) == 0xff800000u; }
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn nan_f32() -> f32 { return bits_f32(0x7fc00000u); }
+fn ninf_f32() -> f32 { return bits_f32(0xff800000u); }
+`;
+
+/** Modified score; masking is decided by keep(), never by the score's magnitude. */
+export function scoreFn(c: FlashKernelConfig): string {
   return `
 fn mod_score(raw: f32, b: i32, h: i32, q: i32, k: i32) -> f32 {
   ${c.hasScore ? 'return score_mod(raw, b, h, q, k, P.qoff);' : 'return raw;'}
@@ -88,15 +102,20 @@ fn keep(partial: bool, b: i32, h: i32, q: i32, k: i32) -> bool {
   ${c.hasMask ? 'return !partial || mask_mod(b, h, q, k, P.qoff);' : 'return true;'}
 }
 fn sigm(x: f32) -> f32 {
+  if (is_nan(x)) { return x; } // exp(NaN) is not NaN on every adapter (SwiftShader: +Infinity)
   if (x >= 0.0f) { return 1.0f / (1.0f + exp(-x)); }
   let e = exp(x);
   return e / (1.0f + e);
+}
+// A score that makes the whole row NaN: NaN, or +Infinity under softmax (exp(inf - inf)).
+fn poisons(s: f32) -> bool {
+  ${c.sigmoid ? 'return is_nan(s);' : 'return is_nan(s) || bitcast<u32>(s) == 0x7f800000u;'}
 }
 `;
 }
 
 /** Block-table helpers: how many blocks a (b, h, row block) visits and which. */
-function tableFns(c: FlashKernelConfig): string {
+export function tableFns(c: FlashKernelConfig): string {
   if (!c.hasTable) {
     return `
 fn n_blocks(tbl_row: u32, transposed: bool) -> vec2<u32> {
@@ -122,11 +141,11 @@ fn block_at(tbl_row: u32, t: u32, n: vec2<u32>, transposed: bool) -> u32 {
 `;
 }
 
-function tableRow(bExpr: string, hExpr: string, blockExpr: string, width: string): string {
+export function tableRow(bExpr: string, hExpr: string, blockExpr: string, width: string): string {
   return `((select(${bExpr}, 0u, P.Bm == 1u) * P.Hm + select(${hExpr}, 0u, P.Hm == 1u)) * ${width} + ${blockExpr})`;
 }
 
-const BINDINGS_COMMON = (extra: string) => `
+export const BINDINGS_COMMON = (extra: string) => `
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> aux: array<u32>;
 ${extra}`;
@@ -141,7 +160,7 @@ export interface KernelSource {
 export function flashForwardSource(c: FlashKernelConfig): KernelSource {
   const buffers = [
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
-    { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const },
+    { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
   ];
   const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
@@ -167,8 +186,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   if (valid) {
     for (var d = 0u; d < D; d++) { qr[d] = Qb[qbase + d]; acc[d] = 0.0f; }
   }
-  var m = NEG;
+  var m = 0.0f;
+  var has_m = false;
   var l = 0.0f;
+  var bad = 0u; // bit 1: a NaN score, bit 0: +Infinity under softmax
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
     let n = n_blocks(tbl_row, false);
@@ -200,34 +221,43 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       workgroupBarrier();
       if (valid) {
         var sc: array<f32, ${c.BC}>;
-        var tmax = NEG;
+        var live: array<bool, ${c.BC}>;
+        var tmax = 0.0f;
+        var seen = false;
         for (var j = 0u; j < BC; j++) {
           let kk = k0 + j;
-          var s = NEG;
+          live[j] = false;
           if (kk < P.Nk && keep(partial, i32(b), i32(h), i32(row), i32(kk))) {
             var dot = 0.0f;
             for (var d = 0u; d < D; d++) { dot += qr[d] * Ks[j * D + d]; }
-            s = mod_score(dot * P.scale, i32(b), i32(h), i32(row), i32(kk));
+            let s = mod_score(dot * P.scale, i32(b), i32(h), i32(row), i32(kk));
+            sc[j] = s;
+            if (poisons(s)) {
+              bad |= select(1u, 2u, is_nan(s));
+            } else if (!is_ninf(s)) {
+              live[j] = true;
+              if (!seen || s > tmax) { tmax = s; }
+              seen = true;
+            }
           }
-          sc[j] = s;
-          tmax = max(tmax, s);
         }
         ${c.sigmoid ? `
         for (var j = 0u; j < BC; j++) {
-          if (sc[j] > NEG_HALF) {
+          if (live[j]) {
             let p = sigm(sc[j] + P.sig_bias);
             l += p;
             for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
           }
         }` : `
-        if (tmax > NEG_HALF) {
-          let mnew = max(m, tmax);
-          let corr = exp(m - mnew);
+        if (seen) {
+          let mnew = select(tmax, max(m, tmax), has_m);
+          let corr = select(0.0f, exp(m - mnew), has_m);
           m = mnew;
+          has_m = true;
           l *= corr;
           for (var d = 0u; d < D; d++) { acc[d] *= corr; }
           for (var j = 0u; j < BC; j++) {
-            if (sc[j] > NEG_HALF) {
+            if (live[j]) {
               let p = exp(sc[j] - m);
               l += p;
               for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
@@ -238,14 +268,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (valid) {
+    let R = P.B * P.Hq * P.Nq;
     let r = (b * P.Hq + h) * P.Nq + row;
-    if (l > 0.0f) {
+    if (bad != 0u) {
+      Lb[r] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
+      Fb[r] = nan_f32();
+      Fb[R + r] = nan_f32();
+      for (var d = 0u; d < D; d++) { Ob[r * D + d] = nan_f32(); }
+    } else if (l > 0.0f) {
       ${c.sigmoid ? `let inv = 1.0f;
-      Lb[r] = log(l);` : `let inv = 1.0f / l;
-      Lb[r] = m + log(l);`}
+      Fb[r] = 0.0f;` : `let inv = 1.0f / l;
+      Fb[r] = m;`}
+      Fb[R + r] = log(l);
+      Lb[r] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
       for (var d = 0u; d < D; d++) { Ob[r * D + d] = acc[d] * inv; }
     } else {
-      Lb[r] = bitcast<f32>(P.ninf_bits);
+      Lb[r] = ninf_f32();
+      Fb[r] = ninf_f32();
+      Fb[R + r] = 0.0f;
       for (var d = 0u; d < D; d++) { Ob[r * D + d] = 0.0f; }
     }
   }
@@ -255,48 +295,57 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
- * Backward preprocess: stats[r] = lse[r]; stats[R + r] = delta' with
- * softmax: delta' = sum(dO * O) - dLse; sigmoid: delta' = -dLse * exp(-lse). One thread per row.
- * Dispatch (ceil(R / 64), 1, 1). The kernel reads dLse from `DLb` (zeros when lse is unused).
+ * Backward preprocess: from the forward's stats Fb = [m (R), log(sum) (R)] to
+ * Sb = [m (R), log(sum) (R), delta' (R)] with softmax: delta' = sum(dO * O) - dLse;
+ * sigmoid: delta' = -dLse * exp(-lse). One thread per row. Dispatch (ceil(R / 64), 1, 1).
+ * The kernel reads dLse from `DLb` (zeros when lse is unused).
  */
 export function flashPreprocessSource(c: { D: number; sigmoid: boolean }): KernelSource {
   const buffers = [
-    { name: 'Ob', access: 'read' as const }, { name: 'DOb', access: 'read' as const }, { name: 'Lb', access: 'read' as const },
+    { name: 'Ob', access: 'read' as const }, { name: 'DOb', access: 'read' as const }, { name: 'Fb', access: 'read' as const },
     { name: 'DLb', access: 'read' as const }, { name: 'Sb', access: 'read_write' as const },
   ];
   const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
   const code = `${PARAMS_STRUCT}
 const D: u32 = ${c.D}u;
+${SPECIALS}
 ${BINDINGS_COMMON(decl)}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let R = P.B * P.Hq * P.Nq;
   let r = gid.x + gid.y * 65535u * 64u;
   if (r >= R) { return; }
-  let lse = Lb[r];
-  Sb[r] = lse;
+  let m = Fb[r];
+  let ll = Fb[R + r];
+  Sb[r] = m;
+  Sb[R + r] = ll;
   ${c.sigmoid ? `
   var delta = 0.0f;
-  if (lse > -1.0e30f) { delta = -DLb[r] * exp(-lse); }
-  Sb[R + r] = delta;` : `
+  if (!is_ninf(m)) { delta = -DLb[r] * exp(-ll); }
+  Sb[2u * R + r] = delta;` : `
   var dot = 0.0f;
   for (var d = 0u; d < D; d++) { dot += DOb[r * D + d] * Ob[r * D + d]; }
-  Sb[R + r] = dot - DLb[r];`}
+  Sb[2u * R + r] = dot - DLb[r];`}
   _ = aux[0];
 }
 `;
   return { code, buffers };
 }
 
-/** Probability and d(score) of one element given raw score, lse and delta'. Returns vec2(p, ds_raw). */
+/**
+ * Probability and d(score) of one element given the raw score, the row's m and log(sum), and
+ * delta'. Returns vec3(p, ds_raw, 1), or vec3(0) for a score of -Infinity (excluded, like a mask).
+ */
 function gradElem(c: FlashKernelConfig): string {
   return `
-fn p_ds(raw: f32, lse: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec2<f32> {
+fn p_ds(raw: f32, m: f32, ll: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec3<f32> {
   let s = mod_score(raw, b, h, q, k);
+  if (is_ninf(s)) { return vec3<f32>(0.0f); }
   ${c.sigmoid ? `let p = sigm(s + P.sig_bias);
-  let ds = (dp - delta) * p * (1.0f - p);` : `let p = exp(s - lse);
+  let ds = (dp - delta) * p * (1.0f - p);` : `let e = (s - m) - ll;
+  let p = select(exp(e), nan_f32(), is_nan(e));
   let ds = p * (dp - delta);`}
-  return vec2<f32>(p, ds * mod_grad(raw, b, h, q, k));
+  return vec3<f32>(p, ds * mod_grad(raw, b, h, q, k), 1.0f);
 }
 `;
 }
@@ -331,12 +380,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var qr: array<f32, ${c.D}>;
   var dor: array<f32, ${c.D}>;
   var dq: array<f32, ${c.D}>;
-  var lse = 0.0f;
+  var m = 0.0f;
+  var ll = 0.0f;
   var delta = 0.0f;
   if (valid) {
-    lse = Sb[r];
-    delta = Sb[R + r];
-    valid = lse > NEG_HALF;
+    m = Sb[r];
+    ll = Sb[R + r];
+    delta = Sb[2u * R + r];
+    valid = !is_ninf(m);
     for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dor[d] = DOb[r * D + d]; dq[d] = 0.0f; }
   }
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
@@ -378,9 +429,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
               dot += qr[d] * Ks[j * D + d];
               dp += dor[d] * Vs[j * D + d];
             }
-            let g = p_ds(dot * P.scale, lse, delta, dp, i32(b), i32(h), i32(row), i32(kk));
-            let c = g.y * P.scale;
-            for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
+            let g = p_ds(dot * P.scale, m, ll, delta, dp, i32(b), i32(h), i32(row), i32(kk));
+            if (g.z != 0.0f) {
+              let c = g.y * P.scale;
+              for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
+            }
           }
         }
       }
@@ -412,7 +465,8 @@ ${tableFns(c)}
 ${gradElem(c)}
 var<workgroup> Qs: array<f32, ${c.BC * c.D}>;
 var<workgroup> DOs: array<f32, ${c.BC * c.D}>;
-var<workgroup> Ls: array<f32, ${c.BC}>;
+var<workgroup> Ms: array<f32, ${c.BC}>;
+var<workgroup> LLs: array<f32, ${c.BC}>;
 var<workgroup> Ds: array<f32, ${c.BC}>;
 var<workgroup> wg_u: array<u32, 3>;
 
@@ -467,28 +521,32 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         }
         for (var e = lid; e < BC; e += BR) {
           let ii = i0 + e;
-          var lv = NEG;
+          var mv = ninf_f32();
+          var lv = 0.0f;
           var dl = 0.0f;
-          if (ii < P.Nq) { lv = Sb[qrow0 + ii]; dl = Sb[R + qrow0 + ii]; }
-          Ls[e] = lv;
+          if (ii < P.Nq) { mv = Sb[qrow0 + ii]; lv = Sb[R + qrow0 + ii]; dl = Sb[2u * R + qrow0 + ii]; }
+          Ms[e] = mv;
+          LLs[e] = lv;
           Ds[e] = dl;
         }
         workgroupBarrier();
         if (valid) {
           for (var i = 0u; i < BC; i++) {
             let ii = i0 + i;
-            if (ii < P.Nq && Ls[i] > NEG_HALF && keep(partial, i32(b), i32(h), i32(ii), i32(col))) {
+            if (ii < P.Nq && !is_ninf(Ms[i]) && keep(partial, i32(b), i32(h), i32(ii), i32(col))) {
               var dot = 0.0f;
               var dp = 0.0f;
               for (var d = 0u; d < D; d++) {
                 dot += Qs[i * D + d] * kr_[d];
                 dp += DOs[i * D + d] * vr[d];
               }
-              let g = p_ds(dot * P.scale, Ls[i], Ds[i], dp, i32(b), i32(h), i32(ii), i32(col));
-              let c = g.y * P.scale;
-              for (var d = 0u; d < D; d++) {
-                dv[d] += g.x * DOs[i * D + d];
-                dk[d] += c * Qs[i * D + d];
+              let g = p_ds(dot * P.scale, Ms[i], LLs[i], Ds[i], dp, i32(b), i32(h), i32(ii), i32(col));
+              if (g.z != 0.0f) {
+                let c = g.y * P.scale;
+                for (var d = 0u; d < D; d++) {
+                  dv[d] += g.x * DOs[i * D + d];
+                  dk[d] += c * Qs[i * D + d];
+                }
               }
             }
           }
