@@ -1,7 +1,9 @@
 import {
-  AdamW, Rng, argmax, clipGradNorm, crossEntropy, div, equal, mul, noGrad, scope, sum, tensor, warmupCosine,
-  type Device, type Tensor,
+  AdamW, Rng, argmax, clipGradNorm, crossEntropy, div, equal, mul, mulScalar, noGrad, scope, sum, tensor, warmupCosine,
+  type AdamWState, type Device, type RngState, type Tensor,
 } from '@attnlab/tensor';
+import { WorkerPool, batchRows, splitRows } from './train-parallel.js';
+import { ProgressLine } from './progress-line.js';
 import { ModelError } from './errors.js';
 import type { Batch, Task } from './tasks.js';
 import type { Transformer } from './transformer.js';
@@ -37,6 +39,53 @@ export interface TrainOptions {
    * Default: on when running in the kernel (the global exists), off elsewhere.
    */
   progress?: boolean;
+  /**
+   * A one-line progress display on stderr (steps/s, loss, eta), redrawn in place. Default: on when
+   * stderr is a terminal and there is no kernel progress bar (a script in a terminal).
+   */
+  progressLine?: boolean;
+  /**
+   * CPU threads for data-parallel training (this thread included): the batch is split by rows
+   * across Node worker threads and their gradients summed before the step. Default 1.
+   * Deterministic for a given count; CPU device only.
+   */
+  workers?: number;
+  /** Call `onEval` every this many steps (and after the last one). */
+  evalEvery?: number;
+  /** An evaluation (e.g. `(await evaluate(model, task)).accuracy`); its number drives early stopping. */
+  onEval?: (info: { step: number; model: Transformer }) => number | Promise<number>;
+  /** Stop when the eval metric has not improved for `patience` evaluations. */
+  earlyStopping?: EarlyStopping;
+  /** Call `onCheckpoint` with the resumable training state every this many steps. */
+  checkpointEvery?: number;
+  /** Save the state (and the model's parameters, which it does not hold) somewhere. */
+  onCheckpoint?: (state: TrainState) => void | Promise<void>;
+  /**
+   * Continue a run from a checkpoint: the model must hold the parameters saved with it and the
+   * other options must be the run's own; the result is bit-identical to the uninterrupted run.
+   */
+  resume?: TrainState;
+}
+
+export interface EarlyStopping {
+  /** Evaluations without improvement before stopping. */
+  patience: number;
+  /** 'min' (default: losses, NLL) or 'max' (accuracy). */
+  mode?: 'min' | 'max';
+  /** Smallest change that counts as an improvement (default 0). */
+  minDelta?: number;
+}
+
+/** Everything besides the parameters that a run needs to continue exactly (JSON-safe except the moments). */
+export interface TrainState {
+  /** Steps completed. */
+  step: number;
+  /** The batch stream's generator after those steps. */
+  rng: RngState;
+  optimizer: AdamWState;
+  losses: number[];
+  evals: { step: number; metric: number }[];
+  early: { best: number | null; bad: number };
 }
 
 /** The slice of the kernel's `progress()` bar that training uses. */
@@ -55,7 +104,11 @@ function kernelBar(steps: number, wanted: boolean | undefined): Bar | null {
 
 export interface TrainResult {
   losses: number[];
+  /** Steps completed (fewer than asked when stopped early). */
   steps: number;
+  stoppedEarly: boolean;
+  /** Metrics returned by onEval, by step. */
+  evals: { step: number; metric: number }[];
   tokens: number;
   seconds: number;
   tokensPerSecond: number;
@@ -88,6 +141,20 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   if (!(steps > 0) || !(batchSize > 0) || !(lr > 0)) throw new ModelError('train', `steps, batchSize and lr must be positive (got ${steps}, ${batchSize}, ${lr})`);
   if (task.vocabSize > model.config.vocabSize) throw new ModelError('train', `task '${task.name}' uses ${task.vocabSize} tokens, the model has ${model.config.vocabSize}`);
   if (model.config.positional === 'learned' && task.seqLen > model.config.nCtx) throw new ModelError('train', `task sequences of ${task.seqLen} exceed the model context ${model.config.nCtx}`);
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new ModelError('train', `workers must be a positive integer, got ${workers}`);
+  for (const k of ['evalEvery', 'checkpointEvery'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new ModelError('train', `${k} must be a positive integer, got ${v}`);
+  }
+  if (options.earlyStopping && !(Number.isInteger(options.earlyStopping.patience) && options.earlyStopping.patience > 0)) {
+    throw new ModelError('train', `earlyStopping.patience must be a positive integer, got ${options.earlyStopping.patience}`);
+  }
+  if (options.earlyStopping && !options.onEval) throw new ModelError('train', 'earlyStopping needs onEval (the metric it watches)');
+  const resume = options.resume;
+  if (resume && !(Number.isInteger(resume.step) && resume.step >= 0 && resume.step <= steps)) {
+    throw new ModelError('train', `resume.step ${resume?.step} is outside this run's ${steps} steps`);
+  }
   if (options.device) await model.to(options.device);
   const warmup = options.warmupSteps ?? Math.min(100, Math.floor(steps / 10));
   const sched = typeof options.schedule === 'function'
@@ -100,38 +167,93 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   const clip = options.clip ?? 1;
   const rng = new Rng(options.seed ?? 0);
   const losses: number[] = [];
+  const evals: { step: number; metric: number }[] = [];
+  const early = { best: null as number | null, bad: 0 };
+  let first = 0;
+  if (resume) {
+    opt.loadState(resume.optimizer);
+    rng.setState(resume.rng);
+    losses.push(...resume.losses);
+    evals.push(...resume.evals);
+    Object.assign(early, resume.early);
+    first = resume.step;
+  }
   const t0 = performance.now();
   let tokens = 0;
+  let stoppedEarly = false;
   const bar = kernelBar(steps, options.progress);
+  const line = !bar && (options.progressLine ?? ProgressLine.wanted()) ? new ProgressLine(steps, first) : null;
+  const pool = workers > 1 ? await WorkerPool.start(model, workers - 1) : null;
   try {
-    for (let step = 0; step < steps; step++) {
+    for (let step = first; step < steps; step++) {
       const batch = task.sample(rng, batchSize);
       const { loss, gradNorm } = await scope(async () => {
-        const bt = batchTensors(model, batch);
-        const logits = await model.run(bt.tokens, { grad: true });
-        const l = maskedCrossEntropy(logits, bt.targets, bt.lossMask);
-        l.backward();
+        let l: number;
+        if (pool) {
+          // Each part's loss is its share of the batch's masked mean, so the gradients add up.
+          let count = 0;
+          for (let i = 0; i < batch.lossMask.length; i++) count += batch.lossMask[i]!;
+          const scale = count > 0 ? 1 / count : 0;
+          const parts = splitRows(batch.batchSize, pool.size + 1).filter(([, rows]) => rows > 0).map(([s0, rows]) => batchRows(batch, s0, rows));
+          const remote = pool.run(parts.slice(1), scale);
+          const bt = batchTensors(model, parts[0]!);
+          const logits = await model.run(bt.tokens, { grad: true });
+          const mine = mulScalar(sum(mul(crossEntropy(logits, bt.targets, { reduction: 'none' }), bt.lossMask)), scale);
+          mine.backward();
+          const others = await remote;
+          pool.accumulate(others.length);
+          l = await mine.item();
+          for (const o of others) l += o;
+        } else {
+          const bt = batchTensors(model, batch);
+          const logits = await model.run(bt.tokens, { grad: true });
+          const lt = maskedCrossEntropy(logits, bt.targets, bt.lossMask);
+          lt.backward();
+          l = await lt.item();
+        }
         const norm = clip > 0 ? clipGradNorm(params, clip) : null;
         opt.lr = sched(step);
         opt.step();
         opt.zeroGrad();
-        return { loss: await l.item(), gradNorm: norm ? await norm.item() : NaN };
+        return { loss: l, gradNorm: norm ? await norm.item() : NaN };
       });
       if (!Number.isFinite(loss)) throw new ModelError('train', `loss became ${loss} at step ${step}`);
       losses.push(loss);
       tokens += batchSize * task.seqLen;
       bar?.update(1, `loss ${loss.toFixed(4)}`);
+      line?.update(step + 1, loss);
       if (options.onStep) {
         const elapsedMs = performance.now() - t0;
         await options.onStep({ step, steps, loss, lr: opt.lr, gradNorm, tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs });
       }
+      const done = step + 1;
+      if (options.onEval && ((options.evalEvery && done % options.evalEvery === 0) || done === steps)) {
+        const metric = await options.onEval({ step: done, model });
+        evals.push({ step: done, metric });
+        const es = options.earlyStopping;
+        if (es) {
+          const better = early.best === null || (es.mode === 'max' ? metric > early.best + (es.minDelta ?? 0) : metric < early.best - (es.minDelta ?? 0));
+          if (better) {
+            early.best = metric;
+            early.bad = 0;
+          } else if (++early.bad >= es.patience) {
+            stoppedEarly = done < steps;
+          }
+        }
+      }
+      if (options.onCheckpoint && ((options.checkpointEvery && done % options.checkpointEvery === 0) || stoppedEarly)) {
+        await options.onCheckpoint({ step: done, rng: rng.getState(), optimizer: await opt.state(), losses: [...losses], evals: [...evals], early: { ...early } });
+      }
+      if (stoppedEarly) break;
     }
   } finally {
     opt.dispose();
+    await pool?.terminate();
     bar?.done(losses.length ? `loss ${losses.at(-1)!.toFixed(4)}` : '');
+    line?.done();
   }
   const seconds = (performance.now() - t0) / 1000;
-  return { losses, steps, tokens, seconds, tokensPerSecond: tokens / seconds };
+  return { losses, steps: losses.length, stoppedEarly, evals, tokens, seconds, tokensPerSecond: tokens / seconds };
 }
 
 export interface EvalOptions {

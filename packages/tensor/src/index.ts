@@ -30,8 +30,9 @@ export { reshape, permute, transpose, slice, concat, broadcastTo, unsqueeze, squ
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { embedding, pick, crossEntropy, layerNorm, rmsNorm, rotary, type CrossEntropyOptions, type RotaryOptions } from './ops/nn.js';
 export { customGrad, detach, cast } from './ops/custom.js';
-export { Rng, manualSeed, randn, rand, randint, type RandomOptions } from './random.js';
-export { AdamW, type AdamWOptions } from './optim/adamw.js';
+export { Rng, manualSeed, type RngState, randn, rand, randint, type RandomOptions } from './random.js';
+export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { clipGradNorm } from './optim/clip.js';
 export { warmupCosine, type WarmupCosineOptions } from './optim/schedule.js';
 export { configureNodeVulkan } from './webgpu/gpu.js';
+export { shareCpuMemory, useCpuMemory, cpuView, addIntoCpu } from './cpu/shared.js';

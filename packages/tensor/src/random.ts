@@ -67,6 +67,29 @@ export class Rng {
   int(n: number): number {
     return Math.floor(this.uniform() * n);
   }
+
+  /** The generator's full state (JSON-safe), for checkpoints that resume a stream exactly. */
+  getState(): RngState {
+    // The words are used only through 32-bit operations: unsigned is the same bits.
+    return { s: [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0], spare: this.spare };
+  }
+
+  /** Continue from a state saved by getState(). */
+  setState(state: RngState): this {
+    const s = state?.s;
+    if (!Array.isArray(s) || s.length !== 4 || s.some((x) => !Number.isInteger(x) || x < 0 || x > 0xffffffff) || (state.spare !== null && typeof state.spare !== 'number')) {
+      throw new TensorError('Rng.setState', `state must be { s: four uint32, spare: number | null }, got ${JSON.stringify(state)}`);
+    }
+    [this.s0, this.s1, this.s2, this.s3] = s as [number, number, number, number];
+    this.spare = state.spare;
+    return this;
+  }
+}
+
+/** Saved state of an Rng. */
+export interface RngState {
+  s: number[];
+  spare: number | null;
 }
 
 function rotl(x: number, k: number): number {

@@ -1,5 +1,5 @@
 import { TensorError } from '../errors.js';
-import { zerosLike } from '../ops/create.js';
+import { tensor, zerosLike } from '../ops/create.js';
 import { keep } from '../scope.js';
 import { adamwUpdate } from './adamw-kernel.js';
 import type { Tensor } from '../tensor.js';
@@ -12,6 +12,13 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** Parameters that get no weight decay (biases, norms, embeddings if you wish). */
   noDecay?: (p: Tensor) => boolean;
+}
+
+/** What `AdamW.state()` returns and `loadState()` takes. */
+export interface AdamWState {
+  steps: number;
+  lr: number;
+  moments: ({ m: Float32Array; v: Float32Array } | null)[];
 }
 
 /** AdamW on any device: one fused in-place update per parameter where the parameters live. */
@@ -66,6 +73,44 @@ export class AdamW {
       p.grad?.dispose();
       p.grad = null;
     }
+  }
+
+  /**
+   * The optimizer's state for a checkpoint: the step count and, per parameter (in `params`
+   * order), its first and second moments (null before its first update). Host copies.
+   */
+  async state(): Promise<AdamWState> {
+    const moments: ({ m: Float32Array; v: Float32Array } | null)[] = [];
+    for (const p of this.params) {
+      const m = this.m.get(p);
+      const v = this.v.get(p);
+      moments.push(m && v ? { m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array } : null);
+    }
+    return { steps: this.stepCount, lr: this.lr, moments };
+  }
+
+  /** Restore a state saved by `state()` for the same parameter list (resumes bit-identically). */
+  loadState(state: AdamWState): void {
+    const op = 'AdamW.loadState';
+    if (!Number.isInteger(state?.steps) || state.steps < 0) throw new TensorError(op, `steps must be a non-negative integer, got ${state?.steps}`);
+    if (!Array.isArray(state.moments) || state.moments.length !== this.params.length) {
+      throw new TensorError(op, `state has ${state.moments?.length} parameter moments, the optimizer ${this.params.length} parameters`);
+    }
+    state.moments.forEach((mv, i) => {
+      const p = this.params[i]!;
+      if (mv && (mv.m.length !== p.size || mv.v.length !== p.size)) {
+        throw new TensorError(op, `moments of parameter ${i}${p.name ? ` '${p.name}'` : ''} have ${mv.m.length}/${mv.v.length} values, the parameter ${p.size}`);
+      }
+    });
+    this.dispose();
+    state.moments.forEach((mv, i) => {
+      if (!mv) return;
+      const p = this.params[i]!;
+      this.m.set(p, keep(tensor(mv.m, p.shape, { device: p.device })));
+      this.v.set(p, keep(tensor(mv.v, p.shape, { device: p.device })));
+    });
+    this.stepCount = state.steps;
+    if (typeof state.lr === 'number') this.lr = state.lr;
   }
 
   /** Free optimizer state. */

@@ -42,6 +42,8 @@ export class WebGPUBackend implements Backend {
   matmulKernel: 'tiled' | 'simple';
   private lostReason = '';
   private readonly pipelines = new Map<string, GPUComputePipeline>();
+  /** Compute dispatches encoded by this backend's kernels so far (benchmarks read it per step). */
+  dispatches = 0;
   private readonly pool: BufferPool;
   private encoder: GPUCommandEncoder | null = null;
   private passes = 0;
@@ -117,7 +119,10 @@ export class WebGPUBackend implements Backend {
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y = 1, z = 1] = call.workgroups;
-    if (x > 0 && y > 0 && z > 0) pass.dispatchWorkgroups(x, y, z);
+    if (x > 0 && y > 0 && z > 0) {
+      pass.dispatchWorkgroups(x, y, z);
+      this.dispatches++;
+    }
     pass.end();
     if (++this.passes >= FLUSH_EVERY) this.flush();
   }
