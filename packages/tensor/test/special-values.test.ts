@@ -83,6 +83,8 @@ test('the cases issue 19 lists: log(-1), relu(NaN), clamp/maximum/max/argmax/log
     assertSpecial(await read(T.max(lt, -1)), [NaN, NaN], `${device.kind} max (tree)`);
     assertSpecial(await read(T.min(lt, -1)), [NaN, NaN], `${device.kind} min (tree)`);
     assert.deepEqual(await read(T.argmax(lt, -1)), [123, 650], `${device.kind} argmax (tree): the first NaN`);
+    // A NaN condition counts as true (NaN != 0), as on the CPU and in PyTorch's bool(NaN).
+    assertSpecial(await read(T.where(t([NaN, 0, 1, -0]), t([1, 1, 1, 1]), t([2, 2, 2, 2]))), [1, 2, 1, 2], `${device.kind} where(NaN)`);
     const inf = new Float32Array(600).fill(1);
     inf[5] = Infinity;
     assertSpecial(await read(T.sum(t(Array.from(inf), [2, 300]), -1)), [Infinity, 300], `${device.kind} sum with +Infinity`);

@@ -192,7 +192,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let c = cs[offset_of(i, nd, 2u, ${2 + 3 * MAX_DIMS}u)];
   let a = as_[offset_of(i, nd, 2u, ${2 + MAX_DIMS}u)];
   let b = bs[offset_of(i, nd, 2u, ${2 + 2 * MAX_DIMS}u)];
-  out[i] = select(b, a, c != 0.0);
+  out[i] = select(b, a, c != 0.0 || is_nan(c)); // a NaN condition is true, as on the CPU
 }`;
 }
 
