@@ -9,6 +9,7 @@ import { IServiceManager } from '@jupyterlab/services';
 import { PluginRegistry, type IPlugin } from '@lumino/coreutils';
 import { CORE_MODULES, DISABLED, DISABLED_SERVER_MODE, MIME_MODULES } from './plugins';
 import { loadFederated, type FederatedExtension } from './federation';
+import { patchWidgetStatePersistence } from './widget-state';
 import './style';
 
 type AnyPlugin = IPlugin<JupyterLab, unknown>;
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
   const loaded = await loadFederated(federated, extBase);
   for (const e of loaded.errors) console.error(`attnlab: extension failed to load: ${e}`);
 
+  patchWidgetStatePersistence();
   const core = (await Promise.all(CORE_MODULES.map((m) => m()))).flatMap(flatten);
   const mime = (await Promise.all(MIME_MODULES.map((m) => m()))).map((m) => m.default);
   const disabled = disabledList();

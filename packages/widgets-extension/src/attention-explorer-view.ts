@@ -1,12 +1,14 @@
 import { DOMWidgetModel, DOMWidgetView, type ISerializers } from '@jupyter-widgets/base';
 import { MODULE, VERSION } from './head-steering-view.js';
 import { patternColumn, patternRow, weightColor } from './explorer-math.js';
+import { deserializeFloat32, serializeFloat32 } from './binary-state.js';
+import { watchConnection } from './connection.js';
 
 export class AttentionExplorerModel extends DOMWidgetModel {
   static override serializers: ISerializers = {
     ...DOMWidgetModel.serializers,
-    // Patterns arrive as one binary buffer.
-    patterns: { deserialize: (v: DataView) => new Float32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) },
+    // Patterns travel and are saved as one binary buffer (see binary-state.ts).
+    patterns: { serialize: serializeFloat32, deserialize: deserializeFloat32 },
   };
 
   override defaults(): Record<string, unknown> {
@@ -43,7 +45,13 @@ export class AttentionExplorerView extends DOMWidgetView {
     this.queries.className = 'attnlab-tokens attnlab-queries';
     this.keys = document.createElement('div');
     this.keys.className = 'attnlab-tokens attnlab-keys';
-    this.el.append(bar, this.labelled('query (hover: what it attends to)', this.queries), this.labelled('key (hover: who attends to it)', this.keys), this.info);
+    const notice = document.createElement('div');
+    notice.className = 'attnlab-disconnected-notice';
+    const controls = document.createElement('div');
+    controls.append(bar, this.labelled('query (hover: what it attends to)', this.queries), this.labelled('key (hover: who attends to it)', this.keys), this.info);
+    this.el.append(notice, controls);
+    // Hover keeps working on the saved patterns (it needs no kernel); the layer/head choice does not.
+    watchConnection(this, bar, notice);
     this.listenTo(this.model, 'change:tokens change:patterns change:layer change:head change:shape', () => this.draw());
     this.draw();
   }

@@ -1,5 +1,7 @@
 import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
 import { PERTURB_CHOICES, type SteeringCell } from '@attnlab/widgets';
+import { watchConnection } from './connection.js';
+import { autoLayout, cellColor, cellSummary, LAYOUTS, type SteeringLayout } from './steering-layout.js';
 
 export const MODULE = '@attnlab/widgets-extension';
 export const VERSION = '0.1.0';
@@ -27,10 +29,18 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: s
  * toggle and a perturbation (mode + strength). Row and column headers apply to the whole layer
  * or head index. Every edit is a custom message; the kernel applies it to the model and sends
  * the resulting cells back, so what is shown is always what the model holds.
+ *
+ * Three layouts (chosen to fit the output's width, changeable above the grid): full controls,
+ * compact controls, or a colour swatch per head whose controls open below the grid on click.
+ * Layer labels stay in view (sticky) when the grid scrolls sideways.
  */
 export class HeadSteeringView extends DOMWidgetView {
   private grid!: HTMLTableElement;
   private status!: HTMLDivElement;
+  private detail!: HTMLDivElement;
+  private layoutSelect!: HTMLSelectElement;
+  private layout: SteeringLayout | null = null;
+  private selected: { layer: number; head: number } | null = null;
 
   override render(): void {
     this.el.classList.add('attnlab-steering');
@@ -38,14 +48,44 @@ export class HeadSteeringView extends DOMWidgetView {
     const title = el('span', 'attnlab-steering-title', String(this.model.get('title')));
     const reset = el('button', 'jp-Button attnlab-steering-reset', 'Reset all');
     reset.onclick = () => this.send({ action: 'reset' });
+    this.layoutSelect = el('select', 'attnlab-steering-layout');
+    this.layoutSelect.title = 'layout of the grid';
+    for (const l of LAYOUTS) {
+      const o = el('option', '', l === 'color' ? 'colour only' : l);
+      o.value = l;
+      this.layoutSelect.appendChild(o);
+    }
+    this.layoutSelect.onchange = () => {
+      this.layout = this.layoutSelect.value as SteeringLayout;
+      this.drawGrid();
+    };
     this.status = el('div', 'attnlab-steering-status');
-    head.append(title, reset, this.status);
+    const notice = el('div', 'attnlab-disconnected-notice');
+    head.append(title, this.layoutSelect, reset, this.status);
+    const controls = el('div', 'attnlab-steering-controls');
+    const scroll = el('div', 'attnlab-steering-scroll');
     this.grid = el('table', 'attnlab-steering-grid');
-    this.el.append(head, this.grid);
+    scroll.append(this.grid);
+    this.detail = el('div', 'attnlab-steering-detail');
+    controls.append(head, scroll, this.detail);
+    this.el.append(notice, controls);
+    watchConnection(this, controls, notice);
     this.listenTo(this.model, 'change:cells change:layers change:heads', () => this.drawGrid());
     this.listenTo(this.model, 'change:busy change:error change:runs', () => this.drawStatus());
     this.drawGrid();
     this.drawStatus();
+  }
+
+  /** Once attached the width is known: pick the layout that fits (unless the user chose one). */
+  override processLuminoMessage(msg: Parameters<DOMWidgetView['processLuminoMessage']>[0]): void {
+    super.processLuminoMessage(msg);
+    if ((msg.type === 'after-attach' || msg.type === 'after-show') && this.layout === null && this.el.clientWidth > 0) this.drawGrid();
+  }
+
+  private currentLayout(): SteeringLayout {
+    if (this.layout) return this.layout;
+    const width = this.el.clientWidth || 1100;
+    return autoLayout(Number(this.model.get('heads')), width);
   }
 
   private drawStatus(): void {
@@ -58,35 +98,81 @@ export class HeadSteeringView extends DOMWidgetView {
   private drawGrid(): void {
     const L = Number(this.model.get('layers')), H = Number(this.model.get('heads'));
     const cells = this.model.get('cells') as SteeringCell[];
+    const layout = this.currentLayout();
+    this.layoutSelect.value = layout;
+    this.el.dataset['layout'] = layout;
     this.grid.replaceChildren();
     const top = this.grid.insertRow();
-    top.appendChild(el('th', '', ''));
+    top.appendChild(el('th', 'attnlab-corner', ''));
     for (let h = 0; h < H; h++) {
       const th = el('th', 'attnlab-col-head');
-      th.append(el('div', '', `head ${h}`), this.actionButtons({ action: 'col', head: h }));
+      th.append(el('div', '', layout === 'color' ? `h${h}` : `head ${h}`), this.actionButtons({ action: 'col', head: h }, layout));
       top.appendChild(th);
     }
     for (let l = 0; l < L; l++) {
       const row = this.grid.insertRow();
       const th = el('th', 'attnlab-row-head');
-      th.append(el('div', '', `layer ${l}`), this.actionButtons({ action: 'row', layer: l }));
+      th.append(el('div', '', `layer ${l}`), this.actionButtons({ action: 'row', layer: l }, layout));
       row.appendChild(th);
-      for (let h = 0; h < H; h++) row.appendChild(this.cell(l, h, cells[l * H + h]!));
+      for (let h = 0; h < H; h++) row.appendChild(layout === 'color' ? this.swatch(l, h, cells[l * H + h]!) : this.cell(l, h, cells[l * H + h]!, layout));
     }
+    this.drawDetail(layout, cells, H);
   }
 
-  private actionButtons(target: Record<string, unknown>): HTMLElement {
+  /** In the colour layout, the controls of the selected head. */
+  private drawDetail(layout: SteeringLayout, cells: SteeringCell[], H: number): void {
+    this.detail.replaceChildren();
+    if (layout !== 'color' || !this.selected) return;
+    const { layer, head } = this.selected;
+    const c = cells[layer * H + head];
+    if (!c) return;
+    const box = this.cell(layer, head, c, 'full');
+    const label = el('span', 'attnlab-detail-label', `layer ${layer} head ${head}`);
+    const close = el('button', 'jp-Button attnlab-mini', 'close');
+    close.onclick = () => {
+      this.selected = null;
+      this.drawGrid();
+    };
+    const wrap = el('div', 'attnlab-detail-controls');
+    wrap.append(...Array.from(box.childNodes));
+    this.detail.append(label, wrap, close);
+  }
+
+  private actionButtons(target: Record<string, unknown>, layout: SteeringLayout): HTMLElement {
     const box = el('div', 'attnlab-actions');
-    const ablate = el('button', 'jp-Button attnlab-mini', 'ablate');
+    const ablate = el('button', 'jp-Button attnlab-mini', layout === 'color' ? '×' : 'ablate');
+    ablate.title = 'ablate all';
     ablate.onclick = () => this.send({ ...target, patch: { ablate: true } });
-    const restore = el('button', 'jp-Button attnlab-mini', 'restore');
+    const restore = el('button', 'jp-Button attnlab-mini', layout === 'color' ? '↺' : 'restore');
+    restore.title = 'restore all';
     restore.onclick = () => this.send({ ...target, patch: { gate: 1, ablate: false, perturb: 'none' } });
     box.append(ablate, restore);
     return box;
   }
 
-  private cell(layer: number, head: number, c: SteeringCell): HTMLTableCellElement {
-    const td = el('td', 'attnlab-cell');
+  private swatch(layer: number, head: number, c: SteeringCell): HTMLTableCellElement {
+    const td = el('td', 'attnlab-cell attnlab-swatch-cell');
+    td.dataset['layer'] = String(layer);
+    td.dataset['head'] = String(head);
+    td.classList.toggle('attnlab-ablated', c.ablate);
+    td.classList.toggle('attnlab-changed', c.gate !== 1 || c.ablate || c.perturb !== 'none');
+    const b = el('button', 'attnlab-swatch');
+    b.style.background = cellColor(c);
+    b.title = cellSummary(layer, head, c);
+    b.setAttribute('aria-label', b.title);
+    const sel = this.selected?.layer === layer && this.selected.head === head;
+    b.classList.toggle('attnlab-selected', sel);
+    b.onclick = () => {
+      this.selected = sel ? null : { layer, head };
+      this.drawGrid();
+    };
+    td.append(b);
+    return td;
+  }
+
+  private cell(layer: number, head: number, c: SteeringCell, layout: SteeringLayout): HTMLTableCellElement {
+    const compact = layout === 'compact';
+    const td = el('td', `attnlab-cell${compact ? ' attnlab-compact' : ''}`);
     td.dataset['layer'] = String(layer);
     td.dataset['head'] = String(head);
     const changed = c.gate !== 1 || c.ablate || c.perturb !== 'none';
@@ -110,7 +196,8 @@ export class HeadSteeringView extends DOMWidgetView {
     ablate.checked = c.ablate;
     ablate.onchange = () => set({ ablate: ablate.checked });
     const ablateLabel = el('label', 'attnlab-ablate-label');
-    ablateLabel.append(ablate, document.createTextNode(' ablate'));
+    ablateLabel.append(ablate, document.createTextNode(compact ? '' : ' ablate'));
+    ablateLabel.title = 'ablate this head';
 
     const mode = el('select', 'attnlab-perturb');
     for (const m of PERTURB_CHOICES) {
@@ -136,7 +223,13 @@ export class HeadSteeringView extends DOMWidgetView {
     line2.append(ablateLabel);
     const line3 = el('div', 'attnlab-line');
     line3.append(mode, strength);
-    td.append(line1, line2, line3);
+    if (compact) {
+      // Two short lines: gate; ablate + perturbation (its strength only when one is chosen).
+      mode.title = 'perturbation';
+      line2.append(mode);
+      if (c.perturb !== 'none') line2.append(strength);
+      td.append(line1, line2);
+    } else td.append(line1, line2, line3);
     return td;
   }
 }
