@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { installKernelspec } from '../src/index.js';
 
-/** Every notebook under examples/ runs headless (nbclient) through the installed kernelspec. */
+/** Every notebook under examples/ runs headless (nbclient) through the installed kernelspec; every plot output carries an image/svg+xml. */
 test('every examples/*.ipynb runs without an error output', () => {
   const prefix = mkdtempSync(join(tmpdir(), 'attnlab-nb-'));
   try {
@@ -22,6 +22,8 @@ test('every examples/*.ipynb runs without an error output', () => {
     });
     console.log(r.stdout);
     assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    // Every plot has its static SVG (checked per output by the script); the examples do plot.
+    assert.ok(Number(/plot outputs: (\d+)/.exec(r.stdout)?.[1]) >= 2, r.stdout);
   } finally {
     rmSync(prefix, { recursive: true, force: true });
   }

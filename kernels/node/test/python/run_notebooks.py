@@ -1,4 +1,6 @@
-"""Execute every examples/*.ipynb with nbclient on the attnlab kernel; fail on any error output."""
+"""Execute every examples/*.ipynb with nbclient on the attnlab kernel; fail on any error output,
+and on any plot output without a static image beside its plotly JSON (GitHub and nbviewer
+show only the static one)."""
 import glob
 import os
 import sys
@@ -8,6 +10,7 @@ from nbclient import NotebookClient
 
 root = sys.argv[1]
 failed = 0
+plots_total = 0
 paths = sorted(glob.glob(os.path.join(root, "examples", "**", "*.ipynb"), recursive=True))
 if not paths:
     print("no notebooks found under examples/")
@@ -19,6 +22,10 @@ for path in paths:
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     for e in errors:
         print(f"{path}: {e.get('ename')}: {e.get('evalue')}")
-    print(f"{path}: {len(nb.cells)} cells, {len(errors)} error outputs")
-    failed += bool(errors)
+    plots = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    bare = [o for o in plots if not str(o["data"].get("image/svg+xml", "")).startswith("<svg")]
+    plots_total += len(plots)
+    print(f"{path}: {len(nb.cells)} cells, {len(errors)} error outputs, {len(plots)} plots, {len(bare)} without a static SVG")
+    failed += bool(errors) or bool(bare)
+print(f"plot outputs: {plots_total}")
 sys.exit(1 if failed else 0)
