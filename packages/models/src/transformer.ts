@@ -561,11 +561,26 @@ export class Transformer {
       let kPositions: Int32Array<ArrayBufferLike> = qPositions;
       let qIn = qg;
       const gPerturb = perturb && sliceHeadsPerturb(perturb, heads);
-      const dense = choice.name === 'softmax' && !kv && (wantScores || !!gPerturb || (wantPattern && grad)) && !scoreMod;
+      let dense = choice.name === 'softmax' && (wantScores || !!gPerturb || (wantPattern && grad)) && !scoreMod;
+      let dk = kg;
+      let dv = vg;
+      let dq = qg;
+      if (dense && kv) {
+        // Decoding with hooked scores or a perturbation: the dense path over the held tokens, when nothing was evicted.
+        const g = await kv.gather({ layer: l, heads });
+        const whole = !!g && g.positions.length === total && g.positions[total - 1] === total - 1;
+        if (!whole && gPerturb) throw new ModelError('attention', `a pattern perturbation on layer ${l} needs every token; its KV cache evicted some (use a full policy on perturbed heads)`);
+        dense = whole;
+        if (g && whole) {
+          dk = cachePositions ? rotary(g.k, { base: c.rotaryBase, offset: 0 }) : g.k;
+          dv = g.v;
+          if (cachePositions) dq = rotary(qg, { base: c.rotaryBase, offset: total - Nq });
+        }
+      }
       if (dense) {
         // Inspectable path: scores and pattern exist here; with one slice the hooks fire inline (replaceable).
         inlineHooks = single;
-        const r = await denseAttention(qg, kg, vg, {
+        const r = await denseAttention(dq, dk, dv, {
           scale: (scale as number | undefined) ?? 1 / Math.sqrt(Dh), mask, ...(gPerturb ? { perturb: gPerturb } : {}),
           ...(single ? { hooks: {
             ...(wantScores ? { scores: (t: Tensor) => point(`${a}.hook_attn_scores`, t, l) } : {}),

@@ -154,6 +154,13 @@ test("generate takes attention's KVCache; unknown options are errors naming them
   await assert.rejects(model.generate(prompt, { maxNewTokens: 2, kvCache: new KVCache({ B: 2, H: 4, D: 4 }) }), /kvCache has layers = 1, this run needs 2/);
   await assert.rejects(model.generate(prompt, { maxNewTokens: 2, kvCach: cache } as never), /unknown option 'kvCach'/);
   await assert.rejects(model.forward(prompt, { kvcache: cache } as never), /unknown option 'kvcache'/);
+  // Head perturbations act while decoding through the cache too (the dense path over the held tokens).
+  model.heads.set({ layer: 0, head: 1 }, { perturb: { mode: 'uniform', strength: 0.7 } });
+  const perturbed = await (await model.generate(prompt, { maxNewTokens: 5, useCache: false })).array();
+  assert.notDeepEqual(perturbed, plain);
+  assert.deepEqual(await (await model.generate(prompt, { maxNewTokens: 5 })).array(), perturbed);
+  await assert.rejects(model.generate(prompt, { maxNewTokens: 8, cachePolicy: { sinks: 1, window: 2 } }), /pattern perturbation on layer 0 needs every token/);
+  model.heads.reset();
   // A variant that does not read the cache decodes from the gathered keys while nothing is evicted.
   model.setAttention(1, 'linear-elu1-normalized');
   const lin = await (await model.generate(prompt, { maxNewTokens: 4, useCache: false })).array();
