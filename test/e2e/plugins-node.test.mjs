@@ -63,6 +63,9 @@ before(async () => {
   goodPath = writePackage('good-plugin', `import { createRequire } from 'node:module';
 const require = createRequire(${JSON.stringify(join(repo, 'package.json'))});
 const { getAttention } = await import(require.resolve('@attnlab/attention'));
+// Loading @attnlab/models publishes its 'score' registry (what ctx.registerScore fills).
+const { zeros } = await import(require.resolve('@attnlab/tensor'));
+await import(require.resolve('@attnlab/models'));
 export const answer = 42;
 export const attnlabPlugin = {
   id: 'good',
@@ -72,6 +75,7 @@ export const attnlabPlugin = {
     ctx.registerMagic('good', { line: (a) => 'good ' + a });
     // Replaces a built-in policy: disposing the plugin must bring the built-in back.
     ctx.registerKVPolicy('full', () => ({ name: 'good-full', select: () => null }));
+    ctx.registerScore({ name: 'good-zeros', description: 'zero for every head', compute: (model) => zeros([model.config.nLayers, model.config.nHeads]) });
   },
 };
 `);
@@ -117,9 +121,15 @@ test("a package's plugin activates on import and registers into @attnlab/attenti
   assert.equal((await run("listAttention().includes('good-softmax')")).result, 'true');
   assert.equal((await run("import { getKVPolicy } from '@attnlab/attention';\ngetKVPolicy('full').name")).result, '"good-full"');
   assert.equal((await run('%good day')).result, '"good day"');
-  assert.match((await run('%plugin')).stdout, /^good \(from .*good-plugin\/index\.js\): attention variant 'good-softmax', magic %good, KV policy 'full'$/m);
+  const listed = (await run('%plugin')).stdout;
+  assert.match(listed, /^good \(from .*good-plugin\/index\.js\): attention variant 'good-softmax', magic %good, KV policy 'full', head score 'good-zeros'$/m);
+  const score = await run("import { Transformer, computeScore } from '@attnlab/models';\nconst m = new Transformer({ vocabSize: 8, dModel: 8, nLayers: 2, nHeads: 2, nCtx: 8 }, { seed: 1 });\n(await computeScore('good-zeros', m)).shape");
+  assert.equal(score.result, '[ 2, 2 ]', JSON.stringify(score));
+  assert.match((await run('%plugin')).stdout, /^@attnlab\/models: magic %scores$/m, "importing @attnlab/models activated its plugin");
+  assert.match((await run('%scores')).stdout, /head scores:\n {2}good-zeros {2}zero for every head/);
   await run(`await import(${JSON.stringify(goodPath)}); 0`);
-  assert.match((await run('%plugin dispose good')).stdout, /plugin 'good' disposed: 3 registrations undone/);
+  assert.match((await run('%plugin dispose good')).stdout, /plugin 'good' disposed: 4 registrations undone/);
+  assert.equal((await run("import { listScores } from '@attnlab/models';\nlistScores().includes('good-zeros')")).result, 'false');
   assert.equal((await run("listAttention().includes('good-softmax')")).result, 'false');
   assert.equal((await run("getKVPolicy('full').name")).result, '"full"', 'the built-in policy is back');
 });

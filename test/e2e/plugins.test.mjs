@@ -3,8 +3,9 @@
 // attnlabPlugin) is written to a temp folder; the worker bundle and its declarations are rebuilt
 // from the manifest with that folder added (ATTNLAB_EXTRA_PACKAGES, no node_modules relink, no
 // edit of kernels/browser); a copy of the built lab gets that worker and is served. In a notebook
-// the package imports, its plugin activates (a magic, a display formatter, an attention variant
-// in @attnlab/attention's registry), `%plugin` lists it, and disposing it undoes what it added.
+// the package imports, its plugin activates (a magic, a display formatter, an attention variant in
+// @attnlab/attention's registry, a head score in @attnlab/models'), `%plugin` lists it beside the
+// real @attnlab/attention and @attnlab/models plugins, and disposing it undoes what it added.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -30,6 +31,8 @@ function writePackage() {
   mkdirSync(join(pkgDir, 'dist'), { recursive: true });
   writeFileSync(join(pkgDir, 'package.json'), JSON.stringify({ name: NAME, version: '0.0.1', type: 'module', main: './dist/index.js', types: './dist/index.d.ts', attnlab: { importable: true } }, null, 2));
   writeFileSync(join(pkgDir, 'dist/index.js'), `import { getAttention } from '@attnlab/attention';
+import { zeros } from '@attnlab/tensor';
+import '@attnlab/models';
 export function greet(name) { return 'hello ' + name + ' from a throwaway package'; }
 export class Marker { constructor(label) { this.label = label; } }
 export const attnlabPlugin = {
@@ -39,6 +42,7 @@ export const attnlabPlugin = {
     ctx.registerDisplayFormatter((v) => (v instanceof Marker ? { 'text/plain': 'Marker<' + v.label + '>' } : undefined));
     const softmax = getAttention('softmax');
     ctx.registerAttention({ name: 'throwaway-softmax', description: 'softmax, registered by a plugin', forward: (q, k, v, c) => softmax.forward(q, k, v, c) });
+    ctx.registerScore('throwaway-score', { compute: (model) => zeros([model.config.nLayers, model.config.nHeads]) });
   },
 };
 `);
@@ -103,9 +107,11 @@ test('a throwaway package imports in the lab and its plugin activates: magic, fo
   assert.equal(textOf(await lab.run("new Marker('m1')")), 'Marker<m1>');
   const listed = textOf(await lab.run("import { listAttention } from '@attnlab/attention';\nlistAttention().includes('throwaway-softmax')"));
   assert.equal(listed, 'true');
+  assert.equal(textOf(await lab.run("import { listScores } from '@attnlab/models';\nlistScores().includes('throwaway-score')")), 'true');
   const active = textOf(await lab.run('%plugin'));
-  assert.match(active, /^throwaway \(from attnlab-e2e-throwaway\): magic %throwaway, display formatter, attention variant 'throwaway-softmax'$/m);
+  assert.match(active, /^throwaway \(from attnlab-e2e-throwaway\): magic %throwaway, display formatter, attention variant 'throwaway-softmax', head score 'throwaway-score'$/m);
   assert.match(active, /^@attnlab\/attention: magic %attention$/m, 'the real @attnlab/attention plugin is active too');
+  assert.match(active, /^@attnlab\/models: magic %scores$/m, 'and @attnlab/models');
   await lab.shot('plugin-active');
 });
 
@@ -121,8 +127,8 @@ test('the package types ship with the worker: completion and hover see them', as
 });
 
 test('%plugin dispose undoes what the plugin registered; a re-import activates it again', async () => {
-  assert.match(textOf(await lab.run('%plugin dispose throwaway')), /plugin 'throwaway' disposed: 3 registrations undone/);
-  assert.equal(textOf(await lab.run("listAttention().includes('throwaway-softmax')")), 'false');
+  assert.match(textOf(await lab.run('%plugin dispose throwaway')), /plugin 'throwaway' disposed: 4 registrations undone/);
+  assert.equal(textOf(await lab.run("listAttention().includes('throwaway-softmax') || listScores().includes('throwaway-score')")), 'false');
   assert.match(textOf(await lab.run('%throwaway again')), /%throwaway: no such line magic/);
   assert.notEqual(textOf(await lab.run("new Marker('m2')")), 'Marker<m2>');
   await lab.run(`await import('${NAME}'); 0`);

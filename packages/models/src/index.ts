@@ -27,3 +27,4 @@ export {
   registerScore, getScore, listScores, unregisterScore, computeScore, registerAnalysis, getAnalysis, listAnalyses, unregisterAnalysis,
   type HeadScore, type Analysis,
 } from './scores-registry.js';
+export { attnlabPlugin } from './plugin.js';
