@@ -1,0 +1,213 @@
+/**
+ * Cooperative-tile flash attention forward (FlashAttention-2 structure), f32:
+ *
+ * - a workgroup owns BR query rows and runs TPR threads per row (BR x TPR threads);
+ * - the BR query rows and each BC-key tile of K and V are staged in workgroup memory and shared by
+ *   every thread (no per-thread copy of the query row, so D = 128 does not spill registers);
+ * - thread (r, j) scores keys j, j + TPR, ... of the tile into a shared score tile, then every thread
+ *   of row r reads the row of scores and keeps the row statistics (max, sum, special-value flags)
+ *   in step with its row group, and accumulates its own output columns j, j + TPR, ...
+ *
+ * Masks, score mods, block tables, special values (NaN / +Infinity rows, -Infinity scores and masked
+ * keys excluded, empty rows giving 0 and -Infinity) and the outputs (out, lse, the backward's stats
+ * [m, log(sum)]) are those of the row-per-thread kernel in wgsl/flash.ts, whose helpers it uses;
+ * the backward kernels there consume its stats unchanged.
+ */
+import { BINDINGS_COMMON, header, scoreFn, tableFns, tableRow, type FlashKernelConfig, type KernelSource } from './flash.js';
+
+export interface TiledShape {
+  /** Query rows per workgroup (divides the block mask's query block). */
+  BR: number;
+  /** Keys per staged tile (divides the key block). */
+  BC: number;
+  /** Threads per query row. */
+  TPR: number;
+}
+
+/** Workgroup storage the kernel declares, in bytes. */
+export function tiledSharedBytes(D: number, t: TiledShape): number {
+  return (t.BR * D + 2 * t.BC * D + t.BR * t.BC + 3) * 4;
+}
+
+const pow2Divisor = (n: number, cap: number): number => {
+  let p = 1;
+  while (p * 2 <= cap && n % (p * 2) === 0) p *= 2;
+  return p;
+};
+
+/**
+ * Tile sizes for a forward config: up to 16 rows x 8 threads per row, BC up to 32 keys, shrunk until
+ * the staged tiles fit the 16 KiB of workgroup storage every WebGPU device offers.
+ */
+export function tiledShape(c: FlashKernelConfig): TiledShape {
+  let BR = pow2Divisor(c.BR, 16);
+  let BC = pow2Divisor(c.BC, 32);
+  let TPR = 1;
+  while (TPR < 8 && TPR * 2 <= c.D) TPR *= 2;
+  while (tiledSharedBytes(c.D, { BR, BC, TPR }) > 16384 && (BR > 1 || BC > 1)) {
+    if (BC >= BR && BC > 1) BC /= 2;
+    else BR /= 2;
+  }
+  return { BR, BC, TPR };
+}
+
+/** Forward: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B). */
+export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = tiledShape(fwd)): KernelSource {
+  const c: FlashKernelConfig = { ...fwd, BR: t.BR, BC: t.BC };
+  const ND = Math.ceil(c.D / t.TPR);
+  const buffers = [
+    { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
+    { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const accumulate = (p: string): string => `
+            for (var i = 0u; i < ND; i++) {
+              let d = j + i * TPR;
+              if (d < D) { acc[i] += ${p} * Vs[c * D + d]; }
+            }`;
+  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+${c.modsCode}
+${scoreFn(c)}
+${tableFns(c)}
+const TPR: u32 = ${t.TPR}u;
+const ND: u32 = ${ND}u;
+var<workgroup> Qs: array<f32, ${t.BR * c.D}>;
+var<workgroup> Ks: array<f32, ${t.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${t.BC * c.D}>;
+var<workgroup> Ss: array<f32, ${t.BR * t.BC}>;
+var<workgroup> wg_u: array<u32, 3>;
+
+@compute @workgroup_size(${t.BR * t.TPR})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let b = wid.z;
+  let h = wid.y;
+  let hk = h / (P.Hq / P.Hkv);
+  let r = lid / TPR;
+  let j = lid % TPR;
+  let q0 = wid.x * BR;
+  let row = q0 + r;
+  let valid = row < P.Nq;
+  let kvbase = (b * P.Hkv + hk) * P.Nk;
+  for (var e = lid; e < BR * D; e += BR * TPR) {
+    let qr = q0 + e / D;
+    var x = 0.0f;
+    if (qr < P.Nq) { x = Qb[((b * P.Hq + h) * P.Nq + qr) * D + e % D]; }
+    Qs[e] = x;
+  }
+  var acc: array<f32, ${ND}>;
+  for (var i = 0u; i < ND; i++) { acc[i] = 0.0f; }
+  // Row statistics, kept identically by the TPR threads of a row (they read the same scores).
+  var m = 0.0f;
+  var has_m = false;
+  var l = 0.0f;
+  var bad = 0u; // bit 1: a NaN score, bit 0: +Infinity under softmax
+  let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
+  if (lid == 0u) {
+    let n = n_blocks(tbl_row, false);
+    wg_u[0] = n.x;
+    wg_u[1] = n.y;
+  }
+  let n_part = workgroupUniformLoad(&wg_u[0]);
+  let n_full = workgroupUniformLoad(&wg_u[1]);
+  let nvec = vec2<u32>(n_part, n_full);
+  for (var t = 0u; t < n_part + n_full; t++) {
+    if (lid == 0u) { wg_u[2] = block_at(tbl_row, t, nvec, false); }
+    let kb = workgroupUniformLoad(&wg_u[2]);
+    let partial = t < n_part;
+    for (var sub = 0u; sub < KBLOCK; sub += BC) {
+      let k0 = kb * KBLOCK + sub;
+      if (k0 >= P.Nk) { break; }
+      workgroupBarrier();
+      for (var e = lid; e < BC * D; e += BR * TPR) {
+        let kk = k0 + e / D;
+        var kv = 0.0f;
+        var vv = 0.0f;
+        if (kk < P.Nk) {
+          kv = Kb[(kvbase + kk) * D + e % D];
+          vv = Vb[(kvbase + kk) * D + e % D];
+        }
+        Ks[e] = kv;
+        Vs[e] = vv;
+      }
+      workgroupBarrier();
+      // Scores: thread (r, j) takes keys j, j + TPR, ...; masked keys become -Infinity.
+      for (var c = j; c < BC; c += TPR) {
+        let kk = k0 + c;
+        var s = ninf_f32();
+        if (valid && kk < P.Nk && keep(partial, i32(b), i32(h), i32(row), i32(kk))) {
+          var dot = 0.0f;
+          for (var d = 0u; d < D; d++) { dot += Qs[r * D + d] * Ks[c * D + d]; }
+          s = mod_score(dot * P.scale, i32(b), i32(h), i32(row), i32(kk));
+        }
+        Ss[r * BC + c] = s;
+      }
+      workgroupBarrier();
+      if (valid) {
+        var tmax = 0.0f;
+        var seen = false;
+        for (var c = 0u; c < BC; c++) {
+          let s = Ss[r * BC + c];
+          if (poisons(s)) {
+            bad |= select(1u, 2u, is_nan(s));
+          } else if (!is_ninf(s)) {
+            if (!seen || s > tmax) { tmax = s; }
+            seen = true;
+          }
+        }
+        ${c.sigmoid ? `
+        for (var c = 0u; c < BC; c++) {
+          let s = Ss[r * BC + c];
+          if (!poisons(s) && !is_ninf(s)) {
+            let p = sigm(s + P.sig_bias);
+            l += p;${accumulate('p')}
+          }
+        }` : `
+        if (seen) {
+          let mnew = select(tmax, max(m, tmax), has_m);
+          let corr = select(0.0f, exp(m - mnew), has_m);
+          m = mnew;
+          has_m = true;
+          l *= corr;
+          for (var i = 0u; i < ND; i++) { acc[i] *= corr; }
+          for (var c = 0u; c < BC; c++) {
+            let s = Ss[r * BC + c];
+            if (!poisons(s) && !is_ninf(s)) {
+              let p = exp(s - m);
+              l += p;${accumulate('p')}
+            }
+          }
+        }`}
+      }
+    }
+  }
+  if (valid) {
+    let R = P.B * P.Hq * P.Nq;
+    let rr = (b * P.Hq + h) * P.Nq + row;
+    if (bad != 0u) {
+      if (j == 0u) {
+        Lb[rr] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
+        Fb[rr] = nan_f32();
+        Fb[R + rr] = nan_f32();
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = nan_f32(); } }
+    } else if (l > 0.0f) {
+      ${c.sigmoid ? 'let inv = 1.0f;' : 'let inv = 1.0f / l;'}
+      if (j == 0u) {
+        Fb[rr] = ${c.sigmoid ? '0.0f' : 'm'};
+        Fb[R + rr] = log(l);
+        Lb[rr] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = acc[i] * inv; } }
+    } else {
+      if (j == 0u) {
+        Lb[rr] = ninf_f32();
+        Fb[rr] = ninf_f32();
+        Fb[R + rr] = 0.0f;
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = 0.0f; } }
+    }
+  }
+}
+`;
+  return { code, buffers };
+}
