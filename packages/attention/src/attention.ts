@@ -12,6 +12,7 @@ import { ModError } from './mods/parse.js';
 import { planFlash, type FlashPlan } from './flash-plan.js';
 import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
 import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
+import { flashBackwardWasm } from './cpu/wasm-backward.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { destroyPlan, flashBackwardGpu, flashForwardGpu, prepareFlashGpu, uploadPlan } from './gpu/flash.js';
@@ -154,6 +155,20 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
+/**
+ * The SIMD backward recomputes p = exp(s - lse) from the float32 lse: exact while |lse| is small
+ * (ulp(64) = 7.6e-6), wrong once it is large (|lse| = 1e8 loses log(Nk) entirely). Larger
+ * scores, NaN rows and non-finite upstream gradients take the float64 JS backward, which
+ * recomputes each row's max and sum itself.
+ */
+function wasmBackwardExact(lse: Float32Array, dOut: Float32Array, dLse: Float32Array | null): boolean {
+  for (let i = 0; i < lse.length; i++) {
+    const l = lse[i]!;
+    if (!(Math.abs(l) <= 64) && l !== -Infinity) return false;
+  }
+  return allFinite(dOut) && (dLse === null || allFinite(dLse));
+}
+
 /** The error for a flash kernel the WebGPU device refused, naming the mods compiled into it. */
 function kernelError(plan: FlashPlan, message: string): Error {
   const mods = [plan.mask ? `mask '${plan.mask.name}'` : '', plan.scoreMod ? `scoreMod '${plan.scoreMod.name}'` : ''].filter(Boolean);
@@ -237,7 +252,7 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     backward = (gOut, gLse) => {
       const dOut = gOut ? cpuArray(gOut, 'attention backward') : new Float32Array(r.out.length);
       const dLse = gLse ? cpuArray(gLse, 'attention backward') : null;
-      const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
+      const gr = (fast && allFinite(r.out) && wasmBackwardExact(r.lse, dOut, dLse) ? flashBackwardWasm : flashBackwardCpu)(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
       return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
     };
   }
