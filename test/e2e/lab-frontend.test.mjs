@@ -111,6 +111,15 @@ test('%who names classes as written (Transformer, HeadSteering), not minified le
   assert.match(err, /Probe Tensor/, err);
 });
 
+test('model paths resolve from the notebook folder, / from the lab root, and a failed fetch names the URL (issue 15.9)', async () => {
+  // quickstart.ipynb lives in examples/.
+  assert.equal(await execute("(await loadHFModel('/examples/models/induction-2l')).config.nLayers"), '2');
+  assert.equal(await execute("(await loadHFModel('models/induction-2l')).config.nLayers"), '2');
+  const err = await execute("await loadHFModel('examples/models/induction-2l')");
+  assert.match(err, /fetching http:\/\/127\.0\.0\.1:\d+\/files\/examples\/examples\/models\/induction-2l\/config\.json failed: HTTP 404/, err);
+  assert.match(err, /relative path starts at the notebook's folder, '\/' at the lab's root/, err);
+});
+
 test('HeadSteering with 8 heads fits a 1400 px page (compact layout); 16 heads fit as colour swatches with sticky layer labels', async () => {
   const steering = lab.page.locator(`${current} .attnlab-steering`).first();
   await steering.scrollIntoViewIfNeeded();

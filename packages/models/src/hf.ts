@@ -237,11 +237,26 @@ async function nodeFs(): Promise<typeof import('node:fs/promises')> {
   return (await import(/* webpackIgnore: true */ /* @vite-ignore */ name)) as typeof import('node:fs/promises');
 }
 
+/** The host's path resolver (the browser kernel installs one: notebook folder, `/` = lab root), if any. */
+function hostResolvePath(): ((path: string) => string) | null {
+  const f = (globalThis as Record<symbol, unknown>)[Symbol.for('attnlab.resolvePath')];
+  return typeof f === 'function' ? (f as (path: string) => string) : null;
+}
+
 async function readBytes(base: string, file: string): Promise<Uint8Array> {
   if (isUrl(base)) {
-    const url = base.replace(/\/?$/, '/') + file;
-    const r = await fetch(url);
-    if (!r.ok) throw new ModelError('loadHFModel', `fetching ${url} failed: HTTP ${r.status}`);
+    const joined = base.replace(/\/?$/, '/') + file;
+    const url = hostResolvePath()?.(joined) ?? joined;
+    let r: Response;
+    try {
+      r = await fetch(url);
+    } catch (e) {
+      throw new ModelError('loadHFModel', `fetching ${url} failed: ${(e as Error).message}`);
+    }
+    if (!r.ok) {
+      const hint = r.status === 404 && hostResolvePath() && !/^[a-z][a-z0-9+.-]*:/i.test(base) ? ` (a relative path starts at the notebook's folder, '/' at the lab's root)` : '';
+      throw new ModelError('loadHFModel', `fetching ${url} failed: HTTP ${r.status}${hint}`);
+    }
     return new Uint8Array(await r.arrayBuffer());
   }
   const fs = await nodeFs();
