@@ -1,3 +1,4 @@
+import { formatValue } from './format.js';
 /** A mime bundle: mime type -> data (text, JSON-able value or base64 for images). */
 export type MimeBundle = Record<string, unknown>;
 
@@ -11,14 +12,14 @@ function isDisplayable(v: unknown): v is Displayable {
   return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as Partial<Displayable>)[DISPLAY] === 'function';
 }
 
-/** Text for values without a display method: like Node's REPL for objects, plain for strings. */
+/**
+ * Text for values without a display method: a string as JSON (as the result of a cell), anything
+ * else as Node's util.inspect would print it (see format.ts; the same in both hosts).
+ */
 export function plainText(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'function') return `[Function ${v.name || '(anonymous)'}]`;
-  if (typeof v === 'bigint') return `${v}n`;
-  if (v === undefined || v === null || typeof v !== 'object') return String(v);
   try {
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x), 2) ?? String(v);
+    return formatValue(v);
   } catch {
     return Object.prototype.toString.call(v);
   }

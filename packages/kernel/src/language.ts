@@ -25,8 +25,8 @@ declare namespace display {
 }
 /** Clears the cell's output (wait: until the next output arrives). */
 declare function clearOutput(wait?: boolean): void;
-interface AttnlabProgressBar { update(n?: number, status?: string): void; set(value: number, status?: string): void; done(status?: string): void; readonly value: number }
-/** A progress bar that updates in place. */
+interface AttnlabProgressBar extends Iterable<number> { update(n?: number, status?: string): void; set(value: number, status?: string): void; done(status?: string): void; readonly value: number }
+/** A progress bar that updates in place; iterating it counts 0..total-1 (like tqdm's trange). */
 declare function progress(total: number, options?: { label?: string; throttleMs?: number }): AttnlabProgressBar;
 declare function progress<T>(items: Iterable<T>, options?: { label?: string; total?: number; throttleMs?: number }): Iterable<T>;
 `;
@@ -108,6 +108,36 @@ export class CellLanguageService {
     this.version++;
   }
 
+  /**
+   * Records the imports of a cell that threw. Its import statements ran before the throw and
+   * their names stay bound in the kernel's scope, so later cells must see their real types, not
+   * `any`. An import whose names are not all bound (`isBound`) failed itself and is left out.
+   */
+  addImportsOf(source: string, isBound: (name: string) => boolean): void {
+    if (!/\bimport\b/.test(source)) return;
+    const sf = ts.createSourceFile('cell.ts', blankMagics(source), ts.ScriptTarget.ES2022, false, ts.ScriptKind.TS);
+    const kept: string[] = [];
+    const names: string[] = [];
+    for (const st of sf.statements) {
+      if (!ts.isImportDeclaration(st) || !st.importClause) continue;
+      const c = st.importClause;
+      // Type-only imports never run: they hold whatever the cell threw.
+      if (c.isTypeOnly) {
+        kept.push(st.getText(sf));
+        continue;
+      }
+      const local = [
+        ...(c.name ? [c.name.text] : []),
+        ...(c.namedBindings && ts.isNamespaceImport(c.namedBindings) ? [c.namedBindings.name.text] : []),
+        ...(c.namedBindings && ts.isNamedImports(c.namedBindings) ? c.namedBindings.elements.filter((e) => !e.isTypeOnly).map((e) => e.name.text) : []),
+      ];
+      if (local.length === 0 || !local.every(isBound)) continue;
+      kept.push(st.getText(sf));
+      names.push(...local);
+    }
+    if (kept.length) this.addCell(kept.join('\n'), names);
+  }
+
   reset(): void {
     this.cells.length = 0;
     this.version++;
@@ -141,14 +171,41 @@ export class CellLanguageService {
     // Inspect the identifier the cursor touches (Shift+Tab right after a name).
     if (cursor > 0 && !/[\w$]/.test(code[cursor] ?? '') && /[\w$]/.test(code[cursor - 1]!)) cursor--;
     const { service, offset } = this.prepare(code);
-    const q = service.getQuickInfoAtPosition(CELLS, offset + cursor);
-    if (!q) return { status: 'ok', found: false, data: {}, metadata: {} };
+    const onName = /[\w$]/.test(code[cursor] ?? '');
+    const q = onName ? service.getQuickInfoAtPosition(CELLS, offset + cursor) : undefined;
+    // Inside a call's parentheses (Shift+Tab right after `attention(`): the callee's signature.
+    if (!q) return this.signatureHelp(service, offset + codePointsToUtf16(code, cursorPos), detailLevel);
     const signature = ts.displayPartsToString(q.displayParts);
     const docs = ts.displayPartsToString(q.documentation);
     const tags = (q.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`.trim());
     const more = detailLevel > 0 ? tags : tags.slice(0, 3);
     const plain = [signature, docs, ...more].filter(Boolean).join('\n\n');
     const markdown = ['```typescript', signature, '```', docs, ...more.map((t) => `*${t}*`)].filter(Boolean).join('\n');
+    return { status: 'ok', found: true, data: { 'text/plain': plain, 'text/markdown': markdown }, metadata: {} };
+  }
+
+  /**
+   * Signature help for the call around `pos`: every overload, the one TypeScript picks first,
+   * with the argument being typed marked, and the docs of the function and that parameter.
+   */
+  private signatureHelp(service: ts.LanguageService, pos: number, detailLevel: number): InspectReply {
+    const help = service.getSignatureHelpItems(CELLS, pos, undefined);
+    if (!help || help.items.length === 0) return { status: 'ok', found: false, data: {}, metadata: {} };
+    const items = [help.items[help.selectedItemIndex] ?? help.items[0]!, ...help.items.filter((_, i) => i !== help.selectedItemIndex)];
+    const render = (it: ts.SignatureHelpItem): string =>
+      ts.displayPartsToString(it.prefixDisplayParts) +
+      it.parameters.map((p) => ts.displayPartsToString(p.displayParts)).join(ts.displayPartsToString(it.separatorDisplayParts)) +
+      ts.displayPartsToString(it.suffixDisplayParts);
+    const main = items[0]!;
+    const signatures = items.slice(0, detailLevel > 0 ? items.length : 3).map(render);
+    if (items.length > signatures.length) signatures.push(`(+${items.length - signatures.length} more overloads)`);
+    const docs = ts.displayPartsToString(main.documentation);
+    const param = main.parameters[help.argumentIndex];
+    const paramLine = param ? `${ts.displayPartsToString(param.displayParts)}${param.documentation.length ? ' — ' + ts.displayPartsToString(param.documentation) : ''}` : '';
+    const tags = main.tags.map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`.trim());
+    const more = detailLevel > 0 ? tags : tags.slice(0, 3);
+    const plain = [signatures.join('\n'), paramLine && `argument ${help.argumentIndex + 1}: ${paramLine}`, docs, ...more].filter(Boolean).join('\n\n');
+    const markdown = ['```typescript', ...signatures, '```', paramLine && `**argument ${help.argumentIndex + 1}**: \`${ts.displayPartsToString(param!.displayParts)}\`${param!.documentation.length ? ' — ' + ts.displayPartsToString(param!.documentation) : ''}`, docs, ...more.map((t) => `*${t}*`)].filter(Boolean).join('\n');
     return { status: 'ok', found: true, data: { 'text/plain': plain, 'text/markdown': markdown }, metadata: {} };
   }
 
