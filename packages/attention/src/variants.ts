@@ -116,7 +116,15 @@ function maskMatrix(mask: MaskMod | BlockMask, device: Device, B: number, H: num
   const m = new Float32Array(Bm * Hm * Nq * Nk);
   for (let b = 0; b < Bm; b++) for (let h = 0; h < Hm; h++) for (let i = 0; i < Nq; i++) for (let j = 0; j < Nk; j++) if (f(b, h, i, j)) m[((b * Hm + h) * Nq + i) * Nk + j] = 1;
   const t = tensor(m, [Bm, Hm, Nq, Nk], { device });
-  if (plain) causalCache.set(key, keep(t));
+  if (plain) {
+    // Bounded: decode asks for a new size every step.
+    if (causalCache.size >= 64) {
+      const [oldest, old] = causalCache.entries().next().value as [string, Tensor];
+      causalCache.delete(oldest);
+      old.dispose();
+    }
+    causalCache.set(key, keep(t));
+  }
   return t;
 }
 

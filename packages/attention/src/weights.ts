@@ -3,7 +3,7 @@
  * scores and weights a fused forward never materialises, recomputed in float64 on the host with
  * the same mask, score mod and normaliser. No gradient: it reports, it does not train.
  */
-import { add, addScalar, broadcastTo, exp, keep, matmul, maximum, mulScalar, reshape, sigmoid, sub, tensor, TensorError, type Tensor } from '@attnlab/tensor';
+import { add, addScalar, broadcastTo, exp, matmul, maximum, mulScalar, reshape, sigmoid, sub, tensor, TensorError, type Tensor } from '@attnlab/tensor';
 import { BlockMask } from './blockmask.js';
 import { MaskMod, type ScoreMod } from './mods/mods.js';
 import { featureDim, featurize, type FeatureMap } from './reference/linear.js';
@@ -119,25 +119,16 @@ export async function linearWeights(q: Tensor, k: Tensor, opts: { featureMap: Fe
   return tensor(w, [B, H, Nq, Nk], { device: q.device });
 }
 
-const biasCache = new WeakMap<object, Map<string, Tensor>>();
-
-/** Additive 0 / -Infinity bias [Bm, Hm, Nq, Nk] of a mask on a device, cached per mask and size. */
+/** Additive 0 / -Infinity bias [Bm, Hm, Nq, Nk] of a mask on a device (uncached: sizes change every decode step). */
 function maskBias(mask: MaskMod | BlockMask, B: number, H: number, Nq: number, Nk: number, device: Tensor['device']): Tensor {
   const usesB = mask instanceof MaskMod ? mask.uses.has('b') : mask.Bm > 1;
   const usesH = mask instanceof MaskMod ? mask.uses.has('h') : mask.Hm > 1;
   const Bm = usesB ? B : 1;
   const Hm = usesH ? H : 1;
-  const key = `${device.kind}:${device.adapter}:${Bm}:${Hm}:${Nq}:${Nk}`;
-  let byKey = biasCache.get(mask);
-  if (!byKey) biasCache.set(mask, (byKey = new Map()));
-  const hit = byKey.get(key);
-  if (hit && !hit.isDisposed) return hit;
   const f = maskPredicate(mask, Nq, Nk)!;
   const m = new Float32Array(Bm * Hm * Nq * Nk).fill(-Infinity);
   for (let b = 0; b < Bm; b++) for (let h = 0; h < Hm; h++) for (let i = 0; i < Nq; i++) for (let j = 0; j < Nk; j++) if (f(b, h, i, j)) m[((b * Hm + h) * Nq + i) * Nk + j] = 0;
-  const t = keep(tensor(m, [Bm, Hm, Nq, Nk], { device }));
-  byKey.set(key, t);
-  return t;
+  return tensor(m, [Bm, Hm, Nq, Nk], { device });
 }
 
 /**
@@ -151,7 +142,11 @@ export function attentionWeightsFromLse(q: Tensor, k: Tensor, lse: Tensor, opts:
   const G = Hq / Hkv;
   const kk = G === 1 ? k : reshape(broadcastTo(reshape(k, [B, Hkv, 1, Nk, D]), [B, Hkv, G, Nk, D]), [B, Hq, Nk, D]);
   let s = matmul(mulScalar(q, opts.scale), kk, { transB: true });
-  if (opts.mask) s = add(s, maskBias(opts.mask, B, Hq, Nq, Nk, q.device));
+  if (opts.mask) {
+    const bias = maskBias(opts.mask, B, Hq, Nq, Nk, q.device);
+    s = add(s, bias);
+    bias.dispose(); // add's backward does not read a constant operand
+  }
   let probs: Tensor;
   if (opts.normalize === 'sigmoid') {
     probs = sigmoid(addScalar(s, opts.sigmoidBias ?? -Math.log(Nk)));

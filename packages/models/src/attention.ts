@@ -22,6 +22,12 @@ function cached(device: Device, key: string, make: () => Float32Array, shape: nu
   const k = `${device.kind}:${device.adapter}:${key}`;
   let t = maskCache.get(k);
   if (!t || t.isDisposed || t.device !== device) {
+    // Bounded: decode asks for a new (Nq, Nk) every step.
+    if (maskCache.size >= 64) {
+      const [oldest, old] = maskCache.entries().next().value as [string, Tensor];
+      maskCache.delete(oldest);
+      old.dispose();
+    }
     t = keep(tensor(make(), shape, { device }));
     maskCache.set(k, t);
   }

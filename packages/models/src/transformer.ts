@@ -252,15 +252,15 @@ export class Transformer {
       if (bad.length) throw new ModelError('setAttention', `variant '${name}' takes no option ${bad.map((b) => `'${b}'`).join(', ')} (it takes mask, scoreMod, scale${variant.optionNames.length ? ', ' + variant.optionNames.join(', ') : ''})`);
     }
     if (scale !== undefined && (typeof scale !== 'number' || !Number.isFinite(scale))) throw new ModelError('setAttention', `scale must be a finite number, got ${String(scale)}`);
+    const stored: Record<string, unknown> = { ...options };
     if (mask !== undefined && mask !== null) {
       const masks = Array.isArray(mask) ? mask : [mask];
-      for (const m of masks) {
-        if ((m as { kind?: string }).kind === 'blockMask') throw new ModelError('setAttention', 'mask: pass a MaskMod (the model ANDs it with causal), not a BlockMask');
-        toMaskMod(m as MaskLike); // compile now: a bad mask fails here, not mid-forward
-      }
+      for (const m of masks) if ((m as { kind?: string }).kind === 'blockMask') throw new ModelError('setAttention', 'mask: pass a MaskMod (the model ANDs it with causal), not a BlockMask');
+      // Compiled now: a bad mask fails here, not mid-forward.
+      stored['mask'] = Array.isArray(mask) ? mask.map((m) => toMaskMod(m as MaskLike)) : toMaskMod(mask as MaskLike);
     }
     const pick = selectorFn(selector, this.config.nLayers, this.config.nHeads);
-    const choice: AttentionChoice = { name, options: { ...options } };
+    const choice: AttentionChoice = { name, options: stored };
     let n = 0;
     for (let l = 0; l < this.config.nLayers; l++) {
       for (let h = 0; h < this.config.nHeads; h++) {
@@ -553,8 +553,7 @@ export class Transformer {
     for (const { choice, heads } of groups) {
       const variant = this.variantOf(choice.name, l);
       const { mask: userMask, scoreMod, scale, ...rest } = choice.options;
-      const maskIn = Array.isArray(userMask) ? perHead(userMask.length === H && heads.length !== H ? heads.map((h) => userMask[h] as MaskLike) : (userMask as MaskLike[])) : (userMask as MaskLike | null | undefined);
-      const mask = effectiveMask(true, maskIn);
+      const mask = effectiveFor(choice, heads, H, userMask);
       const qg = pickHeads(q, heads, H);
       let kg = pickHeads(k, heads, H);
       let vg = pickHeads(v, heads, H);
@@ -779,6 +778,22 @@ export function sampleRow(logits: Float32Array, temperature: number, topK: numbe
     if (r <= 0) return idx[j]!;
   }
   return idx[idx.length - 1]!;
+}
+
+const effectiveMasks = new WeakMap<AttentionChoice, Map<string, ReturnType<typeof effectiveMask>>>();
+
+/** The slice's effective mask (causal AND the user's), built once per choice and slice. */
+function effectiveFor(choice: AttentionChoice, heads: readonly number[], H: number, userMask: unknown): ReturnType<typeof effectiveMask> {
+  let byHeads = effectiveMasks.get(choice);
+  if (!byHeads) effectiveMasks.set(choice, (byHeads = new Map()));
+  const key = heads.join(',');
+  if (byHeads.has(key)) return byHeads.get(key)!;
+  const m = Array.isArray(userMask)
+    ? perHead(userMask.length === H && heads.length !== H ? heads.map((h) => userMask[h] as MaskLike) : (userMask as MaskLike[]))
+    : (userMask as MaskLike | null | undefined);
+  const eff = effectiveMask(true, m);
+  byHeads.set(key, eff);
+  return eff;
 }
 
 /** Heads `heads` of t [B, H, N, D] (t itself when they are all heads in order). */
