@@ -9,6 +9,7 @@ import { getDevice, tensor, sum, mul, add, type Device, type Tensor } from '@att
 import { attention, causal, slidingWindow, sinks, or, scoreMod, createBlockMask, maskMod, reference as R, type AttentionOptions, type MaskMod, type BlockMask } from '../src/index.js';
 import { flashTiledForwardSource, tiledShape, tiledSharedBytes } from '../src/wgsl/flash-tiled.js';
 import { planFlash } from '../src/flash-plan.js';
+import { splitsFor } from '../src/gpu/flash-tiled.js';
 import { rng, randn } from './util.js';
 
 async function webgpu(): Promise<Device> {
@@ -84,6 +85,22 @@ test('tiled WebGPU flash kernel: forward, lse and gradients vs float64 on the gr
   await check(dev, { B: 1, Hq: 3, Hkv: 3, Nq: 45, Nk: 71, D: 5 }, 8);
   await check(dev, { B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk: 300, D: 24, mask: causal() }, 9);
   await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 17, Nk: 9, D: 3, opts: { scoreMod: scoreMod((s) => 30 * Math.tanh(s / 30)) } }, 10);
+});
+
+test('tiled WebGPU flash kernel, split-K decode (Nq = 1): forward, lse and gradients vs float64 for 2 to 32 splits, masks, GQA, sigmoid', async () => {
+  const dev = await webgpu();
+  for (const [Nk, Nkb] of [[300, 2], [1000, 8], [4100, 32]] as const) {
+    const plan = planFlash({ B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk, D: 24 }, { mask: null, scoreMod: null, normalize: 'softmax', scale: 1, sigmoidBias: 0 });
+    assert.equal(splitsFor(plan), Nkb, `splits for Nk = ${Nk}`);
+  }
+  await check(dev, { B: 2, Hq: 4, Hkv: 2, Nq: 1, Nk: 1000, D: 24 }, 21);
+  await check(dev, { B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk: 300, D: 128, mask: slidingWindow(100) }, 22);
+  await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 1, Nk: 517, D: 7, mask: or(sinks(4), slidingWindow(33)), opts: { normalize: 'sigmoid' } }, 23);
+  await check(dev, { B: 1, Hq: 1, Hkv: 1, Nq: 1, Nk: 4100, D: 64, mask: causal(), grads: false }, 24);
+  // Every key masked away in some splits (and everywhere for one head) still combines exactly.
+  await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 1, Nk: 700, D: 16, opts: { scoreMod: scoreMod((s, b, h, q, k) => (h === 1 || k < 650 ? -1 / 0 : s)) } }, 25);
+  // A NaN query entry in head 1: that head's row is NaN after the combine, head 0 is not.
+  await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 1, Nk: 700, D: 16, edit: (q) => { q[16 + 3] = NaN; }, grads: false }, 26);
 });
 
 test('tiled WebGPU flash kernel: special values as the float64 reference (NaN rows, -Infinity scores, empty rows, huge finite scores)', async () => {

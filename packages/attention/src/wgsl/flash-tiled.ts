@@ -51,11 +51,40 @@ export function tiledShape(c: FlashKernelConfig): TiledShape {
   return { BR, BC, TPR };
 }
 
+/**
+ * Split-K decode shape (Nq = 1): one query row per workgroup, 32 threads, BC keys per tile fitting
+ * 16 KiB; the key blocks are dealt round-robin to `splits` workgroups per head.
+ */
+export function splitShape(c: FlashKernelConfig): TiledShape {
+  let BC = pow2Divisor(c.KBLOCK, 64);
+  while (tiledSharedBytes(c.D, { BR: 1, BC, TPR: 32 }) > 16384 && BC > 1) BC /= 2;
+  return { BR: 1, BC, TPR: 32 };
+}
+
+/** Floats per (row, split) partial: m, l, flags, acc[D]. */
+export const splitStride = (D: number): number => D + 3;
+
 /** Forward: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B). */
 export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = tiledShape(fwd)): KernelSource {
+  return tiledSource(fwd, t, 0);
+}
+
+/**
+ * Split-K partials for Nq = 1 (flash decoding): workgroup (s, h, b) runs key blocks s, s + splits, ...
+ * and writes [m, l, flags, acc[D]] to Pb[((b Hq + h) splits + s) * (D + 3)]. Dispatch (splits, Hq, B).
+ */
+export function flashSplitPartialSource(fwd: FlashKernelConfig, splits: number, t: TiledShape = splitShape(fwd)): KernelSource {
+  return tiledSource(fwd, t, splits);
+}
+
+function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number): KernelSource {
   const c: FlashKernelConfig = { ...fwd, BR: t.BR, BC: t.BC };
   const ND = Math.ceil(c.D / t.TPR);
-  const buffers = [
+  const split = splits > 0;
+  const buffers = split ? [
+    { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
+    { name: 'Pb', access: 'read_write' as const },
+  ] : [
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
     { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
   ];
@@ -65,6 +94,44 @@ export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = 
               let d = j + i * TPR;
               if (d < D) { acc[i] += ${p} * Vs[c * D + d]; }
             }`;
+  const ROWS_EPILOGUE = `  if (valid) {
+    let R = P.B * P.Hq * P.Nq;
+    let rr = (b * P.Hq + h) * P.Nq + row;
+    if (bad != 0u) {
+      if (j == 0u) {
+        Lb[rr] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
+        Fb[rr] = nan_f32();
+        Fb[R + rr] = nan_f32();
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = nan_f32(); } }
+    } else if (l > 0.0f) {
+      ${c.sigmoid ? 'let inv = 1.0f;' : 'let inv = 1.0f / l;'}
+      if (j == 0u) {
+        Fb[rr] = ${c.sigmoid ? '0.0f' : 'm'};
+        Fb[R + rr] = log(l);
+        Lb[rr] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = acc[i] * inv; } }
+    } else {
+      if (j == 0u) {
+        Lb[rr] = ninf_f32();
+        Fb[rr] = ninf_f32();
+        Fb[R + rr] = 0.0f;
+      }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = 0.0f; } }
+    }
+  }
+`;
+  const SPLIT_EPILOGUE = `  if (valid) {
+    let at = ((b * P.Hq + h) * ${splits}u + wid.x) * (D + 3u);
+    if (j == 0u) {
+      Pb[at] = select(ninf_f32(), m, has_m);
+      Pb[at + 1u] = l;
+      Pb[at + 2u] = f32(bad);
+    }
+    for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Pb[at + 3u + d] = acc[i]; } }
+  }
+`;
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
@@ -84,7 +151,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let hk = h / (P.Hq / P.Hkv);
   let r = lid / TPR;
   let j = lid % TPR;
-  let q0 = wid.x * BR;
+  let q0 = ${split ? '0u' : 'wid.x * BR'};
   let row = q0 + r;
   let valid = row < P.Nq;
   let kvbase = (b * P.Hkv + hk) * P.Nk;
@@ -110,7 +177,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let n_part = workgroupUniformLoad(&wg_u[0]);
   let n_full = workgroupUniformLoad(&wg_u[1]);
   let nvec = vec2<u32>(n_part, n_full);
-  for (var t = 0u; t < n_part + n_full; t++) {
+  for (var t = ${split ? 'wid.x' : '0u'}; t < n_part + n_full; t += ${split ? `${splits}u` : '1u'}) {
     if (lid == 0u) { wg_u[2] = block_at(tbl_row, t, nvec, false); }
     let kb = workgroupUniformLoad(&wg_u[2]);
     let partial = t < n_part;
@@ -180,32 +247,79 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       }
     }
   }
-  if (valid) {
-    let R = P.B * P.Hq * P.Nq;
-    let rr = (b * P.Hq + h) * P.Nq + row;
-    if (bad != 0u) {
-      if (j == 0u) {
-        Lb[rr] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
-        Fb[rr] = nan_f32();
-        Fb[R + rr] = nan_f32();
-      }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = nan_f32(); } }
-    } else if (l > 0.0f) {
-      ${c.sigmoid ? 'let inv = 1.0f;' : 'let inv = 1.0f / l;'}
-      if (j == 0u) {
-        Fb[rr] = ${c.sigmoid ? '0.0f' : 'm'};
-        Fb[R + rr] = log(l);
-        Lb[rr] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
-      }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = acc[i] * inv; } }
-    } else {
-      if (j == 0u) {
-        Lb[rr] = ninf_f32();
-        Fb[rr] = ninf_f32();
-        Fb[R + rr] = 0.0f;
-      }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = 0.0f; } }
+${split ? SPLIT_EPILOGUE : ROWS_EPILOGUE}}
+`;
+  return { code, buffers };
+}
+
+/**
+ * Combine the split partials of each row (one workgroup of 64 threads per row): M = max of the
+ * splits' maxima, L = sum l_s e^{m_s - M}, out = sum acc_s e^{m_s - M} / L (sigmoid: plain sums),
+ * with the special values of the one-pass kernel. Dispatch (Hq, B, 1) for Nq = 1.
+ */
+export function flashSplitCombineSource(fwd: FlashKernelConfig, splits: number): KernelSource {
+  const c = fwd;
+  const buffers = [
+    { name: 'Pb', access: 'read' as const }, { name: 'Ob', access: 'read_write' as const },
+    { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
+  ];
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+const SPLITS: u32 = ${splits}u;
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let h = wid.x;
+  let b = wid.y;
+  let rr = b * P.Hq + h; // Nq = 1
+  let base = rr * SPLITS * (D + 3u);
+  var M = 0.0f;
+  var has = false;
+  var bad = 0u;
+  for (var s = 0u; s < SPLITS; s++) {
+    let at = base + s * (D + 3u);
+    bad |= u32(Pb[at + 2u]);
+    if (Pb[at + 1u] > 0.0f) {
+      let ms = Pb[at];
+      if (!has || ms > M) { M = ms; }
+      has = true;
     }
+  }
+  var L = 0.0f;
+  for (var s = 0u; s < SPLITS; s++) {
+    let at = base + s * (D + 3u);
+    let ls = Pb[at + 1u];
+    if (ls > 0.0f) { L += ${c.sigmoid ? 'ls' : 'ls * exp(Pb[at] - M)'}; }
+  }
+  let R = P.B * P.Hq * P.Nq;
+  if (bad != 0u) {
+    if (lid == 0u) {
+      Lb[rr] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
+      Fb[rr] = nan_f32();
+      Fb[R + rr] = nan_f32();
+    }
+    for (var d = lid; d < D; d += 64u) { Ob[rr * D + d] = nan_f32(); }
+  } else if (L > 0.0f) {
+    if (lid == 0u) {
+      Fb[rr] = ${c.sigmoid ? '0.0f' : 'M'};
+      Fb[R + rr] = log(L);
+      Lb[rr] = ${c.sigmoid ? 'log(L)' : 'M + log(L)'};
+    }
+    for (var d = lid; d < D; d += 64u) {
+      var o = 0.0f;
+      for (var s = 0u; s < SPLITS; s++) {
+        let at = base + s * (D + 3u);
+        let ls = Pb[at + 1u];
+        if (ls > 0.0f) { o += Pb[at + 3u + d]${c.sigmoid ? '' : ' * exp(Pb[at] - M)'}; }
+      }
+      Ob[rr * D + d] = o${c.sigmoid ? '' : ' / L'};
+    }
+  } else {
+    if (lid == 0u) {
+      Lb[rr] = ninf_f32();
+      Fb[rr] = ninf_f32();
+      Fb[R + rr] = 0.0f;
+    }
+    for (var d = lid; d < D; d += 64u) { Ob[rr * D + d] = 0.0f; }
   }
 }
 `;
