@@ -260,7 +260,9 @@ export class Transformer {
       stored['mask'] = Array.isArray(mask) ? mask.map((m) => toMaskMod(m as MaskLike)) : toMaskMod(mask as MaskLike);
     }
     const pick = selectorFn(selector, this.config.nLayers, this.config.nHeads);
-    const choice: AttentionChoice = { name, options: stored };
+    // Heads given the same variant and options (in separate calls too) share one choice, so they run as one slice.
+    const same = (c: AttentionChoice): boolean => c.name === name && Object.keys(c.options).length === Object.keys(stored).length && Object.keys(stored).every((k) => c.options[k] === stored[k]);
+    const choice: AttentionChoice = this.variants.flat().find(same) ?? { name, options: stored };
     let n = 0;
     for (let l = 0; l < this.config.nLayers; l++) {
       for (let h = 0; h < this.config.nHeads; h++) {
