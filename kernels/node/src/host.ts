@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
 import * as zmq from 'zeromq';
 // Subpath imports: the main thread never loads TypeScript (the core on the worker thread does).
 import { isCompleteCode } from '@attnlab/kernel/is-complete';
 import { LANGUAGE_INFO } from '@attnlab/kernel/kernel-info';
-import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
-import { ServiceClient } from '@attnlab/kernel/service-client';
+import type { ServiceClient } from '@attnlab/kernel/service-client';
+import { toIopubMessage } from '@attnlab/kernel/jupyter-messages';
 import type { ExecuteReply, KernelOutput } from '@attnlab/kernel';
 import { configureNodeVulkan } from '@attnlab/tensor';
 import { Signer, WireError, type Message } from './wire.js';
+import { CoreProcess } from './core-process.js';
+import { BadRequest, str, num } from './requests.js';
 
 /**
  * zeromq.js allows one send in flight per socket (a second one throws EBUSY): outputs published
@@ -24,40 +25,10 @@ class SendQueue {
       console.error(`attnlab-kernel: send failed: ${e instanceof Error ? e.message : String(e)}`);
     });
   }
-}
 
-/** The kernel core on its worker thread, with the shared memory that reaches into it. */
-class CoreThread {
-  readonly worker: Worker;
-  readonly client: ServiceClient;
-  readonly interruptFlag = new Int32Array(new SharedArrayBuffer(4));
-  readonly inputBuffer = createInputBuffer();
-  readonly ready: Promise<unknown>;
-
-  constructor(handlers: { output(out: KernelOutput): void; inputRequest(prompt: string, password: boolean): void; fatal(error: string): void }) {
-    this.worker = new Worker(new URL('./core-worker.js', import.meta.url));
-    this.client = new ServiceClient((msg, transfer) => this.worker.postMessage(msg, transfer), handlers);
-    this.worker.on('message', (m) => this.client.receive(m));
-    this.worker.on('error', (e) => handlers.fatal(`kernel thread crashed: ${e.message}`));
-    this.worker.on('exit', (code) => this.client.fail(`kernel thread exited (code ${code})`));
-    this.ready = this.client.request({ type: 'init', interruptBuffer: this.interruptFlag.buffer as SharedArrayBuffer, inputBuffer: this.inputBuffer });
-    // A thread stopped while starting (restart right after launch) rejects this; that is expected.
-    this.ready.catch(() => undefined);
-  }
-
-  request<T>(req: Parameters<ServiceClient['request']>[0], transfer: ArrayBuffer[] = []): Promise<T> {
-    return this.client.request<T>(req, transfer);
-  }
-
-  /** Loops see the flag at their next iteration; the message cancels pending awaits. */
-  interrupt(): void {
-    Atomics.store(this.interruptFlag, 0, 1);
-    void this.client.request({ type: 'interrupt' }).catch(() => undefined);
-  }
-
-  async stop(): Promise<void> {
-    this.client.fail('kernel restarted');
-    await this.worker.terminate();
+  /** Resolves when everything queued so far has been handed to the socket. */
+  flushed(): Promise<void> {
+    return this.tail;
   }
 }
 
@@ -75,6 +46,9 @@ export interface ConnectionInfo {
 
 export { LANGUAGE_INFO };
 
+/** history_request answers from this many latest executions (ipykernel keeps a database; we keep memory bounded). */
+const HISTORY_KEPT = 10_000;
+
 /**
  * The Node host: ZeroMQ on the main thread, the kernel core on a worker thread, so the control
  * channel (interrupt, shutdown) and the heartbeat answer while a cell computes. Binds only the
@@ -87,17 +61,29 @@ export class NodeKernel {
   private readonly shell = new zmq.Router();
   private readonly control = new zmq.Router();
   private readonly stdin = new zmq.Router();
-  private readonly iopub = new zmq.Publisher();
+  // noDrop: at the high-water mark a send waits (backpressure to the cell) instead of dropping output.
+  private readonly iopub = new zmq.Publisher({ noDrop: true });
   private readonly hb = new zmq.Reply();
   private readonly iopubQueue = new SendQueue(this.iopub);
   private readonly stdinQueue = new SendQueue(this.stdin);
-  private core!: CoreThread;
+  private core!: CoreProcess;
   private parent: Message | null = null;
   /** The execute_request whose prompt() is waiting, for the stdin channel. */
   private stdinParent: Message | null = null;
   private executionCount = 0;
   private stopped = false;
   private history: [number, number, string][] = [];
+  /** An execute_request is running on the core (its error reports a death; none: a notice does). */
+  private executing = false;
+  /** The last execute_request, to report a kernel process death between cells on. */
+  private lastExecute: Message | null = null;
+  /**
+   * After an execute_request fails (stop_on_error, as ipykernel): execute_requests already
+   * queued on the shell socket are answered 'aborted' without running.
+   */
+  private aborting = false;
+  /** The shell message being handled was queued while aborting. */
+  private abortThis = false;
 
   constructor(private readonly info: ConnectionInfo) {
     if (info.signature_scheme && info.signature_scheme !== 'hmac-sha256') throw new Error(`unsupported signature scheme ${info.signature_scheme}`);
@@ -114,18 +100,35 @@ export class NodeKernel {
     return new NodeKernel(info);
   }
 
-  private newCore(): CoreThread {
-    return new CoreThread({
+  private newCore(): CoreProcess {
+    const core: CoreProcess = new CoreProcess({
       output: (m) => this.output(m),
       inputRequest: (prompt, password) => this.requestInput(prompt, password),
       fatal: (error) => this.publish('stream', { name: 'stderr', text: `${error}\n` }, this.parent),
+      died: (reason) => this.coreDied(core, reason),
+      sent: () => this.iopubQueue.flushed(),
     });
+    return core;
+  }
+
+  /**
+   * The kernel process died under a cell (process.exit, out of memory, parentPort.close()):
+   * bring up a fresh one at once, as a kernel manager's auto-restart would. A running cell
+   * reports the death as its error; between cells a notice goes on the last cell's output.
+   */
+  private coreDied(dead: CoreProcess, reason: string): void {
+    if (this.stopped || dead !== this.core) return;
+    console.error(`attnlab-kernel: ${reason}`);
+    this.core = this.newCore();
+    this.executionCount = 0;
+    this.history = [];
+    if (!this.executing) this.publish('stream', { name: 'stderr', text: `KernelDied: ${reason}.\n` }, this.lastExecute);
   }
 
   private requestInput(prompt: string, password: boolean): void {
     const parent = this.stdinParent;
     if (!parent) {
-      writeInput(this.core.inputBuffer, '');
+      this.core.input('');
       return;
     }
     this.stdinQueue.send(this.signer.serialize('input_request', { prompt, password }, parent, this.session, parent.identities));
@@ -133,7 +136,7 @@ export class NodeKernel {
 
   private async stdinReplies(): Promise<void> {
     await this.receive(this.stdin, async (msg) => {
-      if (msg.header.msg_type === 'input_reply') writeInput(this.core.inputBuffer, String(msg.content['value'] ?? ''));
+      if (msg.header.msg_type === 'input_reply') this.core.input(str(msg.content, 'value', ''));
     });
   }
 
@@ -141,17 +144,19 @@ export class NodeKernel {
   private async receive(sock: zmq.Router, handle: (msg: Message) => Promise<void>): Promise<void> {
     for await (const frames of sock) {
       if (this.stopped) break;
-      let msg: Message;
       try {
-        msg = this.signer.parse(frames);
-      } catch (e) {
-        if (e instanceof WireError) {
-          console.error(`attnlab-kernel: ${e.message}`);
-          continue;
+        const msg = this.signer.parse(frames);
+        if (sock === this.shell) {
+          // Aborting ends with the last request that was already queued when the cell failed
+          // (decided before any reply goes out, so a request sent after it is never caught).
+          this.abortThis = this.aborting;
+          if (this.aborting) this.aborting = sock.readable;
         }
-        throw e;
+        await handle(msg);
+      } catch (e) {
+        // Nothing in one message may end the loop that serves its socket.
+        console.error(`attnlab-kernel: ${e instanceof WireError ? '' : 'a request failed: '}${e instanceof Error ? e.message : String(e)}`);
       }
-      await handle(msg);
     }
   }
 
@@ -172,6 +177,7 @@ export class NodeKernel {
     process.on('SIGINT', () => this.interrupt());
     // The I/O thread must outlive anything that goes wrong in a request.
     process.on('unhandledRejection', (r) => console.error(`attnlab-kernel: unhandled rejection on the I/O thread: ${r instanceof Error ? r.stack ?? r.message : String(r)}`));
+    process.on('uncaughtException', (e) => console.error(`attnlab-kernel: uncaught exception on the I/O thread: ${e.stack ?? e.message}`));
     await Promise.all([
       this.shell.bind(this.addr(this.info.shell_port)),
       this.control.bind(this.addr(this.info.control_port)),
@@ -206,18 +212,8 @@ export class NodeKernel {
   }
 
   private output(m: KernelOutput): void {
-    const p = this.parent;
-    switch (m.type) {
-      case 'stream': return this.publish('stream', { name: m.name, text: m.text }, p);
-      case 'display_data': return this.publish('display_data', { data: m.data, metadata: {}, transient: m.displayId ? { display_id: m.displayId } : {} }, p);
-      case 'update_display_data': return this.publish('update_display_data', { data: m.data, metadata: {}, transient: { display_id: m.displayId } }, p);
-      case 'execute_result': return this.publish('execute_result', { data: m.data, metadata: {}, execution_count: m.executionCount }, p);
-      case 'error': return this.publish('error', { ename: m.ename, evalue: m.evalue, traceback: m.traceback }, p);
-      case 'clear_output': return this.publish('clear_output', { wait: m.wait }, p);
-      case 'comm_open': return this.publish('comm_open', { comm_id: m.commId, target_name: m.targetName, data: m.data }, p, { metadata: m.metadata, buffers: m.buffers });
-      case 'comm_msg': return this.publish('comm_msg', { comm_id: m.commId, data: m.data }, p, { metadata: m.metadata, buffers: m.buffers });
-      case 'comm_close': return this.publish('comm_close', { comm_id: m.commId, data: m.data }, p, { metadata: m.metadata });
-    }
+    const { msgType, content, metadata, buffers } = toIopubMessage(m);
+    this.publish(msgType, content, this.parent, { metadata, buffers });
   }
 
   private async handle(sock: zmq.Router, msg: Message): Promise<void> {
@@ -235,48 +231,61 @@ export class NodeKernel {
           });
           break;
         case 'execute_request': {
-          const code = String(msg.content['code'] ?? '');
+          if (this.abortThis) {
+            // Queued behind a cell that failed or was interrupted: cancelled, no output of its own.
+            await this.reply(sock, msg, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
+            break;
+          }
+          const code = str(msg.content, 'code', '');
           const silent = msg.content['silent'] === true;
           const store = msg.content['store_history'] !== false && !silent;
           const allowStdin = msg.content['allow_stdin'] === true;
           if (!silent) this.publish('execute_input', { code, execution_count: this.executionCount + 1 }, msg);
           this.stdinParent = allowStdin ? msg : null;
+          this.lastExecute = msg;
+          this.executing = true;
           let r: ExecuteReply;
           try {
             r = await this.core.request<ExecuteReply>({ type: 'execute', code, silent: !store, allowStdin });
           } catch (e) {
-            // The thread died under the cell (restart, crash): report it on the cell.
+            // The kernel process died under the cell (a restart, or the cell killed it): say so on the cell.
             const evalue = e instanceof Error ? e.message : String(e);
-            this.publish('error', { ename: 'KernelRestarted', evalue, traceback: [`KernelRestarted: ${evalue}`] }, msg);
-            r = { status: 'error', executionCount: this.executionCount, ename: 'KernelRestarted', evalue, traceback: [] };
+            const ename = evalue === 'kernel restarted' ? 'KernelRestarted' : 'KernelDied';
+            this.publish('error', { ename, evalue, traceback: [`${ename}: ${evalue}`] }, msg);
+            r = { status: 'error', executionCount: this.executionCount, ename, evalue, traceback: [] };
           } finally {
             this.stdinParent = null;
+            this.executing = false;
           }
           this.executionCount = r.executionCount;
-          if (store) this.history.push([0, r.executionCount, code]);
+          if (store) {
+            this.history.push([0, r.executionCount, code]);
+            if (this.history.length > HISTORY_KEPT) this.history.splice(0, this.history.length - HISTORY_KEPT);
+          }
+          if (r.status === 'error' && !silent && msg.content['stop_on_error'] !== false) this.aborting = sock.readable;
           await this.reply(sock, msg, 'execute_reply', r.status === 'ok'
             ? { status: 'ok', execution_count: r.executionCount, user_expressions: {}, payload: [] }
             : { status: 'error', execution_count: r.executionCount, ename: r.ename, evalue: r.evalue, traceback: r.traceback });
           break;
         }
         case 'is_complete_request':
-          await this.reply(sock, msg, 'is_complete_reply', { status: isCompleteCode(String(msg.content['code'] ?? '')) });
+          await this.reply(sock, msg, 'is_complete_reply', { status: isCompleteCode(str(msg.content, 'code', '')) });
           break;
         case 'complete_request': {
-          const code = String(msg.content['code'] ?? '');
-          const pos = Number(msg.content['cursor_pos'] ?? code.length);
+          const code = str(msg.content, 'code', '');
+          const pos = num(msg.content, 'cursor_pos', code.length);
           await this.reply(sock, msg, 'complete_reply', await this.core.request({ type: 'complete', code, cursorPos: pos }));
           break;
         }
         case 'inspect_request': {
-          const code = String(msg.content['code'] ?? '');
-          const pos = Number(msg.content['cursor_pos'] ?? code.length);
-          await this.reply(sock, msg, 'inspect_reply', await this.core.request({ type: 'inspect', code, cursorPos: pos, detailLevel: Number(msg.content['detail_level'] ?? 0) }));
+          const code = str(msg.content, 'code', '');
+          const pos = num(msg.content, 'cursor_pos', code.length);
+          await this.reply(sock, msg, 'inspect_reply', await this.core.request({ type: 'inspect', code, cursorPos: pos, detailLevel: num(msg.content, 'detail_level', 0) }));
           break;
         }
         case 'history_request':
           {
-            const tail = this.history.slice(-Number(msg.content['n'] ?? 100));
+            const tail = this.history.slice(-num(msg.content, 'n', 100));
             const history = msg.content['output'] ? tail.map(([s, n, code]) => [s, n, [code, null]]) : tail;
             await this.reply(sock, msg, 'history_reply', { status: 'ok', history });
           }
@@ -298,6 +307,7 @@ export class NodeKernel {
             this.core = this.newCore();
             this.executionCount = 0;
             this.history = [];
+            this.aborting = false;
             await this.core.ready;
           }
           await this.reply(sock, msg, 'shutdown_reply', { status: 'ok', restart });
@@ -312,6 +322,13 @@ export class NodeKernel {
         default:
           console.error(`attnlab-kernel: unknown msg_type '${type}' ignored`);
       }
+    } catch (e) {
+      // A request that cannot be served (ill-typed content, the kernel process gone) gets an
+      // error reply, so the client does not wait; the loop goes on (see receive).
+      const ename = e instanceof BadRequest ? e.name : 'KernelError';
+      const evalue = `${type}: ${e instanceof Error ? e.message : String(e)}`;
+      console.error(`attnlab-kernel: ${ename}: ${evalue}`);
+      if (type.endsWith('_request')) await this.reply(sock, msg, type.replace(/_request$/, '_reply'), { status: 'error', ename, evalue, traceback: [`${ename}: ${evalue}`] });
     } finally {
       this.publish('status', { execution_state: 'idle' }, msg);
     }
