@@ -139,6 +139,9 @@ test('every variant is inspectable: linear parallel-form weights reproduce z; a 
     assert.equal(r.cache['blocks.1.attn.hook_pattern'], undefined);
     assert.match(r.cache.unavailable()['blocks.1.attn.hook_pattern']!, /variant 'no-weights' \(heads 0, 1, 2, 3\) gives no weights/);
     assert.ok(r.cache['blocks.0.attn.hook_pattern'], 'other layers still have theirs');
+    const listing = (r.cache as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for('Jupyter.display')]!()['text/plain']!;
+    assert.match(listing, /blocks\.1\.attn\.hook_pattern: unavailable \(variant 'no-weights'/);
+    assert.match(listing, /blocks\.0\.attn\.hook_pattern \[1, 4, 7, 7\]/);
   } finally {
     bare.dispose();
   }
