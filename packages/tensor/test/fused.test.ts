@@ -3,7 +3,7 @@
 // edge sizes (1, odd, non-multiples of 4/8/16).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Rng, cpuDevice, gelu, layerNorm, mul, permute, slice, sum, tensor, add, type Tensor } from '../src/index.js';
+import { Rng, cpuDevice, gelu, layerNorm, matmul, mul, permute, rotary, slice, sum, tensor, add, type Tensor } from '../src/index.js';
 import * as R from './reference.js';
 import { SEED, assertClose, randomData } from './helpers.js';
 
@@ -105,5 +105,63 @@ test('strided copies and broadcast binaries (CPU): permute, slice and broadcast 
     const got = await add(x, tensor(bd, bshape, { device })).data();
     const want = R.zip(R.f64(xd, shape), R.f64(bd, bshape), (p, q) => Math.fround(Math.fround(p) + Math.fround(q)));
     assert.deepEqual(Array.from(got), Array.from(want.d, (v) => Math.fround(v)), `add ${JSON.stringify(shape)} + ${JSON.stringify(bshape)}`);
+  }
+});
+
+test('rotary (CPU fused kernel): forward and gradient match float64, full and partial rotary dims, offsets', async () => {
+  const rng = new Rng(SEED + 3);
+  const cases: { shape: number[]; rd?: number; offset: number }[] = [
+    { shape: [1, 2], offset: 0 }, { shape: [3, 2], offset: 5 }, { shape: [2, 5, 6], offset: 0 }, { shape: [2, 3, 7, 8], offset: 3 },
+    { shape: [4, 10], rd: 4, offset: 1 }, { shape: [1, 9, 34], offset: 0 }, { shape: [2, 6, 12], rd: 8, offset: 2 },
+  ];
+  for (const c of cases) {
+    const xd = randomData(rng, R.size(c.shape));
+    const x = tensor(xd, c.shape, { device, requiresGrad: true });
+    const y = rotary(x, { offset: c.offset, ...(c.rd ? { rotaryDim: c.rd } : {}) });
+    const dim = c.shape.at(-1)!;
+    const rd = c.rd ?? dim;
+    // Reference: rotate the first rd features (rotaryRef on that slice), pass the rest through.
+    const ref = (xs: R.F64[]): R.F64 => {
+      const xx = xs[0]!;
+      if (rd === dim) return R.rotaryRef(xx, 10000, c.offset);
+      const lead = xx.s.slice(0, -1);
+      const head = R.rotaryRef(R.sliceRef(xx, xx.s.map(() => 0), [...lead, rd]), 10000, c.offset);
+      const tail = R.sliceRef(xx, [...lead.map(() => 0), rd], [...lead, dim - rd]);
+      return R.concatRef([head, tail], xx.s.length - 1);
+    };
+    const refs = [R.f64(xd, c.shape)];
+    const what = `rotary ${JSON.stringify(c)}`;
+    assertClose(await y.data(), ref(refs).d, 1e-5, 1e-5, `${what} forward`);
+    const g = randomData(rng, y.size);
+    sum(mul(y, tensor(g, c.shape, { device }))).backward();
+    assertClose(await x.grad!.data(), numericGrad(ref, refs, 0, Float64Array.from(g)), 1e-4, 1e-3, `${what} gradient`);
+  }
+});
+
+test('matmul with a weight shared across the batch (one folded product each way): forward and gradients match float64', async () => {
+  const rng = new Rng(SEED + 4);
+  const sizes = [1, 3, 4, 7, 8, 9, 17, 33];
+  for (let trial = 0; trial < 14; trial++) {
+    const m = sizes[rng.int(sizes.length)]!;
+    const k = sizes[rng.int(sizes.length)]!;
+    const n = sizes[rng.int(sizes.length)]!;
+    const lead = trial % 3 === 0 ? [1 + rng.int(3), 1 + rng.int(3)] : [1 + rng.int(5)];
+    const transB = trial % 2 === 1;
+    const aShape = [...lead, m, k];
+    const bShape = transB ? [n, k] : [k, n];
+    const ad = randomData(rng, R.size(aShape));
+    const bd = randomData(rng, R.size(bShape));
+    const a = tensor(ad, aShape, { device, requiresGrad: true });
+    const b = tensor(bd, bShape, { device, requiresGrad: true });
+    const y = matmul(a, b, { transB });
+    const ref = (xs: R.F64[]): R.F64 => R.matmulRef(xs[0]!, xs[1]!, false, transB);
+    const refs = [R.f64(ad, aShape), R.f64(bd, bShape)];
+    const what = `matmul ${JSON.stringify(aShape)} @ ${JSON.stringify(bShape)}${transB ? 'ᵀ' : ''}`;
+    assertClose(await y.data(), ref(refs).d, 1e-4, 1e-4, `${what} forward`);
+    const g = randomData(rng, y.size);
+    sum(mul(y, tensor(g, y.shape, { device }))).backward();
+    const gw = Float64Array.from(g);
+    assertClose(await a.grad!.data(), numericGrad(ref, refs, 0, gw), 1e-3, 1e-3, `${what} d/da`);
+    assertClose(await b.grad!.data(), numericGrad(ref, refs, 1, gw), 1e-3, 1e-3, `${what} d/db`);
   }
 });

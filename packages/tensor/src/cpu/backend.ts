@@ -127,7 +127,10 @@ export class CpuBackend implements Backend {
 
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
     const out = new Float32Array(spec.batch * spec.m * spec.n);
-    matmulCpu(cpuData(a) as Float32Array, cpuData(b) as Float32Array, out, spec);
+    // A batch of row blocks against one shared matrix is one taller product.
+    const fold = spec.batch > 1 && spec.bBatchStride === 0 && !spec.transA && spec.aBatchStride === spec.m * spec.k;
+    const s = fold ? { ...spec, batch: 1, m: spec.batch * spec.m, aBatchStride: 0 } : spec;
+    matmulCpu(cpuData(a) as Float32Array, cpuData(b) as Float32Array, out, s);
     return new CpuStorage(out);
   }
 
@@ -138,6 +141,10 @@ export class CpuBackend implements Backend {
     if (c.shape.length === 1 && c.strides[0]![0] === 1) return new CpuStorage(X.slice(offset, offset + n));
     const out = arrayFor(x.dtype, n);
     if (n === 0) return new CpuStorage(out);
+    if (c.shape.length <= 4 && X instanceof Float32Array && out instanceof Float32Array) {
+      gather4(X, out, c.shape, c.strides[0]!, offset);
+      return new CpuStorage(out);
+    }
     const s = c.strides[0]!.at(-1)!;
     forEachRun(c, [offset], (o, off, len) => {
       if (s === 1) out.set(X.subarray(off[0]!, off[0]! + len), o);
@@ -326,5 +333,27 @@ function maxRows32(X: Float32Array, out: Float32Array, outer: number, len: numbe
       if (v > acc) acc = v;
     }
     out[o] = acc;
+  }
+}
+
+/** out = X viewed with up to 4 (collapsed) dims and strides, as plain nested loops (permute copies). */
+function gather4(X: Float32Array, out: Float32Array, shape: readonly number[], st: readonly number[], offset: number): void {
+  const pad = 4 - shape.length;
+  const d0 = pad > 0 ? 1 : shape[0]!;
+  const d1 = pad > 1 ? 1 : shape[1 - pad]!;
+  const d2 = pad > 2 ? 1 : shape[2 - pad]!;
+  const d3 = shape[3 - pad]!;
+  const s0 = pad > 0 ? 0 : st[0]!;
+  const s1 = pad > 1 ? 0 : st[1 - pad]!;
+  const s2 = pad > 2 ? 0 : st[2 - pad]!;
+  const s3 = st[3 - pad]!;
+  let o = 0;
+  for (let i0 = 0; i0 < d0; i0++) {
+    for (let i1 = 0; i1 < d1; i1++) {
+      for (let i2 = 0; i2 < d2; i2++) {
+        let ix = offset + i0 * s0 + i1 * s1 + i2 * s2;
+        for (let i3 = 0; i3 < d3; i3++, ix += s3) out[o++] = X[ix]!;
+      }
+    }
   }
 }

@@ -92,3 +92,37 @@ function lnBackward(X: Float32Array, W: Float32Array, G: Float32Array, dX: Float
     }
   }
 }
+
+/**
+ * Rotary embedding on the CPU with the rotate-half pairing, in one pass each way:
+ * y[f] = x[f]·cos[p,f] + r[f]·sin[p,f] with r = (-x[f + h], x[f - h]) for f < rd, y[f] = x[f] beyond.
+ * `cos`/`sin` are the [N, rd] tables the composed op uses, so both paths see the same angles.
+ */
+export function rotaryCpu(x: Tensor, cos: Float32Array, sin: Float32Array, rd: number): Tensor {
+  const op = 'rotary';
+  const X = cpuData(x.storage(op)) as Float32Array;
+  const n = x.shape[x.rank - 2]!;
+  const dim = x.shape[x.rank - 1]!;
+  const Y = new Float32Array(X.length);
+  ropeKernel(X, Y, cos, sin, n, dim, rd, 1);
+  const out = fromStorage(x.device, new CpuStorage(Y), x.shape, 'float32');
+  return record(out, op, [x], (g) => {
+    // The rotation's transpose: rotate by -angle (sin negated).
+    const G = cpuData(g.storage(op)) as Float32Array;
+    const dX = new Float32Array(G.length);
+    ropeKernel(G, dX, cos, sin, n, dim, rd, -1);
+    return [fromStorage(x.device, new CpuStorage(dX), x.shape, 'float32')];
+  });
+}
+
+function ropeKernel(X: Float32Array, Y: Float32Array, cos: Float32Array, sin: Float32Array, n: number, dim: number, rd: number, sign: number): void {
+  const half = rd / 2;
+  const rows = dim === 0 ? 0 : X.length / dim;
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    const t = (r % n) * rd;
+    for (let f = 0; f < half; f++) Y[o + f] = X[o + f]! * cos[t + f]! - sign * X[o + f + half]! * sin[t + f]!;
+    for (let f = half; f < rd; f++) Y[o + f] = X[o + f]! * cos[t + f]! + sign * X[o + f - half]! * sin[t + f]!;
+    for (let f = rd; f < dim; f++) Y[o + f] = X[o + f]!;
+  }
+}

@@ -65,6 +65,16 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const out = fromStorage(a.device, s, [...batchShape, m, n], 'float32');
   return record(out, op, [a, b], (g) => {
     const dA = matmul(g, b, { transB: !transB });
+    if (b.rank === 2 && a.rank > 2 && !transA && a.size === batch * m * k) {
+      // A weight shared by the batch: one product over all rows (batch folded into the inner
+      // dim) instead of a product per batch entry and a sum over them.
+      const a2 = reshape(a, [batch * m, k]);
+      const g2 = reshape(g, [batch * m, n]);
+      const gb = transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
+      a2.dispose();
+      g2.dispose();
+      return [sumTo(transA ? transpose(dA) : dA, a.shape), gb];
+    }
     const dB = matmul(a, g, { transA: !transA });
     const ga = transA ? transpose(dA) : dA;
     const gb = transB ? transpose(dB) : dB;

@@ -1,7 +1,7 @@
 import { record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { sizeOf } from '../shape.js';
-import { layerNormCpu } from '../cpu/fused.js';
+import { layerNormCpu, rotaryCpu } from '../cpu/fused.js';
 import type { Tensor } from '../tensor.js';
 import { requireFloat, requireInt, sameDevice } from './check.js';
 import { fromStorage, tensor } from './create.js';
@@ -114,6 +114,8 @@ export function rotary(x: Tensor, options: RotaryOptions = {}): Tensor {
       sin[p * rd + i] = sin[p * rd + i + half] = Math.sin(ang);
     }
   }
+  // The CPU device rotates in one pass (and its backward in one more).
+  if (x.device.kind === 'cpu') return rotaryCpu(x, cos, sin, rd);
   const c = tensor(cos, [n, rd], { device: x.device });
   const s = tensor(sin, [n, rd], { device: x.device });
   const lead = x.shape.slice(0, -1).map(() => 0);
