@@ -8,9 +8,22 @@ import { logoPng } from './logo-png.js';
 
 export { KERNEL_NAME };
 
-/** Where `attnlab-kernel install` writes: --prefix P, --user, or the system prefix. */
+/**
+ * The user's Jupyter data directory, as jupyter_core's jupyter_data_dir() finds it:
+ * JUPYTER_DATA_DIR, else the platform's place (XDG_DATA_HOME/jupyter or ~/.local/share/jupyter
+ * on Linux, ~/Library/Jupyter on macOS, %APPDATA%/jupyter on Windows).
+ */
+export function jupyterDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env['JUPYTER_DATA_DIR']) return env['JUPYTER_DATA_DIR'];
+  const home = env['HOME'] || homedir();
+  if (process.platform === 'darwin') return join(home, 'Library', 'Jupyter');
+  if (process.platform === 'win32') return join(env['APPDATA'] || join(home, 'AppData', 'Roaming'), 'jupyter');
+  return join(env['XDG_DATA_HOME'] || join(home, '.local', 'share'), 'jupyter');
+}
+
+/** Where `attnlab-kernel install` writes: --prefix P, --user (the Jupyter data directory), or the system prefix. */
 export function kernelspecDir(opts: { user?: boolean; prefix?: string }): string {
-  const base = opts.prefix ? join(opts.prefix, 'share', 'jupyter') : opts.user ? join(homedir(), '.local', 'share', 'jupyter') : '/usr/local/share/jupyter';
+  const base = opts.prefix ? join(opts.prefix, 'share', 'jupyter') : opts.user ? jupyterDataDir() : '/usr/local/share/jupyter';
   return join(base, 'kernels', KERNEL_NAME);
 }
 

@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import { installKernelspec, uninstallKernelspec } from '../src/index.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { installKernelspec, uninstallKernelspec, kernelspecDir, jupyterDataDir } from '../src/index.js';
 
 test('kernel install writes kernel.json and the logos; uninstall removes them', () => {
   const prefix = mkdtempSync(join(tmpdir(), 'attnlab-spec-'));
@@ -33,5 +35,34 @@ test('kernel install writes kernel.json and the logos; uninstall removes them', 
     assert.equal(existsSync(dir), false);
   } finally {
     rmSync(prefix, { recursive: true, force: true });
+  }
+});
+
+// Issue 15 item 11: --user honours JUPYTER_DATA_DIR (then XDG_DATA_HOME), as jupyter_client does.
+test('kernel install --user writes into JUPYTER_DATA_DIR, where jupyter_client finds it', () => {
+  const data = mkdtempSync(join(tmpdir(), 'attnlab-data-'));
+  const cli = fileURLToPath(new URL('../../../../packages/lab/bin/attnlab.mjs', import.meta.url));
+  const bin = fileURLToPath(new URL('../../bin/attnlab-kernel.mjs', import.meta.url));
+  const saved = process.env['JUPYTER_DATA_DIR'];
+  try {
+    process.env['JUPYTER_DATA_DIR'] = data;
+    assert.equal(kernelspecDir({ user: true }), join(data, 'kernels', 'attnlab'));
+    assert.equal(jupyterDataDir({ XDG_DATA_HOME: '/xdg', HOME: '/home/u' }), '/xdg/jupyter');
+    assert.equal(jupyterDataDir({ HOME: '/home/u' }), '/home/u/.local/share/jupyter');
+    // Both command lines: `attnlab kernel install --user` and `attnlab-kernel install --user`.
+    const env = { ...process.env, JUPYTER_DATA_DIR: data };
+    for (const argv of existsSync(cli) ? [[cli, 'kernel', 'install', '--user'], [bin, 'install', '--user']] : [[bin, 'install', '--user']]) {
+      rmSync(join(data, 'kernels'), { recursive: true, force: true });
+      const r = spawnSync(process.execPath, argv, { env, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok(existsSync(join(data, 'kernels', 'attnlab', 'kernel.json')), `${argv.join(' ')} wrote into JUPYTER_DATA_DIR`);
+      const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+      const found = spawnSync(python, ['-c', 'from jupyter_client.kernelspec import KernelSpecManager; print(KernelSpecManager().find_kernel_specs()["attnlab"])'], { env, encoding: 'utf8' });
+      assert.equal(found.stdout.trim(), join(data, 'kernels', 'attnlab'), found.stderr);
+    }
+  } finally {
+    if (saved === undefined) delete process.env['JUPYTER_DATA_DIR'];
+    else process.env['JUPYTER_DATA_DIR'] = saved;
+    rmSync(data, { recursive: true, force: true });
   }
 });
