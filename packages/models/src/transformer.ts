@@ -4,7 +4,7 @@ import {
   type Device, type Tensor,
 } from '@attnlab/tensor';
 import {
-  KVCache, attentionContext, effectiveMask, getAttention, hasAttention, listAttention, perHead, toMaskMod,
+  KVCache, attentionContext, effectiveMask, getAttention, hasAttention, listAttention, perHead, toMaskMod, toScoreMod,
   type AttentionVariant, type MaskLike, type PolicyLike, type VariantResult,
 } from '@attnlab/attention';
 import { denseAttention, type PatternPerturb } from './attention.js';
@@ -259,6 +259,7 @@ export class Transformer {
       // Compiled now: a bad mask fails here, not mid-forward.
       stored['mask'] = Array.isArray(mask) ? mask.map((m) => toMaskMod(m as MaskLike)) : toMaskMod(mask as MaskLike);
     }
+    if (scoreMod !== undefined && scoreMod !== null) stored['scoreMod'] = toScoreMod(scoreMod as Parameters<typeof toScoreMod>[0]);
     const pick = selectorFn(selector, this.config.nLayers, this.config.nHeads);
     // Heads given the same variant and options (in separate calls too) share one choice, so they run as one slice.
     const same = (c: AttentionChoice): boolean => c.name === name && Object.keys(c.options).length === Object.keys(stored).length && Object.keys(stored).every((k) => c.options[k] === stored[k]);

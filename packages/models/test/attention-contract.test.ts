@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@attnlab/tensor';
 import {
-  KVCache, and, causal, getAttention, listAttention, registerAttention, slidingWindow, sinks, or, unregisterAttention,
+  KVCache, and, causal, getAttention, scoreMod, listAttention, registerAttention, slidingWindow, sinks, or, unregisterAttention,
   type AttentionContext,
 } from '@attnlab/attention';
 import { ModelError, type ModelConfigInput } from '../src/index.js';
@@ -35,6 +35,17 @@ test('setAttention mask: and(causal(), slidingWindow(w)) set per head changes th
     const name = `blocks.${l}.attn.hook_pattern`;
     assert.ok(maxDiff(await cache[name]!.data(), ref.acts.get(name)!.data) < 1e-5, `${name} per head`);
   }
+});
+
+test('a scoreMod (ALiBi) set through the model reaches the variant: logits and scores match float64', async () => {
+  const model = randomModel(CFG, SEED);
+  const toks = randomTokens(new Rng(SEED + 7), 2, 8, 19);
+  const slopes = [0.5, 0.25];
+  model.setAttention({ layer: 1, heads: [1, 3] }, 'softmax', { scoreMod: scoreMod((s, _b, h, q, k) => s - slopes[h]! * (q - k), { captures: { slopes } }) });
+  const ref = gpt2Ref64(model.config, await model.stateDict(), toks, { score: (l, h, s, i, j) => (l === 1 && (h === 1 || h === 3) ? s - slopes[h === 1 ? 0 : 1]! * (i - j) : s) });
+  const { logits, cache } = await model.runWithCache(toks, { names: /blocks\.1\.attn\.hook_(attn_scores|pattern)$/ });
+  assert.ok(maxDiff(await logits.data(), ref.logits) < 1e-4, `logits ${maxDiff(await logits.data(), ref.logits)}`);
+  for (const n of ['blocks.1.attn.hook_attn_scores', 'blocks.1.attn.hook_pattern']) assert.ok(maxDiff(await cache[n]!.data(), ref.acts.get(n)!.data) < 1e-5, n);
 });
 
 test("'sigmoid' through the model: hook_pattern and hook_attn_scores are cached and match float64", async () => {

@@ -13,6 +13,8 @@ export interface Ref64Options {
   visible?: (layer: number, head: number, i: number, j: number) => boolean;
   /** Weights per head: softmax (default) or sigmoid with bias -log(visible count of the row's keys Nk). */
   weights?: (layer: number, head: number) => 'softmax' | 'sigmoid';
+  /** Score modifier applied to the scaled score of (i, j) (FlexAttention's score_mod). */
+  score?: (layer: number, head: number, s: number, i: number, j: number) => number;
   /** Rotary positions [query, key] for the pair (i, j); default [i, j]. */
   ropePositions?: (layer: number, head: number, i: number, j: number) => [number, number];
 }
@@ -130,7 +132,7 @@ export function gpt2Ref64(cfg: ModelConfig, state: State, tokens: number[][], op
             }
             let s = 0;
             for (let d = 0; d < Dh; d++) s += q[d]! * k[d]!;
-            row[j] = s / Math.sqrt(Dh);
+            row[j] = opts.score ? opts.score(l, h, s / Math.sqrt(Dh), i, j) : s / Math.sqrt(Dh);
           }
           const m = Math.max(...row);
           let tot = 0;
