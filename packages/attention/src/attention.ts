@@ -48,7 +48,7 @@ export interface AttentionOptions {
 }
 
 export interface AttentionResult {
-  /** [B, Hq, Nq, D] */
+  /** [B, Hq, Nq, Dv] (Dv: v's head dim) */
   out: Tensor;
   /** [B, Hq, Nq]: log-sum-exp of the scores (sigmoid: log of the row's total weight); -Infinity for empty rows. */
   lse: Tensor;
@@ -63,6 +63,8 @@ export interface AttnShape {
   Nq: number;
   Nk: number;
   D: number;
+  /** Value head dim (v's last dim; may differ from D). */
+  Dv: number;
 }
 
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -78,10 +80,11 @@ export function checkQkv(op: string, q: Tensor, k: Tensor, v: Tensor): AttnShape
   const [Bk, Hkv, Nk, Dk] = k.shape as [number, number, number, number];
   if (Bk !== B) throw new TensorError(op, `batch of k ${fmt(k.shape)} does not match q ${fmt(q.shape)}`);
   if (Dk !== D) throw new TensorError(op, `head dim of k ${fmt(k.shape)} does not match q ${fmt(q.shape)}`);
-  if (v.shape.some((d, i) => d !== k.shape[i])) throw new TensorError(op, `v ${fmt(v.shape)} must have the shape of k ${fmt(k.shape)}`);
-  if ([B, Hq, Nq, D, Hkv, Nk].some((d) => d < 1)) throw new TensorError(op, `empty dimension in q ${fmt(q.shape)} / k ${fmt(k.shape)}`);
+  const Dv = v.shape[3]!;
+  if (v.shape.slice(0, 3).some((d, i) => d !== k.shape[i])) throw new TensorError(op, `v ${fmt(v.shape)} must be [B, Hkv, Nk, Dv] with B, Hkv, Nk of k ${fmt(k.shape)}`);
+  if ([B, Hq, Nq, D, Hkv, Nk, Dv].some((d) => d < 1)) throw new TensorError(op, `empty dimension in q ${fmt(q.shape)} / k ${fmt(k.shape)} / v ${fmt(v.shape)}`);
   if (Hq % Hkv !== 0) throw new TensorError(op, `query heads (${Hq}) must be a multiple of key/value heads (${Hkv}) for GQA/MQA`);
-  return { B, Hq, Hkv, Nq, Nk, D };
+  return { B, Hq, Hkv, Nq, Nk, D, Dv };
 }
 
 export function resolveMask(op: string, mask: AttentionOptions['mask'], Hq: number): MaskMod | BlockMask | null {
@@ -188,7 +191,7 @@ function kernelOf(op: string, kernel: AttentionOptions['kernel']): 'rowwise' | '
 }
 
 async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number, kernel: 'rowwise' | 'tiled' = 'rowwise'): Promise<{ out: Tensor; lse: Tensor }> {
-  const { B, Hq, Nq, D } = dims;
+  const { B, Hq, Nq, D, Dv } = dims;
   const op = 'attention';
   const dev = q.device;
   const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
@@ -204,7 +207,7 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     be.flush();
     be.gpu.pushErrorScope('validation');
     const st = uploadPlan(be.gpu, plan);
-    const o = allocTensor(dev, be, [B, Hq, Nq, D]);
+    const o = allocTensor(dev, be, [B, Hq, Nq, Dv]);
     const l = allocTensor(dev, be, [B, Hq, Nq]);
     const f = allocTensor(dev, be, [2, B, Hq, Nq]);
     const [bq, bk, bv] = [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
@@ -230,7 +233,7 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
       const dq = allocTensor(dev, be, q.shape);
       const dk = allocTensor(dev, be, k.shape);
       const dv = allocTensor(dev, be, v.shape);
-      const zero = gOut ? null : zeros([B, Hq, Nq, D], { device: dev });
+      const zero = gOut ? null : zeros([B, Hq, Nq, Dv], { device: dev });
       const dOutBuf = bufferOfTensor(be, gOut ?? zero!, 'attention backward');
       const dLseBuf = gLse ? bufferOfTensor(be, gLse, 'attention backward') : null;
       be.flush();
@@ -242,11 +245,11 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
     // The SIMD kernel's exp clamps its argument, so it cannot be trusted with non-finite inputs:
     // those take the JS path, which propagates NaN exactly as the float64 reference.
-    const fast = wasmApplies(D) && !forceJs() && allFinite(qa) && allFinite(ka) && allFinite(va);
+    const fast = wasmApplies(D) && Dv === D && !forceJs() && allFinite(qa) && allFinite(ka) && allFinite(va);
     let r = fast ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
     // A score mod can still make a NaN or +Infinity score from finite inputs: redo those in JS.
     if (fast && !allFinite(r.out)) r = flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
-    outT = fromHost(dev, r.out, [B, Hq, Nq, D]);
+    outT = fromHost(dev, r.out, [B, Hq, Nq, Dv]);
     lseT = fromHost(dev, r.lse, [B, Hq, Nq]);
     if (!needGrad) return { out: outT, lse: lseT };
     backward = (gOut, gLse) => {
@@ -264,10 +267,13 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
 
 /** Materialised-scores attention through tensor ops (for comparison and benchmarks). */
 function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): { out: Tensor; lse: Tensor } {
-  const { B, Hq, Hkv, Nq, Nk, D } = dims;
+  const { B, Hq, Hkv, Nq, Nk } = dims;
   if (plan.scoreMod) throw new TensorError('attention', "impl 'naive' does not support scoreMod; use impl 'flash'");
   const G = Hq / Hkv;
-  const expand = (t: Tensor): Tensor => (G === 1 ? t : reshape(broadcastTo(reshape(t, [B, Hkv, 1, Nk, D]), [B, Hkv, G, Nk, D]), [B, Hq, Nk, D]));
+  const expand = (t: Tensor): Tensor => {
+    const d = t.shape[3]!;
+    return G === 1 ? t : reshape(broadcastTo(reshape(t, [B, Hkv, 1, Nk, d]), [B, Hkv, G, Nk, d]), [B, Hq, Nk, d]);
+  };
   const ke = expand(k);
   const ve = expand(v);
   let s = mulScalar(matmul(q, ke, { transB: true }), plan.params.scale);

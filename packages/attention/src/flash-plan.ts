@@ -15,6 +15,8 @@ export interface FlashDims {
   Nq: number;
   Nk: number;
   D: number;
+  /** Value head dim (default D). */
+  Dv?: number;
 }
 
 export interface FlashPlanOptions {
@@ -80,6 +82,7 @@ export function defaultQBlock(Nq: number): number {
 
 export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   const { B, Hq, Nq, Nk, D } = dims;
+  const DV = dims.Dv ?? D;
   let bm: BlockMask | null = null;
   if (opts.mask instanceof BlockMask) {
     bm = opts.mask;
@@ -92,10 +95,10 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   }
   const QBLOCK = bm ? bm.qBlock : defaultQBlock(Nq);
   const KBLOCK = bm ? bm.kBlock : 64;
-  // Two staged tiles of BC rows x D floats (+ two floats per row and a few words) must fit the
-  // default 16 KiB of workgroup storage; BC is a power of two so it divides common block sizes.
+  // Two staged tiles of BC rows x D and x DV floats (+ three floats per row and a few words) must
+  // fit the default 16 KiB of workgroup storage; BC is a power of two so it divides common block sizes.
   let bcMax = 1;
-  while (bcMax < 32 && (bcMax * 2) * (8 * D + 8) + 64 <= 16384) bcMax *= 2;
+  while (bcMax < 32 && (bcMax * 2) * (4 * D + 4 * DV + 12) + 64 <= 16384) bcMax *= 2;
   const mask = bm ? bm.mask : null;
   // aux layout: 8 tables, then mod data.
   const tables = bm ? [bm.kvNum, bm.kvIdx, bm.fullKvNum, bm.fullKvIdx, bm.qNum, bm.qIdx, bm.fullQNum, bm.fullQIdx] : [];
@@ -111,7 +114,7 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   tables.forEach((t, i) => aux.set(new Uint32Array(t.buffer, t.byteOffset, t.length), offs[i]!));
   aux.set(mods.data, mdBase);
   const base = {
-    D, QBLOCK, KBLOCK, hasTable: bm !== null, modsCode: mods.code, hasMask: mods.hasMask, hasScore: mods.hasScore,
+    D, DV, QBLOCK, KBLOCK, hasTable: bm !== null, modsCode: mods.code, hasMask: mods.hasMask, hasScore: mods.hasScore,
     sigmoid: opts.normalize === 'sigmoid',
   };
   const fwd: FlashKernelConfig = { ...base, BR: QBLOCK <= 64 ? QBLOCK : gcd(QBLOCK, 64), BC: gcd(KBLOCK, bcMax) };

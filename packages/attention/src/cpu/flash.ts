@@ -62,14 +62,15 @@ export interface CpuFlashOut {
 
 export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Array, v: Float32Array, sigmoid: boolean, sigBias: number): CpuFlashOut {
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
+  const Dv = plan.dims.Dv ?? D;
   const scale = plan.params.scale;
   const G = Hq / Hkv;
-  const out = new Float32Array(B * Hq * Nq * D);
+  const out = new Float32Array(B * Hq * Nq * Dv);
   const lse = new Float32Array(B * Hq * Nq);
   const tiles = tilesOf(plan);
   const { mask, mod } = evaluators(plan);
   const { qBlock, kBlock } = tiles;
-  const acc = new Float64Array(qBlock * D);
+  const acc = new Float64Array(qBlock * Dv);
   const m = new Float64Array(qBlock);
   const l = new Float64Array(qBlock);
   const srow = new Float64Array(kBlock);
@@ -114,15 +115,15 @@ export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Arra
               if (s > tmax) tmax = s;
             }
             if (tmax === -Infinity) continue;
-            const ao = ri * D;
+            const ao = ri * Dv;
             if (sigmoid) {
               for (let j = k0; j < k1; j++) {
                 const s = srow[j - k0]!;
                 if (s === -Infinity) continue;
                 const p = sigm(s + sigBias);
                 l[ri]! += p;
-                const vo = (kvBase + j) * D;
-                for (let d = 0; d < D; d++) acc[ao + d]! += p * v[vo + d]!;
+                const vo = (kvBase + j) * Dv;
+                for (let d = 0; d < Dv; d++) acc[ao + d]! += p * v[vo + d]!;
               }
               continue;
             }
@@ -130,7 +131,7 @@ export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Arra
             if (tmax > mOld) {
               const corr = Math.exp(mOld - tmax);
               l[ri]! *= corr;
-              for (let d = 0; d < D; d++) acc[ao + d]! *= corr;
+              for (let d = 0; d < Dv; d++) acc[ao + d]! *= corr;
               m[ri] = tmax;
             }
             const mi = m[ri]!;
@@ -139,8 +140,8 @@ export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Arra
               if (s === -Infinity) continue;
               const p = Math.exp(s - mi);
               l[ri]! += p;
-              const vo = (kvBase + j) * D;
-              for (let d = 0; d < D; d++) acc[ao + d]! += p * v[vo + d]!;
+              const vo = (kvBase + j) * Dv;
+              for (let d = 0; d < Dv; d++) acc[ao + d]! += p * v[vo + d]!;
             }
           }
         }
@@ -149,11 +150,11 @@ export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Arra
           const r = (b * Hq + h) * Nq + i;
           const li = l[ri]!;
           if (bad[ri]) {
-            out.fill(NaN, r * D, (r + 1) * D);
+            out.fill(NaN, r * Dv, (r + 1) * Dv);
             lse[r] = bad[ri]! & 2 ? NaN : Infinity;
           } else if (li > 0) {
             const inv = sigmoid ? 1 : 1 / li;
-            for (let d = 0; d < D; d++) out[r * D + d] = acc[ri * D + d]! * inv;
+            for (let d = 0; d < Dv; d++) out[r * Dv + d] = acc[ri * Dv + d]! * inv;
             lse[r] = sigmoid ? Math.log(li) : m[ri]! + Math.log(li);
           } else {
             lse[r] = -Infinity;
@@ -231,6 +232,7 @@ export function flashBackwardCpu(
   dOut: Float32Array, dLse: Float32Array | null, sigmoid: boolean, sigBias: number,
 ): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
+  const Dv = plan.dims.Dv ?? D;
   const scale = plan.params.scale;
   const G = Hq / Hkv;
   const tiles = tilesOf(plan);
@@ -238,7 +240,7 @@ export function flashBackwardCpu(
   const dmod = ev.dmod;
   const dq = new Float32Array(B * Hq * Nq * D);
   const dk64 = new Float64Array(B * Hkv * Nk * D);
-  const dv64 = new Float64Array(B * Hkv * Nk * D);
+  const dv64 = new Float64Array(B * Hkv * Nk * Dv);
   const dqRow = new Float64Array(D);
   const row: RowScores = { raw: new Float64Array(Nk), s: new Float64Array(Nk), keep: new Uint8Array(Nk) };
   const dpRow = new Float64Array(Nk);
@@ -256,9 +258,10 @@ export function flashBackwardCpu(
         let delta = sigmoid ? -dl / l : -dl;
         for (let j = 0; j < Nk; j++) {
           if (!row.keep[j] || row.s[j] === -Infinity) continue;
-          const vo = (kvBase + j) * D;
+          const vo = (kvBase + j) * Dv;
+          const oo = r * Dv;
           let dp = 0;
-          for (let d = 0; d < D; d++) dp += dOut[qo + d]! * v[vo + d]!;
+          for (let d = 0; d < Dv; d++) dp += dOut[oo + d]! * v[vo + d]!;
           dpRow[j] = dp;
           if (!sigmoid) delta += (Math.exp(row.s[j]! - m) / l) * dp;
         }
@@ -281,8 +284,10 @@ export function flashBackwardCpu(
           for (let d = 0; d < D; d++) {
             dqRow[d]! += c * k[ko + d]!;
             dk64[ko + d]! += c * q[qo + d]!;
-            dv64[ko + d]! += p * dOut[qo + d]!;
           }
+          const vo = (kvBase + j) * Dv;
+          const oo = r * Dv;
+          for (let d = 0; d < Dv; d++) dv64[vo + d]! += p * dOut[oo + d]!;
         }
         for (let d = 0; d < D; d++) dq[qo + d] = dqRow[d]!;
       }

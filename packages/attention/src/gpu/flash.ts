@@ -28,7 +28,7 @@ export function destroyPlan(st: FlashGpuState): void {
 export function flashSources(plan: FlashPlan, backward: boolean): KernelSource[] {
   const fwd = [flashForwardSource(plan.fwd)];
   if (!backward) return fwd;
-  return [...fwd, flashPreprocessSource({ D: plan.dims.D, sigmoid: plan.fwd.sigmoid }), flashBackwardDqSource(plan.fwd), flashBackwardDkvSource(plan.dkv)];
+  return [...fwd, flashPreprocessSource({ D: plan.fwd.DV, sigmoid: plan.fwd.sigmoid }), flashBackwardDqSource(plan.fwd), flashBackwardDkvSource(plan.dkv)];
 }
 
 /**
@@ -40,15 +40,15 @@ export function prepareFlashGpu(device: GPUDevice, plan: FlashPlan, backward: bo
 }
 
 /**
- * Encode the forward pass; returns out [B,Hq,Nq,D], lse [B,Hq,Nq] and the backward's row stats
+ * Encode the forward pass; returns out [B,Hq,Nq,Dv], lse [B,Hq,Nq] and the backward's row stats
  * [m (R), log(sum) (R)] with R = B*Hq*Nq (fresh buffers unless given).
  */
 export function flashForwardGpu(
   device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer,
   outputs?: { out: GPUBuffer; lse: GPUBuffer; stats?: GPUBuffer },
 ): { out: GPUBuffer; lse: GPUBuffer; stats: GPUBuffer } {
-  const { B, Hq, Nq, D } = plan.dims;
-  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * D * 4);
+  const { B, Hq, Nq } = plan.dims;
+  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * plan.fwd.DV * 4);
   const lse = outputs?.lse ?? createStorage(device, B * Hq * Nq * 4);
   const stats = outputs?.stats ?? createStorage(device, 2 * B * Hq * Nq * 4);
   const enc = device.createCommandEncoder();
@@ -71,10 +71,10 @@ export function flashBackwardGpu(
   const zeros = dLse ?? createStorage(device, R * 4);
   const dq = outputs?.dq ?? createStorage(device, R * D * 4);
   const dk = outputs?.dk ?? createStorage(device, B * Hkv * Nk * D * 4);
-  const dv = outputs?.dv ?? createStorage(device, B * Hkv * Nk * D * 4);
+  const dv = outputs?.dv ?? createStorage(device, B * Hkv * Nk * plan.fwd.DV * 4);
   const enc = device.createCommandEncoder();
   const groups = Math.ceil(R / 64);
-  encodeDispatch(device, enc, flashPreprocessSource({ D, sigmoid: plan.fwd.sigmoid }), st.params, st.aux, [out, dOut, fwdStats, zeros, stats], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
+  encodeDispatch(device, enc, flashPreprocessSource({ D: plan.fwd.DV, sigmoid: plan.fwd.sigmoid }), st.params, st.aux, [out, dOut, fwdStats, zeros, stats], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
   encodeDispatch(device, enc, flashBackwardDqSource(plan.fwd), st.params, st.aux, [q, k, v, dOut, stats, dq], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
   encodeDispatch(device, enc, flashBackwardDkvSource(plan.dkv), st.params, st.aux, [q, k, v, dOut, stats, dk, dv], [Math.ceil(Nk / plan.dkv.BR), Hkv, B]);
   device.queue.submit([enc.finish()]);

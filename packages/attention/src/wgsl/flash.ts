@@ -18,8 +18,10 @@
  */
 
 export interface FlashKernelConfig {
-  /** Head dim (q, k, v). */
+  /** Head dim of q and k. */
   D: number;
+  /** Head dim of v and out (may differ from D). */
+  DV: number;
   /** Query rows per workgroup (one thread per row) in forward/dQ; key rows per workgroup in dK/dV. */
   BR: number;
   /** Inner tile: keys staged in workgroup memory per step (forward/dQ); query rows per step (dK/dV). */
@@ -74,6 +76,7 @@ struct Params {
 export function header(c: FlashKernelConfig): string {
   return `${PARAMS_STRUCT}
 const D: u32 = ${c.D}u;
+const DV: u32 = ${c.DV}u;
 const BR: u32 = ${c.BR}u;
 const BC: u32 = ${c.BC}u;
 const QBLOCK: u32 = ${c.QBLOCK}u;
@@ -156,7 +159,7 @@ export interface KernelSource {
   buffers: { name: string; access: 'read' | 'read_write' }[];
 }
 
-/** Forward: out [B,Hq,Nq,D] (ungated), lse [B,Hq,Nq]. Dispatch (ceil(Nq/BR), Hq, B). */
+/** Forward: out [B,Hq,Nq,DV] (ungated), lse [B,Hq,Nq]. Dispatch (ceil(Nq/BR), Hq, B). */
 export function flashForwardSource(c: FlashKernelConfig): KernelSource {
   const buffers = [
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
@@ -168,7 +171,7 @@ ${c.modsCode}
 ${scoreFn(c)}
 ${tableFns(c)}
 var<workgroup> Ks: array<f32, ${c.BC * c.D}>;
-var<workgroup> Vs: array<f32, ${c.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${c.BC * c.DV}>;
 var<workgroup> wg_u: array<u32, 3>;
 
 @compute @workgroup_size(${c.BR})
@@ -182,9 +185,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let qbase = ((b * P.Hq + h) * P.Nq + row) * D;
   let kvbase = (b * P.Hkv + hk) * P.Nk;
   var qr: array<f32, ${c.D}>;
-  var acc: array<f32, ${c.D}>;
+  var acc: array<f32, ${c.DV}>;
   if (valid) {
-    for (var d = 0u; d < D; d++) { qr[d] = Qb[qbase + d]; acc[d] = 0.0f; }
+    for (var d = 0u; d < D; d++) { qr[d] = Qb[qbase + d]; }
+    for (var d = 0u; d < DV; d++) { acc[d] = 0.0f; }
   }
   var m = 0.0f;
   var has_m = false;
@@ -210,12 +214,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var e = lid; e < BC * D; e += BR) {
         let kk = k0 + e / D;
         var kv = 0.0f;
-        var vv = 0.0f;
-        if (kk < P.Nk) {
-          kv = Kb[(kvbase + kk) * D + e % D];
-          vv = Vb[(kvbase + kk) * D + e % D];
-        }
+        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
         Ks[e] = kv;
+      }
+      for (var e = lid; e < BC * DV; e += BR) {
+        let kk = k0 + e / DV;
+        var vv = 0.0f;
+        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
         Vs[e] = vv;
       }
       workgroupBarrier();
@@ -246,7 +251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           if (live[j]) {
             let p = sigm(sc[j] + P.sig_bias);
             l += p;
-            for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
+            for (var d = 0u; d < DV; d++) { acc[d] += p * Vs[j * DV + d]; }
           }
         }` : `
         if (seen) {
@@ -255,12 +260,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           m = mnew;
           has_m = true;
           l *= corr;
-          for (var d = 0u; d < D; d++) { acc[d] *= corr; }
+          for (var d = 0u; d < DV; d++) { acc[d] *= corr; }
           for (var j = 0u; j < BC; j++) {
             if (live[j]) {
               let p = exp(sc[j] - m);
               l += p;
-              for (var d = 0u; d < D; d++) { acc[d] += p * Vs[j * D + d]; }
+              for (var d = 0u; d < DV; d++) { acc[d] += p * Vs[j * DV + d]; }
             }
           }
         }`}
@@ -274,19 +279,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       Lb[r] = select(bits_f32(0x7f800000u), nan_f32(), (bad & 2u) != 0u);
       Fb[r] = nan_f32();
       Fb[R + r] = nan_f32();
-      for (var d = 0u; d < D; d++) { Ob[r * D + d] = nan_f32(); }
+      for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = nan_f32(); }
     } else if (l > 0.0f) {
       ${c.sigmoid ? `let inv = 1.0f;
       Fb[r] = 0.0f;` : `let inv = 1.0f / l;
       Fb[r] = m;`}
       Fb[R + r] = log(l);
       Lb[r] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
-      for (var d = 0u; d < D; d++) { Ob[r * D + d] = acc[d] * inv; }
+      for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = acc[d] * inv; }
     } else {
       Lb[r] = ninf_f32();
       Fb[r] = ninf_f32();
       Fb[R + r] = 0.0f;
-      for (var d = 0u; d < D; d++) { Ob[r * D + d] = 0.0f; }
+      for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = 0.0f; }
     }
   }
 }
@@ -300,6 +305,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
  * sigmoid: delta' = -dLse * exp(-lse). One thread per row. Dispatch (ceil(R / 64), 1, 1).
  * The kernel reads dLse from `DLb` (zeros when lse is unused).
  */
+/** `c.D` here is the value head dim (the width of out and dOut). */
 export function flashPreprocessSource(c: { D: number; sigmoid: boolean }): KernelSource {
   const buffers = [
     { name: 'Ob', access: 'read' as const }, { name: 'DOb', access: 'read' as const }, { name: 'Fb', access: 'read' as const },
@@ -363,7 +369,7 @@ ${scoreFn(c)}
 ${tableFns(c)}
 ${gradElem(c)}
 var<workgroup> Ks: array<f32, ${c.BC * c.D}>;
-var<workgroup> Vs: array<f32, ${c.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${c.BC * c.DV}>;
 var<workgroup> wg_u: array<u32, 3>;
 
 @compute @workgroup_size(${c.BR})
@@ -378,7 +384,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let kvbase = (b * P.Hkv + hk) * P.Nk;
   var valid = row < P.Nq;
   var qr: array<f32, ${c.D}>;
-  var dor: array<f32, ${c.D}>;
+  var dor: array<f32, ${c.DV}>;
   var dq: array<f32, ${c.D}>;
   var m = 0.0f;
   var ll = 0.0f;
@@ -388,7 +394,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     ll = Sb[R + r];
     delta = Sb[2u * R + r];
     valid = !is_ninf(m);
-    for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dor[d] = DOb[r * D + d]; dq[d] = 0.0f; }
+    for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dq[d] = 0.0f; }
+    for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d]; }
   }
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
@@ -410,12 +417,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var e = lid; e < BC * D; e += BR) {
         let kk = k0 + e / D;
         var kv = 0.0f;
-        var vv = 0.0f;
-        if (kk < P.Nk) {
-          kv = Kb[(kvbase + kk) * D + e % D];
-          vv = Vb[(kvbase + kk) * D + e % D];
-        }
+        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
         Ks[e] = kv;
+      }
+      for (var e = lid; e < BC * DV; e += BR) {
+        let kk = k0 + e / DV;
+        var vv = 0.0f;
+        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
         Vs[e] = vv;
       }
       workgroupBarrier();
@@ -425,10 +433,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           if (kk < P.Nk && keep(partial, i32(b), i32(h), i32(row), i32(kk))) {
             var dot = 0.0f;
             var dp = 0.0f;
-            for (var d = 0u; d < D; d++) {
-              dot += qr[d] * Ks[j * D + d];
-              dp += dor[d] * Vs[j * D + d];
-            }
+            for (var d = 0u; d < D; d++) { dot += qr[d] * Ks[j * D + d]; }
+            for (var d = 0u; d < DV; d++) { dp += dor[d] * Vs[j * DV + d]; }
             let g = p_ds(dot * P.scale, m, ll, delta, dp, i32(b), i32(h), i32(row), i32(kk));
             if (g.z != 0.0f) {
               let c = g.y * P.scale;
@@ -464,7 +470,7 @@ ${scoreFn(c)}
 ${tableFns(c)}
 ${gradElem(c)}
 var<workgroup> Qs: array<f32, ${c.BC * c.D}>;
-var<workgroup> DOs: array<f32, ${c.BC * c.D}>;
+var<workgroup> DOs: array<f32, ${c.BC * c.DV}>;
 var<workgroup> Ms: array<f32, ${c.BC}>;
 var<workgroup> LLs: array<f32, ${c.BC}>;
 var<workgroup> Ds: array<f32, ${c.BC}>;
@@ -481,11 +487,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let R = P.B * P.Hq * P.Nq;
   let kr = (b * P.Hkv + hk) * P.Nk + col;
   var kr_: array<f32, ${c.D}>;
-  var vr: array<f32, ${c.D}>;
+  var vr: array<f32, ${c.DV}>;
   var dk: array<f32, ${c.D}>;
-  var dv: array<f32, ${c.D}>;
+  var dv: array<f32, ${c.DV}>;
   if (valid) {
-    for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; vr[d] = Vb[kr * D + d]; dk[d] = 0.0f; dv[d] = 0.0f; }
+    for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; dk[d] = 0.0f; }
+    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d]; dv[d] = 0.0f; }
   }
   for (var gi = 0u; gi < G; gi++) {
     let h = hk * G + gi;
@@ -511,12 +518,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (var e = lid; e < BC * D; e += BR) {
           let ii = i0 + e / D;
           var qv = 0.0f;
-          var dov = 0.0f;
-          if (ii < P.Nq) {
-            qv = Qb[(qrow0 + ii) * D + e % D];
-            dov = DOb[(qrow0 + ii) * D + e % D];
-          }
+          if (ii < P.Nq) { qv = Qb[(qrow0 + ii) * D + e % D]; }
           Qs[e] = qv;
+        }
+        for (var e = lid; e < BC * DV; e += BR) {
+          let ii = i0 + e / DV;
+          var dov = 0.0f;
+          if (ii < P.Nq) { dov = DOb[(qrow0 + ii) * DV + e % DV]; }
           DOs[e] = dov;
         }
         for (var e = lid; e < BC; e += BR) {
@@ -536,17 +544,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (ii < P.Nq && !is_ninf(Ms[i]) && keep(partial, i32(b), i32(h), i32(ii), i32(col))) {
               var dot = 0.0f;
               var dp = 0.0f;
-              for (var d = 0u; d < D; d++) {
-                dot += Qs[i * D + d] * kr_[d];
-                dp += DOs[i * D + d] * vr[d];
-              }
+              for (var d = 0u; d < D; d++) { dot += Qs[i * D + d] * kr_[d]; }
+              for (var d = 0u; d < DV; d++) { dp += DOs[i * DV + d] * vr[d]; }
               let g = p_ds(dot * P.scale, Ms[i], LLs[i], Ds[i], dp, i32(b), i32(h), i32(ii), i32(col));
               if (g.z != 0.0f) {
                 let c = g.y * P.scale;
-                for (var d = 0u; d < D; d++) {
-                  dv[d] += g.x * DOs[i * D + d];
-                  dk[d] += c * Qs[i * D + d];
-                }
+                for (var d = 0u; d < DV; d++) { dv[d] += g.x * DOs[i * DV + d]; }
+                for (var d = 0u; d < D; d++) { dk[d] += c * Qs[i * D + d]; }
               }
             }
           }
@@ -555,7 +559,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (valid) {
-    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d]; DVb[kr * D + d] = dv[d]; }
+    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d]; }
+    for (var d = 0u; d < DV; d++) { DVb[kr * DV + d] = dv[d]; }
   }
 }
 `;
