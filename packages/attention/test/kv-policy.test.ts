@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { slice, tensor } from '@attnlab/tensor';
+import { cpuDevice, getDevice, slice, tensor } from '@attnlab/tensor';
 import {
   KVCache, attention, and, causal, getKVPolicy, listKVPolicies, registerKVPolicy, slidingWindow, sinksWindow,
   type KVPolicy,
@@ -132,4 +132,30 @@ test('KVCache layers, per-head bytes, a user mask at original positions, and gat
   const rope = new KVCache({ B, H, D, positions: 'cache' });
   await rope.append(slice(k, [0, 0, 0, 0], [B, H, 1, D]), slice(v, [0, 0, 0, 0], [B, H, 1, D]));
   await assert.rejects(rope.attend(slice(q, [0, 0, 0, 0], [B, H, 1, D])), /positions: 'cache' stores keys before rotation; pass \{ rotary: \{ base \} \}/);
+});
+
+test('WebGPU: a score-based policy on a device cache (observe takes the float64 path, eviction cuts several runs) equals the CPU cache', async () => {
+  const dev = await getDevice({ prefer: 'webgpu' });
+  assert.equal(dev.kind, 'webgpu', 'a WebGPU adapter is required (SwiftShader works)');
+  const r = rng(6);
+  const [B, H, Hq, T, D] = [1, 2, 4, 24, 8];
+  const k = randn(r, B * H * T * D);
+  const v = randn(r, B * H * T * D);
+  const q = randn(r, B * Hq * T * D);
+  const caches = [new KVCache({ B, H, D, policy: h2o(3, 2) }), new KVCache({ B, H, D, policy: h2o(3, 2) })];
+  const devs = [cpuDevice(), dev];
+  const ts = devs.map((d) => ({ k: tensor(k, [B, H, T, D], { device: d }), v: tensor(v, [B, H, T, D], { device: d }), q: tensor(q, [B, Hq, T, D], { device: d }) }));
+  for (let t = 0; t < T; t++) {
+    const outs: Float32Array[] = [];
+    for (let i = 0; i < 2; i++) {
+      const x = ts[i]!;
+      await caches[i]!.append(slice(x.k, [0, 0, t, 0], [B, H, 1, D]), slice(x.v, [0, 0, t, 0], [B, H, 1, D]));
+      outs.push((await (await caches[i]!.attend(slice(x.q, [0, 0, t, 0], [B, Hq, 1, D]))).out.data()) as Float32Array);
+    }
+    assert.ok(maxAbsDiff(outs[0]!, outs[1]!) < 1e-5, `t=${t}`);
+    for (let h = 0; h < H; h++) assert.deepEqual([...caches[1]!.positions(h)], [...caches[0]!.positions(h)], `held tokens t=${t} h=${h}`);
+  }
+  assert.equal(caches[1]!.device?.kind, 'webgpu');
+  assert.equal(caches[1]!.bytes(), caches[0]!.bytes());
+  caches[1]!.dispose();
 });
