@@ -64,3 +64,25 @@ export class ServiceClient {
     }
   }
 }
+
+/**
+ * ipykernel's stop_on_error for hosts that cannot see their request queue (the browser kernel
+ * gets one request at a time): when an execute_request fails (an error, an interrupt) and did
+ * not say `stop_on_error: false`, every execute_request sent before that moment, i.e. queued
+ * behind the failed cell, is answered 'aborted' without running. Requests are dated by their
+ * header (the page's clock, the same the kernel reads).
+ */
+export class StopOnError {
+  private failedAt = Number.NEGATIVE_INFINITY;
+
+  /** Call with each execute_request's content and reply status. */
+  executed(content: { silent?: boolean; stop_on_error?: boolean }, status: string, now = Date.now()): void {
+    if (status === 'error' && content.silent !== true && content.stop_on_error !== false) this.failedAt = now;
+  }
+
+  /** Whether an execute_request with this header date was sent before the last failure. */
+  aborts(date: string | undefined): boolean {
+    const sent = Date.parse(date ?? '');
+    return Number.isFinite(sent) && sent <= this.failedAt;
+  }
+}
