@@ -4,6 +4,7 @@ import type { KernelOutput } from '@attnlab/kernel';
 import { toIopubMessage } from '@attnlab/kernel/jupyter-messages';
 import { LANGUAGE_INFO } from '@attnlab/kernel/kernel-info';
 import { createInputBuffer, writeInput } from '@attnlab/kernel/stdin';
+import { StopOnError } from '@attnlab/kernel/service-client';
 import { WorkerConnection } from './worker-connection.js';
 
 type ExecuteReply = KernelMessage.IExecuteReplyMsg['content'];
@@ -29,6 +30,8 @@ export class AttnlabKernel extends BaseKernel {
   private interruptFlag: Int32Array | null = null;
   private inputBuffer: SharedArrayBuffer | null = null;
   private readonly started: Promise<void>;
+  /** Execute requests queued behind a failed or interrupted cell are aborted (ipykernel's stop_on_error). */
+  private readonly stopOnError = new StopOnError();
 
   constructor(private readonly opts: AttnlabKernelOptions) {
     super(opts);
@@ -101,6 +104,7 @@ export class AttnlabKernel extends BaseKernel {
    * here, framed by busy/idle like every other request.
    */
   override async handleMessage(msg: KernelMessage.IMessage): Promise<void> {
+    if (msg.header.msg_type === 'execute_request' && this.stopOnError.aborts(msg.header.date)) return this.abort(msg as KernelMessage.IExecuteRequestMsg);
     if (msg.header.msg_type !== 'comm_info_request') return super.handleMessage(msg);
     const request = msg as KernelMessage.ICommInfoRequestMsg;
     const frame = { session: msg.header.session, parentHeader: msg.header };
@@ -110,6 +114,17 @@ export class AttnlabKernel extends BaseKernel {
     // Never rejects: with the worker gone (restart in progress) it answers "no comms open".
     const reply = await this.commInfoRequest(request.content);
     this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.ICommInfoReplyMsg>({ channel: 'shell', msgType: 'comm_info_reply', session: request.header.session, parentHeader: request.header, content: reply }));
+    status('idle');
+  }
+
+  /** An execute_request queued behind a failed cell: 'aborted', no execute_input, no output. */
+  private abort(request: KernelMessage.IExecuteRequestMsg): void {
+    const frame = { session: request.header.session, parentHeader: request.header };
+    const status = (execution_state: 'busy' | 'idle'): void =>
+      this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IStatusMsg>({ channel: 'iopub', msgType: 'status', ...frame, content: { execution_state } }));
+    status('busy');
+    const content: KernelMessage.IExecuteReplyMsg['content'] = { status: 'aborted', execution_count: this.executionCount };
+    this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IExecuteReplyMsg>({ channel: 'shell', msgType: 'execute_reply', ...frame, content }));
     status('idle');
   }
 
@@ -141,11 +156,13 @@ export class AttnlabKernel extends BaseKernel {
   async executeRequest(content: KernelMessage.IExecuteRequestMsg['content']): Promise<ExecuteReply> {
     try {
       const r = await this.conn.request<CoreReply>({ type: 'execute', code: content.code, silent: content.silent ?? false, allowStdin: content.allow_stdin ?? false });
+      this.stopOnError.executed(content, r.status);
       if (r.status === 'ok') return { status: 'ok', execution_count: this.executionCount, user_expressions: {} };
       return { status: 'error', execution_count: this.executionCount, ename: r.ename, evalue: r.evalue, traceback: r.traceback };
     } catch (e) {
       // The worker died under this cell (restart after an interrupt, or a crash).
       const evalue = e instanceof Error ? e.message : String(e);
+      this.stopOnError.executed(content, 'error');
       this.publishExecuteError({ ename: 'KernelRestarted', evalue, traceback: [`KernelRestarted: ${evalue}`] });
       return { status: 'error', execution_count: this.executionCount, ename: 'KernelRestarted', evalue, traceback: [] };
     }
