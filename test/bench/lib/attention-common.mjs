@@ -68,6 +68,8 @@ export const round3 = (row) => Object.fromEntries(Object.entries(row).map(([a, b
 export function ratios(rec, row, densities, N) {
   const over = (x) => (row[x] ? +(row.flash / row[x]).toFixed(3) : null);
   rec.flashOverNaive = over('naive');
+  if (row.flashTiled) rec.tiledOverRowwise = +(row.flashTiled / row.flash).toFixed(3);
+  if (row.decodeTiled) rec.decodeTiledOverRowwise = +(row.decodeTiled / row.decode).toFixed(3);
   for (const [key, col] of [['flashOverOrtMatmul', 'ort_matmul'], ['flashOverOrtFused', 'ort_fused'], ['flashOverOrtMha', 'ort_mha']]) {
     if (col in row || `${col}_error` in row) rec[key] = over(col);
   }
@@ -107,8 +109,11 @@ export function maxAbsDiff(a, ref, N, tokenMajor) {
   return m;
 }
 
+const maxDiff = (a, b) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
+
 /**
- * Our kernels on a WebGPU device at one N: flash, naive (while it fits), block-sparse at three
+ * Our kernels on a WebGPU device at one N: flash (row-per-thread and cooperative-tile kernels),
+ * decode (Nq = 1: rowwise and split-K), naive (while it fits), block-sparse at three
  * densities, linear chunk mode. Each timing ends with dev.sync() so queued GPU work is counted.
  */
 export async function ourGpuRow(dev, N, { reps, naiveUpTo }) {
@@ -124,6 +129,24 @@ export async function ourGpuRow(dev, N, { reps, naiveUpTo }) {
   const densities = {};
   try {
     row.flash = await timed({ mask: causal() });
+    // The cooperative-tile kernel (kernel: 'tiled'), checked against the row-per-thread one before it is timed.
+    const a = await attention(q, k, v, { mask: causal() });
+    const b = await attention(q, k, v, { mask: causal(), kernel: 'tiled' });
+    row.tiledMaxAbsDiff = maxDiff(await a.out.data(), await b.out.data());
+    for (const t of [a.out, a.lse, b.out, b.lse]) t.dispose();
+    if (!(row.tiledMaxAbsDiff < 1e-4)) throw new Error(`tiled kernel differs from rowwise by ${row.tiledMaxAbsDiff}`);
+    row.flashTiled = await timed({ mask: causal(), kernel: 'tiled' });
+    // Decode: one query row against N keys (tiled: split-K).
+    const q1 = tensor(rand(H * D, 9), [1, H, 1, D], { device: dev });
+    const dec = (kernel) => time(async () => {
+      const r = await attention(q1, k, v, { kernel });
+      await dev.sync();
+      r.out.dispose();
+      r.lse.dispose();
+    }, { reps });
+    row.decode = await dec('rowwise');
+    row.decodeTiled = await dec('tiled');
+    q1.dispose();
     if (N <= naiveUpTo) row.naive = await timed({ mask: causal(), impl: 'naive' });
     for (const density of [0.5, 0.25, 0.1]) {
       const bm = sparseMask(N, density, 7);
