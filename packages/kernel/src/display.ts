@@ -33,3 +33,25 @@ export function toMimeBundle(v: unknown): MimeBundle {
   }
   return { 'text/plain': plainText(v) };
 }
+
+/**
+ * A value whose full display needs an async step (a WebGPU tensor's values must be read back)
+ * offers `Symbol.for('attnlab.display.async')`, resolving to a mime bundle. The kernel awaits it
+ * for a cell's result, and for display() shows the sync bundle at once and replaces it in place.
+ */
+export const DISPLAY_ASYNC = Symbol.for('attnlab.display.async');
+
+export function hasAsyncDisplay(v: unknown): boolean {
+  return (typeof v === 'object' || typeof v === 'function') && v !== null && typeof (v as Record<symbol, unknown>)[DISPLAY_ASYNC] === 'function';
+}
+
+/** The async bundle of a value, or null when it has none or reading it failed (the sync bundle stands). */
+export async function asyncMimeBundle(v: unknown): Promise<MimeBundle | null> {
+  if (!hasAsyncDisplay(v)) return null;
+  try {
+    const b = (await (v as Record<symbol, () => Promise<unknown>>)[DISPLAY_ASYNC]!()) as MimeBundle | null;
+    return b && typeof b === 'object' ? b : null;
+  } catch {
+    return null;
+  }
+}

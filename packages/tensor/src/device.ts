@@ -137,9 +137,10 @@ export async function getDevice(options: GetDeviceOptions = {}): Promise<Device>
   }
   if (dev && !dev.isSoftware) return dev;
   if (!saidFallback) {
+    // Information, not a warning: said once per process (one kernel), on stdout.
     saidFallback = true;
-    const reason = dev ? `only a software WebGPU adapter (${dev.adapter}) was found, which is slower than the CPU` : 'no WebGPU adapter was found';
-    console.warn(`attnlab: using the CPU device: ${reason}. Pass { prefer: 'webgpu' } or set ATTNLAB_DEVICE=webgpu to use it anyway.`);
+    const reason = dev ? `the only WebGPU adapter is a software one (${dev.adapter}), slower than the CPU` : 'no WebGPU adapter was found';
+    console.info(`attnlab: computing on the CPU: ${reason}. getDevice({ prefer: 'webgpu' }) or ATTNLAB_DEVICE=webgpu uses WebGPU anyway.`);
   }
   return cpuDevice();
 }

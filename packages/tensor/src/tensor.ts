@@ -5,6 +5,8 @@ import { TensorError, fmtShape } from './errors.js';
 import { sizeOf, type Shape } from './shape.js';
 import { trackTensor, untrackTensor } from './scope.js';
 import { backward as runBackward, type GradNode } from './autograd.js';
+import { CpuStorage } from './cpu/storage.js';
+import { tensorBundle } from './repr.js';
 
 let nextId = 1;
 
@@ -125,13 +127,24 @@ export class Tensor {
     return `Tensor(${this.dtype} ${fmtShape(this.shape)} on ${this.device.kind}${this.requiresGrad ? ', requiresGrad' : ''}${this.isDisposed ? ', disposed' : ''})`;
   }
 
-  /** Mime bundle for notebooks: a compact summary (values need an async read; use `await t.array()`). */
+  /**
+   * Mime bundle for notebooks: the header (dtype, shape, device, requiresGrad) and the values,
+   * head and tail when large (repr.ts). Values on the CPU are read at once; a WebGPU tensor's need
+   * an async read, which the kernel does through the method below.
+   */
   [Symbol.for('Jupyter.display')](): Record<string, unknown> {
-    const text = this.toString();
-    return {
-      'text/plain': text,
-      'text/html': `<code>${text.replace(/</g, '&lt;')}</code>`,
-    };
+    const host = this.store instanceof CpuStorage ? this.store.data : null;
+    const note = host || this.isDisposed ? '' : `(values on ${this.device.kind}: \`await t.array()\` reads them)`;
+    return tensorBundle({ header: this.toString(), dtype: this.dtype, shape: this.shape }, host, note);
+  }
+
+  /**
+   * The same bundle with the values read from the device (the kernel awaits it for results and
+   * displays); null when the sync bundle already holds them (CPU) or there are none (disposed).
+   */
+  async [Symbol.for('attnlab.display.async')](): Promise<Record<string, unknown> | null> {
+    if (this.isDisposed || this.store instanceof CpuStorage) return null;
+    return tensorBundle({ header: this.toString(), dtype: this.dtype, shape: this.shape }, await this.data());
   }
 }
 

@@ -39,9 +39,11 @@ export async function configureNodeVulkan(): Promise<void> {
   const fs = await import('node:fs');
   const env = proc.env;
   if (!env['VK_ICD_FILENAMES'] && !env['VK_DRIVER_FILES'] && fs.existsSync(SWIFTSHADER_ICD)) {
+    // Lavapipe (lvp) is left out: Dawn refuses it (it lacks shaderUniform*ArrayDynamicIndexing) and
+    // says so on stderr at every start; SwiftShader is the software adapter we use instead.
     const system = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d']
       .filter((d) => fs.existsSync(d))
-      .flatMap((d) => fs.readdirSync(d).map((f) => `${d}/${f}`));
+      .flatMap((d) => fs.readdirSync(d).filter((f) => !/^lvp_icd/.test(f)).map((f) => `${d}/${f}`));
     env['VK_ICD_FILENAMES'] = [...system, SWIFTSHADER_ICD].join(':');
     // The Vulkan loader complains on every start without it.
     if (!env['XDG_RUNTIME_DIR']) env['XDG_RUNTIME_DIR'] = (await import('node:os')).tmpdir();
