@@ -1,0 +1,4 @@
+/** L4 Attention as an RNN (Aaren): the public API of this paper folder. */
+export { aarenScan, type AarenScanOptions, type AarenScanResult } from './scan.js';
+export { AarenStream } from './stream.js';
+export { sequentialNaive, maskedSoftmaxNaive, type AarenDims } from './naive.js';

@@ -1,0 +1,40 @@
+/**
+ * @attnlab/linear: linear and recurrent attention papers, one folder per paper, as a plugin.
+ * Importing it in a notebook activates `attnlabPlugin`, which registers the variant 'lightning'
+ * (TransNormerLLM layer) and the KV policy 'recurrent-state' through the kernel's plugin context
+ * (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
+ */
+import { registerAttention, registerKVPolicy, type AttentionVariant, type KVPolicy } from '@attnlab/attention';
+import { lightningVariant } from './lightning/variant.js';
+import { stateOnlyPolicy } from './lightning/state.js';
+
+export * as lightning from './lightning/index.js';
+export * as aaren from './aaren/index.js';
+
+/** The variants this package adds. */
+export const variants: readonly AttentionVariant[] = [lightningVariant];
+
+interface Disposable {
+  dispose(): void;
+}
+
+/** The plugin context methods used (a structural subset of the kernel's PluginContext). */
+interface Context {
+  registerAttention(name: string, variant: AttentionVariant): unknown;
+  registerKVPolicy?(name: string, factory: () => KVPolicy): unknown;
+}
+
+export const attnlabPlugin = {
+  id: '@attnlab/linear',
+  activate(ctx: Context): void {
+    for (const v of variants) ctx.registerAttention(v.name, v);
+    ctx.registerKVPolicy?.('recurrent-state', stateOnlyPolicy);
+  },
+};
+
+/** Register the variants and the policy directly in @attnlab/attention's registries (scripts, tests). */
+export function registerVariants(): Disposable {
+  const ds = variants.map((v) => registerAttention(v.name, v));
+  ds.push(registerKVPolicy('recurrent-state', stateOnlyPolicy));
+  return { dispose: () => ds.forEach((d) => d.dispose()) };
+}
