@@ -3,8 +3,9 @@
  * Node), written here because the browser worker has no `util`: both hosts print the same.
  * Short arrays and objects stay on one line (`[ 4, 3 ]`, `{ a: 1, b: 'x' }`), long arrays of
  * short items are packed in aligned columns, nesting deeper than `depth` shows `[Object]`, more
- * than `maxArrayLength` items end in `... N more items`. Objects with a
- * `Symbol.for('Jupyter.display')` bundle show its text/plain (a Tensor inside an array reads as one).
+ * than `maxArrayLength` items end in `... N more items`. An object with a
+ * `Symbol.for('Jupyter.display')` bundle inside an array or object reads as its summary line
+ * (`[ Tensor(float32 [2, 3] on cpu), ... ]`).
  */
 export interface FormatOptions {
   /** Nesting levels shown before `[Object]` (util.inspect's default: 2). */
@@ -102,7 +103,9 @@ function fmt(v: unknown, ctx: Ctx, level: number, indent: number): string {
     if (!ctx.refs.has(o)) ctx.refs.set(o, ctx.refs.size + 1);
     return `[Circular *${ctx.refs.get(o)}]`;
   }
-  const displayed = displayText(o);
+  // A displayable object inside an array or object reads as its one-line summary (the top level
+  // is shown through its own bundle before it gets here).
+  const displayed = level > 0 ? displayText(o) : null;
   if (displayed !== null) return displayed;
   if (o instanceof Date) return Number.isNaN(o.getTime()) ? 'Invalid Date' : o.toISOString();
   if (o instanceof RegExp) return String(o);
@@ -229,14 +232,23 @@ function pack(items: string[], hasMore: boolean, numeric: boolean, breakLength: 
   return out;
 }
 
-/** text/plain of an object's own display bundle, if it has one (Tensor, Figure, model, ...). */
+/**
+ * The short text of an object with a display bundle (Tensor, Figure, model, widget): its own
+ * toString when its class defines one (cheap: a figure need not render its SVG), else the
+ * bundle's text/plain; the first line only (a tensor's values stay out of a list of tensors).
+ */
 function displayText(o: object): string | null {
   const f = (o as Record<symbol, unknown>)[DISPLAY];
   if (typeof f !== 'function') return null;
   try {
+    const own = (o as { toString?: unknown }).toString;
+    if (typeof own === 'function' && own !== Object.prototype.toString) {
+      const t = String(own.call(o));
+      return t.split('\n')[0]!;
+    }
     const b = (f as () => unknown).call(o) as Record<string, unknown> | null;
     const t = b && typeof b === 'object' ? b['text/plain'] : undefined;
-    return typeof t === 'string' ? t : null;
+    return typeof t === 'string' ? t.split('\n')[0]! : null;
   } catch {
     return null;
   }

@@ -44,6 +44,23 @@ test('formatValue prints like Node\'s util.inspect (the browser worker has no ut
   assert.equal(corpus.length, 49);
 });
 
+test('displayable objects inside arrays and objects read as their summary line, without rendering their bundle', () => {
+  let rendered = 0;
+  class Fig {
+    [Symbol.for('Jupyter.display')](): Record<string, unknown> {
+      rendered++;
+      return { 'text/plain': 'Fig(2 traces)', 'image/svg+xml': '<svg/>' };
+    }
+    toString(): string {
+      return 'Fig(2 traces)';
+    }
+  }
+  const bare = { [Symbol.for('Jupyter.display')]: () => ({ 'text/plain': 'Bare\nsecond line' }) };
+  assert.equal(formatValue([new Fig(), { f: new Fig() }]), '[ Fig(2 traces), { f: Fig(2 traces) } ]');
+  assert.equal(rendered, 0);
+  assert.equal(formatValue([bare]), '[ Bare ]');
+});
+
 test('console.log and cell results print arrays and objects compactly in the kernel', async () => {
   const { k, out } = kernel();
   await k.execute('const shape = [4, 3];\nconsole.log(shape);\nconsole.log({ shape, dtype: "float32" });\n[[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]]');
