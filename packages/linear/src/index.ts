@@ -10,6 +10,7 @@ import { stateOnlyPolicy } from './lightning/state.js';
 
 export * as lightning from './lightning/index.js';
 export * as aaren from './aaren/index.js';
+export * as numeric from './common/index.js';
 
 /** The variants this package adds. */
 export const variants: readonly AttentionVariant[] = [lightningVariant];

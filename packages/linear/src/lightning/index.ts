@@ -2,4 +2,4 @@
 export { lightningAttention, tnlDecay, decayPerHead, type LightningOptions, type LightningMode } from './attention.js';
 export { lightningVariant, LIGHTNING_OPTIONS } from './variant.js';
 export { getState, setState, stateBytes, stateOnlyPolicy } from './state.js';
-export { recurrentNaive, parallelNaive, chunkNaive, srmsNormNaive, type NaiveDims, type NaiveOptions } from './naive.js';
+export { recurrentNaive, parallelNaive, chunkNaive, srmsNormNaive, gradNaive, type NaiveDims, type NaiveOptions } from './naive.js';

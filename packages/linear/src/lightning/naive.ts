@@ -137,3 +137,34 @@ export function srmsNormNaive(x: Rows, W: number, eps: number): Float64Array {
   }
   return out;
 }
+
+/**
+ * Gradients of L = sum(G . O) for the masked parallel form (no initial state):
+ * with A = (Q K^T) . D, dV = scale A^T G, dQ = scale ((G V^T) . D) K, dK = scale ((G V^T) . D)^T Q.
+ */
+export function gradNaive(q: Rows, k: Rows, v: Rows, g: Rows, d: NaiveDims, o: NaiveOptions): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const { BH, H, N, D, Dv } = d;
+  const dq = new Float64Array(BH * N * D);
+  const dk = new Float64Array(BH * N * D);
+  const dv = new Float64Array(BH * N * Dv);
+  for (let bh = 0; bh < BH; bh++) {
+    const lam = o.decay[bh % H]!;
+    for (let t = 0; t < N; t++) {
+      const rt = bh * N + t;
+      for (let s = 0; s <= t; s++) {
+        const rs = bh * N + s;
+        const dec = o.scale * Math.pow(lam, t - s);
+        let qk = 0;
+        for (let a = 0; a < D; a++) qk += q[rt * D + a]! * k[rs * D + a]!;
+        let gv = 0;
+        for (let c = 0; c < Dv; c++) gv += g[rt * Dv + c]! * v[rs * Dv + c]!;
+        for (let c = 0; c < Dv; c++) dv[rs * Dv + c] += dec * qk * g[rt * Dv + c]!;
+        for (let a = 0; a < D; a++) {
+          dq[rt * D + a] += dec * gv * k[rs * D + a]!;
+          dk[rs * D + a] += dec * gv * q[rt * D + a]!;
+        }
+      }
+    }
+  }
+  return { dq, dk, dv };
+}

@@ -1,0 +1,1 @@
+export { rng, randnArray, roundFp16, toFp16Values, relErr, maxAbsDiff } from './numeric.js';
