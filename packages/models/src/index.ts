@@ -16,6 +16,7 @@ export {
 export { tasks, induction, mqar, copy, passkey, grammar, grammarSentence, GRAMMAR_WORDS, type Task, type Batch, type InductionOptions, type MQAROptions, type CopyOptions, type PasskeyOptions, type GrammarOptions } from './tasks.js';
 export { train, evaluate, maskedCrossEntropy, batchTensors, type TrainOptions, type TrainResult, type StepInfo, type EvalOptions, type EvalResult, type TrainState, type EarlyStopping } from './train.js';
 export { saveTrainCheckpoint, loadTrainCheckpoint } from './train-state.js';
+export { stopTrainingWorkers } from './train-parallel.js';
 export { textTask, type TextTaskOptions } from './text-task.js';
 export { progressText, formatDuration } from './progress-line.js';
 export { readSafetensors, writeSafetensors, MAX_HEADER_BYTES, type SafeTensor, type SafetensorsFile, type SafetensorsDType, type WritableTensor } from './safetensors.js';

@@ -5,7 +5,7 @@
  * SharedArrayBuffers, so AdamW's in-place update is what every replica reads next step.
  * Deterministic for a given worker count (fixed split, fixed summation order).
  */
-import { addIntoCpu, shareCpuMemory, type Tensor } from '@attnlab/tensor';
+import { addIntoCpu, cpuView, shareCpuMemory, type Tensor } from '@attnlab/tensor';
 import { ModelError } from './errors.js';
 import type { ModelConfigInput } from './config.js';
 import type { Batch } from './tasks.js';
@@ -33,9 +33,23 @@ export type WorkerReply = { id: number; loss: number; error?: undefined } | { id
 
 interface WorkerLike {
   postMessage(m: unknown): void;
-  once(ev: 'message', fn: (m: WorkerReply) => void): void;
+  on(ev: 'message', fn: (m: WorkerReply) => void): void;
   on(ev: 'error', fn: (e: Error) => void): void;
+  off(ev: 'message', fn: (m: WorkerReply) => void): void;
+  off(ev: 'error', fn: (e: Error) => void): void;
+  ref(): void;
+  unref(): void;
   terminate(): Promise<number>;
+}
+
+/** Pools kept per model between train() calls (workers stay warm; unref'd while idle). */
+const pools = new WeakMap<Transformer, WorkerPool>();
+
+/** Stop the training workers kept for `model` (they also go when the process exits). */
+export async function stopTrainingWorkers(model: Transformer): Promise<void> {
+  const p = pools.get(model);
+  pools.delete(model);
+  await p?.terminate();
 }
 
 /** Rows [start, start + rows) of a batch. */
@@ -61,9 +75,38 @@ export function splitRows(B: number, parts: number): [number, number][] {
 export class WorkerPool {
   private nextId = 1;
   private readonly grads: Float32Array[];
+  private failed: Error | null = null;
 
-  private constructor(private readonly workers: WorkerLike[], gradBuffers: SharedArrayBuffer[], private readonly params: readonly Tensor[]) {
+  private constructor(
+    private readonly workers: WorkerLike[], gradBuffers: SharedArrayBuffer[], private readonly params: readonly Tensor[],
+    private readonly shared: readonly ArrayBufferLike[], private readonly choiceKey: string,
+  ) {
     this.grads = gradBuffers.map((b) => new Float32Array(b));
+    for (const w of workers) w.on('error', (e) => (this.failed ??= e));
+  }
+
+  /**
+   * The pool kept for `model` if it still fits (same worker count, the same parameter tensors on
+   * the same shared memory, the same attention variants), else a fresh one.
+   */
+  static async acquire(model: Transformer, n: number): Promise<WorkerPool> {
+    const old = pools.get(model);
+    const params = model.parameters();
+    if (old && !old.failed && old.size === n && old.choiceKey === choiceKeyOf(model) && old.params.length === params.length &&
+      params.every((p, i) => p === old.params[i] && !p.isDisposed && cpuView(p).buffer === old.shared[i])) {
+      old.workers.forEach((w) => w.ref());
+      return old;
+    }
+    pools.delete(model);
+    await old?.terminate();
+    const pool = await WorkerPool.start(model, n);
+    pools.set(model, pool);
+    return pool;
+  }
+
+  /** Let the process exit while the pool waits for the next train() call. */
+  release(): void {
+    this.workers.forEach((w) => w.unref());
   }
 
   get size(): number {
@@ -79,13 +122,7 @@ export class WorkerPool {
     });
     const named = model.namedParameters();
     const params = named.map(([name, t]) => ({ name, shape: [...t.shape], buffer: shareCpuMemory(t).buffer as SharedArrayBuffer }));
-    const choices: WorkerInit['choices'] = [];
-    for (let layer = 0; layer < model.config.nLayers; layer++) {
-      for (let head = 0; head < model.config.nHeads; head++) {
-        const c = model.getAttentionChoice(layer, head);
-        if (c.name !== 'softmax' || Object.keys(c.options).length) choices.push({ layer, head, ...c });
-      }
-    }
+    const choices = choicesOf(model);
     const total = named.reduce((s, [, t]) => s + t.size, 0);
     const url = new URL('./train-worker.js', import.meta.url);
     const gradBuffers: SharedArrayBuffer[] = [];
@@ -96,7 +133,7 @@ export class WorkerPool {
       const init: WorkerInit = { config: model.config, params, choices, gradBuffer };
       workers.push(new Worker(url, { workerData: init }) as unknown as WorkerLike);
     }
-    return new WorkerPool(workers, gradBuffers, named.map(([, t]) => t));
+    return new WorkerPool(workers, gradBuffers, named.map(([, t]) => t), params.map((p) => p.buffer), choiceKeyOf(model));
   }
 
   /** Run forward/backward for `parts[i]` on worker i; resolves with their losses once all are done. */
@@ -104,7 +141,24 @@ export class WorkerPool {
     return Promise.all(parts.map((b, i) => new Promise<number>((resolve, reject) => {
       const w = this.workers[i]!;
       const id = this.nextId++;
-      w.once('message', (r) => (r.error !== undefined ? reject(new ModelError('train', `worker ${i + 1}: ${r.error}`)) : resolve(r.loss)));
+      if (this.failed) {
+        reject(new ModelError('train', `worker ${i + 1} failed: ${this.failed.message}`));
+        return;
+      }
+      const onError = (e: Error): void => {
+        w.off('message', onMessage);
+        reject(new ModelError('train', `worker ${i + 1} failed: ${e.message}`));
+      };
+      // Replies carry the request id: one left over from an aborted step is ignored.
+      const onMessage = (r: WorkerReply): void => {
+        if (r.id !== id) return;
+        w.off('message', onMessage);
+        w.off('error', onError);
+        if (r.error !== undefined) reject(new ModelError('train', `worker ${i + 1}: ${r.error}`));
+        else resolve(r.loss);
+      };
+      w.on('error', onError);
+      w.on('message', onMessage);
       const req: WorkerRequest = { id, rows: b.batchSize, seqLen: b.seqLen, tokens: b.tokens, targets: b.targets, lossMask: b.lossMask, scale };
       w.postMessage(req);
     })));
@@ -127,4 +181,19 @@ export class WorkerPool {
   async terminate(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+function choicesOf(model: Transformer): WorkerInit['choices'] {
+  const choices: WorkerInit['choices'] = [];
+  for (let layer = 0; layer < model.config.nLayers; layer++) {
+    for (let head = 0; head < model.config.nHeads; head++) {
+      const c = model.getAttentionChoice(layer, head);
+      if (c.name !== 'softmax' || Object.keys(c.options).length) choices.push({ layer, head, ...c });
+    }
+  }
+  return choices;
+}
+
+function choiceKeyOf(model: Transformer): string {
+  return JSON.stringify(choicesOf(model));
 }

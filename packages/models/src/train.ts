@@ -183,7 +183,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   let stoppedEarly = false;
   const bar = kernelBar(steps, options.progress);
   const line = !bar && (options.progressLine ?? ProgressLine.wanted()) ? new ProgressLine(steps, first) : null;
-  const pool = workers > 1 ? await WorkerPool.start(model, workers - 1) : null;
+  const pool = workers > 1 ? await WorkerPool.acquire(model, workers - 1) : null;
   try {
     for (let step = first; step < steps; step++) {
       const batch = task.sample(rng, batchSize);
@@ -248,7 +248,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
     }
   } finally {
     opt.dispose();
-    await pool?.terminate();
+    pool?.release();
     bar?.done(losses.length ? `loss ${losses.at(-1)!.toFixed(4)}` : '');
     line?.done();
   }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@attnlab/tensor';
 import {
-  CharTokenizer, Transformer, formatDuration, loadTrainCheckpoint, progressText, saveTrainCheckpoint, tasks, textTask, train,
+  CharTokenizer, Transformer, formatDuration, loadTrainCheckpoint, progressText, saveTrainCheckpoint, stopTrainingWorkers, tasks, textTask, train,
   type TrainState,
 } from '../src/index.js';
 
@@ -100,6 +100,18 @@ test('data-parallel training on 2 threads matches 1 thread and is deterministic'
     for (let j = 0; j < v.length; j++) assert.ok(Math.abs(u[j]! - v[j]!) < 1e-4, `parameter ${n}[${j}]: ${u[j]} vs ${v[j]}`);
   }
   await assert.rejects(train(new Transformer(cfg), task, { ...opts, workers: 0 }), /workers must be a positive integer/);
+});
+
+test('data-parallel workers are kept warm between train() calls and rebuilt when the parameters are replaced', async () => {
+  const twice = async (swap: boolean): Promise<number[]> => {
+    const m = new Transformer(cfg, { seed: 1 });
+    const a = await train(m, task, { ...opts, steps: 3, workers: 2 });
+    if (swap) m.loadStateDict(await m.stateDict()); // same values, new tensors: the old pool no longer views them
+    const b = await train(m, task, { ...opts, steps: 3, seed: 9, workers: 2 });
+    await stopTrainingWorkers(m);
+    return [...a.losses, ...b.losses];
+  };
+  assert.deepEqual(await twice(true), await twice(false));
 });
 
 test('textTask cuts random windows of a token stream; every position predicts the next token', () => {
