@@ -1,5 +1,5 @@
 import { describeError, CellTypeError } from './errors.js';
-import { toMimeBundle, plainText, type MimeBundle } from './display.js';
+import { toMimeBundle, plainText, asyncMimeBundle, hasAsyncDisplay, type MimeBundle } from './display.js';
 import { CellScope, type Importer } from './run.js';
 import { CellLanguageService, type CompleteReply, type InspectReply } from './language.js';
 import { formatSeconds, hasMagic, splitMagics, type Magic, type MagicContext } from './magics.js';
@@ -261,7 +261,12 @@ export class KernelCore {
       this.host.send({ type: 'display_data', data: bundle, displayId: id });
       return { id, update: (v: unknown) => this.host.send({ type: 'update_display_data', data: this.mimeBundle(v), displayId: id }) };
     };
-    const display = ((value: unknown) => show(this.mimeBundle(value))) as DisplayFunction;
+    const display = ((value: unknown) => {
+      const h = show(this.mimeBundle(value));
+      // A value read asynchronously (a WebGPU tensor's values) replaces its first bundle in place.
+      if (hasAsyncDisplay(value) && !this.plugins.format(value)) void asyncMimeBundle(value).then((b) => b && this.host.send({ type: 'update_display_data', data: b, displayId: h.id }));
+      return h;
+    }) as DisplayFunction;
     display.html = (html) => show({ 'text/html': String(html), 'text/plain': '<HTML>' });
     display.markdown = (md) => show({ 'text/markdown': String(md), 'text/plain': String(md) });
     display.json = (v) => show({ 'application/json': JSON.parse(JSON.stringify(v ?? null)) as unknown, 'text/plain': plainText(v) });
@@ -300,7 +305,7 @@ export class KernelCore {
     try {
       const { value, hasResult, declared } = await Promise.race([this.runCell(code), cancelled]);
       if (hasResult && value !== undefined && !options.silent) {
-        this.host.send({ type: 'execute_result', data: this.mimeBundle(value), executionCount });
+        this.host.send({ type: 'execute_result', data: this.plugins.format(value) ?? (await asyncMimeBundle(value)) ?? toMimeBundle(value), executionCount });
       }
       this.language.addCell(code, declared);
       labelIds();
@@ -308,6 +313,8 @@ export class KernelCore {
       return { status: 'ok', executionCount };
     } catch (e) {
       labelIds();
+      // Imports that ran before the throw stay bound: keep their types in view of later cells.
+      this.language.addImportsOf(code, (n) => this.scope.values[n] !== undefined);
       const err = describeError(e, this.scope, (id) => this.labels.get(id) ?? '?');
       this.host.send({ type: 'error', ...err });
       return { status: 'error', executionCount, ...err };
@@ -353,6 +360,15 @@ export class KernelCore {
   reportUnhandled(reason: unknown): void {
     const err = describeError(reason, this.scope, (id) => this.labels.get(id) ?? this.currentLabel);
     this.host.send({ type: 'stream', name: 'stderr', text: `Unhandled promise rejection:\n${err.traceback.join('\n')}\n` });
+  }
+
+  /**
+   * An exception thrown in a callback a cell scheduled (a timer, a microtask): reported on stderr
+   * naming the cell whose code threw, like an unhandled rejection; the kernel keeps running.
+   */
+  reportUncaught(error: unknown): void {
+    const err = describeError(error, this.scope, (id) => this.labels.get(id) ?? this.currentLabel);
+    this.host.send({ type: 'stream', name: 'stderr', text: `Uncaught exception in a callback (the kernel keeps running):\n${err.traceback.join('\n')}\n` });
   }
 
   private captureConsole(): () => void {

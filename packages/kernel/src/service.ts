@@ -17,9 +17,23 @@ export interface InitRequest {
   interruptBuffer?: SharedArrayBuffer;
   /** From `createInputBuffer()`: the I/O side writes input_reply values here. */
   inputBuffer?: SharedArrayBuffer;
+  /**
+   * Int32Array(1) view target: outputs posted and not yet sent on by the I/O side, which
+   * decrements it (Atomics.sub + notify) as each one leaves. With it the service waits while
+   * OUTPUTS_IN_FLIGHT are outstanding: a cell printing faster than the front end reads is slowed
+   * down instead of filling memory.
+   */
+  outputCredits?: SharedArrayBuffer;
   /** Host-specific settings (the browser worker's files URL). */
   [extra: string]: unknown;
 }
+
+/** Stream text is sent in messages of up to this many characters (ipykernel coalesces too). */
+export const STREAM_CHUNK = 64 * 1024;
+/** Text printed by a cell that then waits is sent after at most this many milliseconds. */
+export const STREAM_FLUSH_MS = 50;
+/** Outputs the service lets be in flight before it waits for the I/O side (with outputCredits). */
+export const OUTPUTS_IN_FLIGHT = 64;
 
 export type ServiceRequest =
   | InitRequest
@@ -55,16 +69,101 @@ export interface ServiceOptions {
   languageFiles?(): Promise<Map<string, string>>;
 }
 
+/**
+ * Outputs on their way to the I/O side: consecutive stream text of one stream is joined into one
+ * message (flushed when it reaches STREAM_CHUNK, after STREAM_FLUSH_MS, and before any other
+ * message, so order is kept), and with shared credits the sender waits while the I/O side is
+ * behind. Nothing is dropped.
+ */
+class OutputQueue {
+  private name: 'stdout' | 'stderr' = 'stdout';
+  private parts: string[] = [];
+  private size = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  credits: Int32Array | null = null;
+  interruptFlag: Int32Array | null = null;
+
+  constructor(private readonly post: (msg: FromService) => void) {}
+
+  output(out: KernelOutput): void {
+    if (out.type !== 'stream') {
+      this.flush();
+      this.emit({ type: 'output', out });
+      return;
+    }
+    if (out.name !== this.name) this.flush();
+    this.name = out.name;
+    this.parts.push(out.text);
+    this.size += out.text.length;
+    if (this.size >= STREAM_CHUNK) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), STREAM_FLUSH_MS);
+  }
+
+  /** Anything that is not an output (a reply, an input request) follows the outputs before it. */
+  message(msg: FromService): void {
+    this.flush();
+    this.post(msg);
+  }
+
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.parts.length === 0) return;
+    const text = this.parts.join('');
+    this.parts = [];
+    this.size = 0;
+    this.emit({ type: 'output', out: { type: 'stream', name: this.name, text } });
+  }
+
+  private emit(msg: FromService): void {
+    const credits = this.credits;
+    if (credits) {
+      for (let n = Atomics.load(credits, 0); n >= OUTPUTS_IN_FLIGHT; n = Atomics.load(credits, 0)) {
+        // Never hold up an interrupt: the cell stops at its next loop check.
+        if (this.interruptFlag && Atomics.load(this.interruptFlag, 0) !== 0) break;
+        Atomics.wait(credits, 0, n, 50);
+      }
+      Atomics.add(credits, 0, 1);
+    }
+    this.post(msg);
+  }
+}
+
+/** The core uncaught exceptions of callbacks (timers, microtasks) are reported on. */
+let uncaughtTarget: KernelCore | null = null;
+
+/**
+ * An exception thrown in a callback a cell scheduled (setTimeout, queueMicrotask, an event) would
+ * end the worker: report it on the cell instead, like an unhandled rejection. Installed once per
+ * worker, when the service starts.
+ */
+function catchUncaught(): void {
+  const proc = (globalThis as { process?: { on?(ev: string, cb: (e: unknown) => void): void } }).process;
+  if (proc?.on) {
+    proc.on('uncaughtException', (e) => uncaughtTarget?.reportUncaught(e));
+    return;
+  }
+  const g = globalThis as { addEventListener?(t: string, cb: (e: { error?: unknown; message?: string; preventDefault(): void }) => void): void };
+  g.addEventListener?.('error', (e) => {
+    e.preventDefault();
+    uncaughtTarget?.reportUncaught(e.error ?? e.message);
+  });
+}
+
 /** Returns the function the host calls with each message from its I/O side. */
 export function createKernelService(opts: ServiceOptions): (msg: unknown) => void {
   let core: KernelCore | null = null;
-  const send = (out: KernelOutput) => opts.post({ type: 'output', out });
+  const outputs = new OutputQueue(opts.post);
+  const send = (out: KernelOutput) => outputs.output(out);
 
   async function handle(req: ServiceRequest): Promise<unknown> {
     if (req.type === 'init') {
       opts.onInit?.(req);
       const flag = req.interruptBuffer ? new Int32Array(req.interruptBuffer) : undefined;
       const inputBuffer = req.inputBuffer;
+      outputs.credits = req.outputCredits ? new Int32Array(req.outputCredits) : null;
+      outputs.interruptFlag = flag ?? null;
+      if (uncaughtTarget === null) catchUncaught();
       core = new KernelCore({
         send,
         ...(opts.importModule ? { importModule: opts.importModule } : {}),
@@ -73,13 +172,14 @@ export function createKernelService(opts: ServiceOptions): (msg: unknown) => voi
           ? {
               input: (prompt: string, password: boolean) => {
                 armInput(inputBuffer);
-                opts.post({ type: 'inputRequest', prompt, password });
+                outputs.message({ type: 'inputRequest', prompt, password });
                 return readInput(inputBuffer, flag);
               },
             }
           : {}),
       });
       const ready = core;
+      uncaughtTarget = core;
       opts.languageFiles?.().then(
         (files) => ready.useLanguageFiles(files),
         (e: unknown) => console.warn(`kernel service: completion works without library types: ${e instanceof Error ? e.message : String(e)}`),
@@ -122,8 +222,8 @@ export function createKernelService(opts: ServiceOptions): (msg: unknown) => voi
       return;
     }
     handle(req).then(
-      (result) => opts.post({ type: 'reply', id: req.id, ok: true, result }),
-      (err: unknown) => opts.post({ type: 'reply', id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
+      (result) => outputs.message({ type: 'reply', id: req.id, ok: true, result }),
+      (err: unknown) => outputs.message({ type: 'reply', id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) }),
     );
   };
 }
