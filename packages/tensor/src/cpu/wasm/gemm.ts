@@ -64,12 +64,37 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
 
 // Packing loops are small functions of typed arrays and numbers so V8 optimises them once.
 
-/** A into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] (0 past m). */
+/** A into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] (0 past m). Writes are sequential. */
 function packA(heap: Float32Array, ap: number, a: Float32Array, ao: number, m: number, k: number, mb: number, transA: boolean): void {
   for (let ib = 0; ib < mb; ib++) {
-    const base = ap + ib * 4 * k;
+    let d = ap + ib * 4 * k;
+    const i0 = ib * 4;
+    if (i0 + 4 <= m) {
+      if (transA) {
+        // a is [k, m]: the 4 lanes of step p are consecutive.
+        for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
+          heap[d] = a[src]!;
+          heap[d + 1] = a[src + 1]!;
+          heap[d + 2] = a[src + 2]!;
+          heap[d + 3] = a[src + 3]!;
+        }
+      } else {
+        const r0 = ao + i0 * k;
+        const r1 = r0 + k;
+        const r2 = r1 + k;
+        const r3 = r2 + k;
+        for (let p = 0; p < k; p++, d += 4) {
+          heap[d] = a[r0 + p]!;
+          heap[d + 1] = a[r1 + p]!;
+          heap[d + 2] = a[r2 + p]!;
+          heap[d + 3] = a[r3 + p]!;
+        }
+      }
+      continue;
+    }
     for (let r = 0; r < 4; r++) {
-      const i = ib * 4 + r;
+      const i = i0 + r;
+      const base = ap + ib * 4 * k;
       if (i >= m) {
         for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
       } else if (transA) {
