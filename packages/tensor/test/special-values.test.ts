@@ -91,6 +91,29 @@ test('the cases issue 19 lists: log(-1), relu(NaN), clamp/maximum/max/argmax/log
   }
 });
 
+test('layerNorm and rmsNorm of large rows give the float64 answer, not 0 (x² overflowed float32)', async () => {
+  const rows = [1e20, -1e20, 3e25, 1e25, 1, 2, 1e-30, 0];
+  const ln = (a: number, b: number): number[] => {
+    const m = (a + b) / 2;
+    const v = ((a - m) ** 2 + (b - m) ** 2) / 2;
+    return [(a - m) / Math.sqrt(v + 1e-5), (b - m) / Math.sqrt(v + 1e-5)];
+  };
+  const rms = (a: number, b: number): number[] => [a / Math.sqrt((a * a + b * b) / 2 + 1e-6), b / Math.sqrt((a * a + b * b) / 2 + 1e-6)];
+  const want = (f: (a: number, b: number) => number[]): number[] => [0, 2, 4, 6].flatMap((i) => f(rows[i]!, rows[i + 1]!));
+  for (const device of await devices) {
+    const x = T.tensor(Float32Array.from(rows), [4, 2], { device, requiresGrad: true });
+    assertSpecial(await read(T.layerNorm(x)), want(ln), `${device.kind} layerNorm`, 1e-5);
+    const y = T.rmsNorm(x);
+    assertSpecial(await read(y), want(rms), `${device.kind} rmsNorm`, 1e-5);
+    // The gradient is that of the unscaled formula: for rows [1, 2] and [1e-30, 0] it is ordinary.
+    T.sum(T.mul(y, T.tensor(Float32Array.from([0, 0, 0, 0, 1, 0, 0, 0]), [4, 2], { device }))).backward();
+    const g = await read(x.grad!);
+    const [a, b] = [1, 2];
+    const r = Math.sqrt((a * a + b * b) / 2 + 1e-6);
+    assertSpecial(g.slice(4, 6), [1 / r - (a * a) / (2 * r ** 3), -(a * b) / (2 * r ** 3)], `${device.kind} rmsNorm gradient`, 1e-5);
+  }
+});
+
 async function rejectsNaming(p: () => Promise<unknown>, ...parts: string[]): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(e instanceof TensorError, `expected a TensorError, got ${String(e)}`);

@@ -1,13 +1,13 @@
-import { record } from '../autograd.js';
+import { noGrad, record } from '../autograd.js';
 import { TensorError, fmtShape } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { layerNormCpu, rotaryCpu } from '../cpu/fused.js';
 import type { Tensor } from '../tensor.js';
 import { requireFloat, requireInt, sameDevice } from './check.js';
 import { fromStorage, tensor } from './create.js';
-import { add, addScalar, mul, neg, rsqrt, sub } from './elementwise.js';
+import { abs, add, div, maximum, mul, mulScalar, neg, reciprocal, rsqrt, square, sub } from './elementwise.js';
 import { concat, slice } from './layout.js';
-import { logsumexp, mean, sum } from './reduce.js';
+import { logsumexp, max, mean, sum } from './reduce.js';
 
 /** Rows of `table` [V, D] picked by int32 `indices` [...] -> [..., D]. */
 export function embedding(table: Tensor, indices: Tensor): Tensor {
@@ -67,7 +67,9 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
   // The CPU device has a fused kernel (one pass per row, fused backward).
   if (x.device.kind === 'cpu' && x.rank >= 1 && [weight, bias].every((p) => !p || p.device === x.device)) return layerNormCpu(x, weight, bias, eps);
   const d = sub(x, mean(x, -1, true));
-  let y = mul(d, rsqrt(addScalar(mean(mul(d, d), -1, true), eps)));
+  const [c, epsC] = rowScale(d, eps);
+  const ds = div(d, c);
+  let y = mul(ds, rsqrt(add(mean(mul(ds, ds), -1, true), epsC)));
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
   return y;
@@ -77,8 +79,28 @@ export function layerNorm(x: Tensor, weight?: Tensor, bias?: Tensor, eps = 1e-5)
 export function rmsNorm(x: Tensor, weight?: Tensor, eps = 1e-6): Tensor {
   requireFloat('rmsNorm', x);
   checkParam('rmsNorm', x, weight, 'weight');
-  const y = mul(x, rsqrt(addScalar(mean(mul(x, x), -1, true), eps)));
+  const [c, epsC] = rowScale(x, eps);
+  const xs = div(x, c);
+  const y = mul(xs, rsqrt(add(mean(mul(xs, xs), -1, true), epsC)));
   return weight ? mul(y, weight) : y;
+}
+
+/**
+ * Squares overflow float32 from |x| = 1.8e19, which made the norms 0 instead of ±1: rows whose
+ * largest |x| exceeds 1 are divided by it first, and eps by its square. The result
+ * x / sqrt(mean(x²) + eps) does not depend on the scale, so it is a constant for autograd.
+ */
+function rowScale(x: Tensor, eps: number): [Tensor, Tensor] {
+  return noGrad(() => {
+    const a = abs(x);
+    const m = max(a, -1, true);
+    const c = maximum(m, 1);
+    const c2 = square(c);
+    const inv = reciprocal(c2);
+    const epsC = mulScalar(inv, eps);
+    for (const t of [a, m, c2, inv]) t.dispose();
+    return [c, epsC];
+  });
 }
 
 export interface RotaryOptions {
