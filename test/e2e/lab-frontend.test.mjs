@@ -130,8 +130,33 @@ test('HeadSteering with 8 heads fits a 1400 px page (compact layout); 16 heads f
   await lab.shot('frontend-steering-8-heads');
 });
 
-test('AttentionExplorer and HeadSteering survive save and reload: patterns saved as a base64 buffer, the explorer renders, restored widgets show as disconnected and take no clicks (issues 15.2, 15.8, 15.6)', async () => {
+test('an 8-head attention grid: no head title overlaps a tick label; the block mask has axis titles (plot polish)', async () => {
   await lab.newNotebook();
+  await lab.run(`import * as plots from '@attnlab/plots';
+import { createBlockMask, causal } from '@attnlab/attention';
+const toks = Array.from({ length: 16 }, (_, i) => 'tok' + i);
+const eight = Array.from({ length: 8 }, (_, h) => toks.map((_, q) => toks.map((_, k) => (k <= q ? (k === Math.max(0, q - h) ? 0.6 : 0.4 / q) : 0))));
+display(plots.attention(eight, toks, { title: '8 heads' }));
+display(plots.mask(createBlockMask(causal(), { B: 1, H: 1, Nq: 64, Nk: 64, blockSize: 16 })));`);
+  const plotsIn = lab.page.locator(`${current} .attnlab-plotly`);
+  await plotsIn.nth(1).locator('.main-svg').first().waitFor({ timeout: 60_000 });
+  await plotsIn.first().scrollIntoViewIfNeeded();
+  await lab.shot('frontend-8-heads');
+  const overlaps = await plotsIn.first().evaluate((el) => {
+    const titles = [...el.querySelectorAll('.annotation-text')].map((t) => t.getBoundingClientRect());
+    const ticks = [...el.querySelectorAll('.xtick text, .ytick text')].map((t) => t.getBoundingClientRect()).filter((r) => r.width > 0);
+    const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    return { titles: titles.length, ticks: ticks.length, overlaps: titles.flatMap((a, i) => ticks.filter((b) => hit(a, b)).map(() => i)) };
+  });
+  assert.equal(overlaps.titles, 8);
+  assert.ok(overlaps.ticks > 0);
+  assert.deepEqual(overlaps.overlaps, [], 'head titles overlap tick labels');
+  const axisTitles = await plotsIn.nth(1).evaluate((el) => [...el.querySelectorAll('.g-xtitle, .g-ytitle')].map((t) => t.textContent));
+  assert.deepEqual(axisTitles, ['key position', 'query position']);
+});
+
+test('AttentionExplorer and HeadSteering survive save and reload: patterns saved as a base64 buffer, the explorer renders, restored widgets show as disconnected and take no clicks (issues 15.2, 15.8, 15.6)', async () => {
+  // In the notebook the previous test made.
   const path = await lab.page.evaluate(() => window.jupyterapp.shell.currentWidget.context.path);
   await lab.run(`import { AttentionExplorer, HeadSteering } from '@attnlab/widgets';
 const tokens = ['the', 'cat', 'sat', 'on', 'the', 'mat'];
