@@ -266,7 +266,7 @@ function unaryFast(op: UnaryOp, x: AnyTypedArray, y: AnyTypedArray, p: number): 
 }
 
 const UNARY_FAST: Partial<Record<UnaryOp, number>> = { neg: 0, exp: 1, square: 2, mulScalar: 3, addScalar: 4, rsqrt: 5, gelu: 6, geluGrad: 7 };
-const GELU_C = Math.sqrt(2 / Math.PI);
+export const GELU_C = Math.sqrt(2 / Math.PI);
 
 function unary32(code: number, a: Float32Array, out: Float32Array, p: number): void {
   const n = a.length;
@@ -295,7 +295,7 @@ function unary32(code: number, a: Float32Array, out: Float32Array, p: number): v
 }
 
 /** tanh(u) = 1 - 2 / (e^{2u} + 1): one Math.exp (about twice as fast as Math.tanh), exact to ~1e-16 absolute. */
-function tanhFast(u: number): number {
+export function tanhFast(u: number): number {
   return 1 - 2 / (Math.exp(2 * u) + 1);
 }
 

@@ -7,6 +7,7 @@ import { record } from '../autograd.js';
 import { fromStorage } from '../ops/create.js';
 import type { Tensor } from '../tensor.js';
 import { CpuStorage, cpuData } from './storage.js';
+import { GELU_C, tanhFast } from './backend.js';
 
 /** LayerNorm over the last axis on the CPU: y = (x - mean) * rstd * w + b, with a fused backward. */
 export function layerNormCpu(x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor {
@@ -124,5 +125,27 @@ function ropeKernel(X: Float32Array, Y: Float32Array, cos: Float32Array, sin: Fl
     for (let f = 0; f < half; f++) Y[o + f] = X[o + f]! * cos[t + f]! - sign * X[o + f + half]! * sin[t + f]!;
     for (let f = half; f < rd; f++) Y[o + f] = X[o + f]! * cos[t + f]! + sign * X[o + f - half]! * sin[t + f]!;
     for (let f = rd; f < dim; f++) Y[o + f] = X[o + f]!;
+  }
+}
+
+/** GELU (tanh form) on the CPU whose backward is one pass: dx = g · gelu'(x). */
+export function geluCpu(x: Tensor): Tensor {
+  const op = 'gelu';
+  const out = fromStorage(x.device, x.device.backend.unary('gelu', x.storage(op)), x.shape, 'float32');
+  return record(out, op, [x], (g) => {
+    const X = cpuData(x.storage(op)) as Float32Array;
+    const G = cpuData(g.storage(op)) as Float32Array;
+    const dX = new Float32Array(X.length);
+    geluBackward(X, G, dX);
+    return [fromStorage(x.device, new CpuStorage(dX), x.shape, 'float32')];
+  });
+}
+
+/** unaryFn('geluGrad')'s formula times g. */
+function geluBackward(X: Float32Array, G: Float32Array, dX: Float32Array): void {
+  for (let i = 0; i < X.length; i++) {
+    const x = X[i]!;
+    const t = tanhFast(GELU_C * (x + 0.044715 * x * x * x));
+    dX[i] = G[i]! * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x));
   }
 }

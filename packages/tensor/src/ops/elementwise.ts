@@ -7,6 +7,7 @@ import { requireFloat, requireOperand, requireTensor, sameDevice, sameDtype } fr
 import { fromStorage, full } from './create.js';
 import { reshape } from './layout.js';
 import { sum } from './reduce.js';
+import { geluCpu } from '../cpu/fused.js';
 
 type Operand = Tensor | number;
 
@@ -34,7 +35,9 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x, (g, out) => mu
 export const relu = (x: Tensor): Tensor => unary('relu', x, (g) => mul(g, unaryRaw('step', x)));
 export const elu = (x: Tensor): Tensor => unary('elu', x, (g) => mul(g, unaryRaw('eluGrad', x)));
 /** GELU, tanh approximation (GPT-2's "gelu_new"). */
-export const gelu = (x: Tensor): Tensor => unary('gelu', x, (g) => mul(g, unaryRaw('geluGrad', x)));
+export const gelu = (x: Tensor): Tensor =>
+  // The CPU device computes the backward in one pass (g · gelu'(x)).
+  x?.device?.kind === 'cpu' && x.dtype === 'float32' && !x.isDisposed ? geluCpu(x) : unary('gelu', x, (g) => mul(g, unaryRaw('geluGrad', x)));
 export const abs = (x: Tensor): Tensor => unary('abs', x, (g) => mul(g, unaryRaw('sign', x)));
 export const sign = (x: Tensor): Tensor => unary('sign', x, null);
 export const square = (x: Tensor): Tensor => unary('square', x, (g) => mul(g, mulScalar(x, 2)));
