@@ -272,9 +272,10 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
       }
       dy[r * W + Dv] = -dot / (den * den);
     }
-    const gr = linearCoreBackward(fq, fk, vp, la, s0, S, dy, Float64Array.from(gAll.subarray(nO)), cdims, outScale, C);
+    const gr = linearCoreBackward(fq, fk, vp, la, s0, S, dy, Float64Array.from(gAll.subarray(nO)), cdims, outScale, C, { dvCols: Dv, needDS0: s0t !== null });
+    const dvW = gr.dv.length / rows;
     const dv = new Float32Array(rows * Dv);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < Dv; c++) dv[r * Dv + c] = gr.dv[r * W + c]!;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < Dv; c++) dv[r * Dv + c] = gr.dv[r * dvW + c]!;
     const grads: Tensor[] = [
       fromHost(dev, featurizeBackwardAll(map, qa, fq, gr.dq, rows, D, scale, F), q.shape),
       fromHost(dev, featurizeBackwardAll(map, ka, fk, gr.dk, rows, D, scale, F), k.shape),

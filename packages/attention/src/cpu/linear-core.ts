@@ -142,6 +142,13 @@ function rowTimesState(q: Arr, qo: number, c: number, S: Arr, y: Arr, yo: number
   }
 }
 
+/** The first `w` of every `width` columns. */
+function narrowRows(x: Arr, rows: number, width: number, w: number): Arr {
+  const o = like(x, rows * w);
+  for (let r = 0; r < rows; r++) o.set(x.subarray(r * width, r * width + w), r * w);
+  return o;
+}
+
 /** Rows in reverse time within each of the BH sequences. */
 const like = (x: Arr, n: number): Arr => (x instanceof Float32Array ? new Float32Array(n) : new Float64Array(n));
 
@@ -176,8 +183,9 @@ function reverseDecays(a: Arr, BH: number, N: number): Arr {
 export interface CoreGrads {
   dq: Arr;
   dk: Arr;
+  /** [BH*N, W], or [BH*N, dvCols] when that option applied. */
   dv: Arr;
-  /** [BH, F, W] */
+  /** [BH, F, W] (zeros when needDS0 is false). */
   dS0: Float64Array;
   /** [BH*N]: gradient of the log decays a. */
   da: Float64Array;
@@ -187,8 +195,11 @@ export interface CoreGrads {
  * Gradients of <dy, y> + <dS, S_final> for the core above. `S` is the forward's final state
  * (only read for the gate gradient at the last row).
  */
-export function linearCoreBackward(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, S: Arr, dy: Arr, dS: Arr | null, d: CoreDims, scale: number, C: number): CoreGrads {
+export function linearCoreBackward(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, S: Arr, dy: Arr, dS: Arr | null, d: CoreDims, scale: number, C: number, opts: { dvCols?: number; needDS0?: boolean } = {}): CoreGrads {
   const { BH, N, F, W } = d;
+  // dv of the first dvCols columns only (normalised attention drops the ones column's): the dv run
+  // then carries fewer columns, unless dS0 (which needs them all) is wanted.
+  const Wd = opts.needDS0 === false && opts.dvCols !== undefined ? Math.min(opts.dvCols, W) : W;
   // dq_t = scale (sum_{s<=t} w_ts (dy_t . v_s) k_s + e^{G_t} dy_t S0^T): the core with (dy, v, k, S0^T).
   const dq = linearCore('chunk', dy, v, k, a, s0 ? transposeStates(s0, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C).y;
   // dk and dv look forward in time: the core in reverse time, with dS_fin / scale as its initial state.
@@ -200,13 +211,14 @@ export function linearCoreBackward(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | nul
     for (let i = 0; i < dS.length; i++) init[i] = dS[i]! / scale;
   }
   const dk = flipRows(linearCore('chunk', vr, dyr, qr, ar, init ? transposeStates(init, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C).y, BH, N, F);
-  const rv = linearCore('chunk', kr, qr, dyr, ar, init, { BH, N, F, W }, scale, C);
-  const dv = flipRows(rv.y, BH, N, W);
+  const dyd = Wd === W ? dyr : narrowRows(dyr, BH * N, W, Wd);
+  const rv = linearCore('chunk', kr, qr, dyd, ar, init && Wd === W ? init : init ? narrowRows(init, BH * F, W, Wd) : null, { BH, N, F, W: Wd }, scale, C);
+  const dv = flipRows(rv.y, BH, N, Wd);
   // dS0 = e^{a_0} scale S_final(reverse run) (that run starts one step after row 0's decay).
   const dS0 = new Float64Array(BH * F * W);
   if (N === 0) {
     if (dS) dS0.set(dS);
-  } else {
+  } else if (Wd === W) {
     for (let bh = 0; bh < BH; bh++) {
       const c = Math.exp(a[bh * N]!) * scale;
       for (let i = 0; i < F * W; i++) dS0[bh * F * W + i] = c * rv.S[bh * F * W + i]!;
