@@ -8,8 +8,8 @@
  */
 import type { AttentionContext, AttentionVariant, VariantResult } from '@attnlab/attention';
 import { rmsNorm, TensorError, type Tensor } from '@attnlab/tensor';
+import { checkCausalOnly, statefulStep } from '../common/stateful.js';
 import { lightningAttention, type LightningMode } from './attention.js';
-import { getState, setState } from './state.js';
 
 export const LIGHTNING_OPTIONS = ['decay', 'blockSize', 'mode', 'norm', 'eps'] as const;
 
@@ -27,44 +27,23 @@ function sliceDecay(decay: unknown, ctx: AttentionContext, H: number): number | 
   return a;
 }
 
-function isCausalOnly(ctx: AttentionContext): boolean {
-  const m = ctx.mask;
-  return m === null || (m.kind === 'maskMod' && m.isNamed && m.name === 'causal');
-}
-
 export const lightningVariant: AttentionVariant = {
   name: 'lightning',
   description: 'TransNormerLLM layer: Lightning Attention-2 with per-head decay, SRMSNorm per head; recurrent state in the decode cache',
   readsCache: true,
   optionNames: LIGHTNING_OPTIONS,
   async forward(q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext): Promise<VariantResult> {
-    if (!isCausalOnly(ctx)) throw new TensorError('lightning', `lightning attention is causal by construction and takes no other mask (got ${String(ctx.mask)})`);
-    if (ctx.scoreMod) throw new TensorError('lightning', 'lightning attention has no scores: a scoreMod cannot apply');
-    if (ctx.rotary) throw new TensorError('lightning', "positions: 'cache' (keys stored before rotation) is not supported; use absolute positions");
+    checkCausalOnly(ctx, 'lightning');
     const [, H, Nq] = q.shape as [number, number, number, number];
     if (k.shape[1] !== H) throw new TensorError('lightning', `needs as many key heads as query heads (got ${k.shape[1]} and ${H})`);
-    if (k.shape[2] !== Nq) throw new TensorError('lightning', `q has ${Nq} rows and k ${k.shape[2]}: give this step's keys (decode state comes from the cache)`);
     const o = ctx.options;
     const norm = (o['norm'] ?? 'srms') as string;
     if (norm !== 'srms' && norm !== 'none') throw new TensorError('lightning', `norm must be 'srms' or 'none', got '${norm}'`);
     const eps = (o['eps'] ?? 1e-6) as number;
-    const layer = ctx.layer ?? 0;
-    // A decode continues the state held for this cache; a call from position 0 starts afresh.
-    const start = ctx.qPositions ? ctx.qPositions[0]! : 0;
-    let s0: Tensor | null = ctx.state;
-    if (ctx.cache && start > 0) {
-      s0 = getState(ctx.cache, layer, ctx.heads);
-      if (!s0) throw new TensorError('lightning', `no recurrent state in this KV cache for layer ${layer} heads ${ctx.heads?.join(', ') ?? 'all'} at position ${start}; prefill through the same cache first`);
-    }
-    const wantState = !!ctx.cache || !!ctx.state;
-    const r = await lightningAttention(q, k, v, {
+    const r = await statefulStep(ctx, 'lightning', Nq, k.shape[2]!, (s0, wantState) => lightningAttention(q, k, v, {
       decay: sliceDecay(o['decay'], ctx, H), mode: (o['mode'] ?? 'chunk') as LightningMode, blockSize: (o['blockSize'] ?? 64) as number,
       scale: ctx.scale, initialState: s0, outputFinalState: wantState,
-    });
-    if (ctx.cache && r.finalState) setState(ctx.cache, layer, ctx.heads, r.finalState);
-    const out = norm === 'srms' ? rmsNorm(r.out, undefined, eps) : r.out;
-    const res: VariantResult = { out };
-    if (r.finalState && !ctx.cache) res.state = r.finalState;
-    return res;
+    }));
+    return { ...r, out: norm === 'srms' ? rmsNorm(r.out, undefined, eps) : r.out };
   },
 };
