@@ -62,3 +62,29 @@ export async function medianTime(fn: () => Promise<unknown> | unknown, opts: { r
   }
   return median(times);
 }
+
+/**
+ * Median wall time (ms) of each function, measured in interleaved rounds (f0, f1, ..., f0, f1,
+ * ...) after one warm-up each, so a load spike on a shared machine hits every configuration
+ * alike instead of biasing one. Each sample repeats its function for at least `minMs`.
+ */
+export async function interleavedMedianTimes(fns: readonly (() => Promise<unknown> | unknown)[], opts: { rounds?: number; minMs?: number } = {}): Promise<number[]> {
+  const rounds = opts.rounds ?? 5;
+  const minMs = opts.minMs ?? 20;
+  const times: number[][] = fns.map(() => []);
+  for (const f of fns) await f();
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, f] of fns.entries()) {
+      let calls = 0;
+      const t0 = performance.now();
+      let dt = 0;
+      do {
+        await f();
+        calls++;
+        dt = performance.now() - t0;
+      } while (dt < minMs);
+      times[i]!.push(dt / calls);
+    }
+  }
+  return times.map(median);
+}
