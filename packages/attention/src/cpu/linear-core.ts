@@ -35,10 +35,18 @@ export interface CoreResult {
   S: Arr;
 }
 
-export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number): CoreResult {
+/**
+ * `reverse` (chunk mode): time runs backwards, row N-1-u at run position u; `a` is in run order
+ * and y comes back in row order.
+ */
+export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false): CoreResult {
   // The chunk form runs on the WebAssembly SIMD kernels where they exist (float32).
-  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C);
+  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C, reverse);
   const { BH, N, F, W } = d;
+  if (reverse) {
+    const r = linearCore(mode, flipRows(q, BH, N, F), flipRows(k, BH, N, F), flipRows(v, BH, N, W), a, s0, d, scale, C);
+    return { y: flipRows(r.y, BH, N, W), S: r.S };
+  }
   const y = new Float64Array(BH * N * W);
   const Sall = new Float64Array(BH * F * W);
   const S = new Float64Array(F * W);
@@ -204,16 +212,15 @@ export function linearCoreBackward(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | nul
   const dq = linearCore('chunk', dy, v, k, a, s0 ? transposeStates(s0, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C).y;
   // dk and dv look forward in time: the core in reverse time, with dS_fin / scale as its initial state.
   const ar = reverseDecays(a, BH, N);
-  const [qr, kr, vr, dyr] = [flipRows(q, BH, N, F), flipRows(k, BH, N, F), flipRows(v, BH, N, W), flipRows(dy, BH, N, W)] as const;
   let init: Float64Array | null = null;
   if (dS) {
     init = new Float64Array(dS.length);
     for (let i = 0; i < dS.length; i++) init[i] = dS[i]! / scale;
   }
-  const dk = flipRows(linearCore('chunk', vr, dyr, qr, ar, init ? transposeStates(init, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C).y, BH, N, F);
-  const dyd = Wd === W ? dyr : narrowRows(dyr, BH * N, W, Wd);
-  const rv = linearCore('chunk', kr, qr, dyd, ar, init && Wd === W ? init : init ? narrowRows(init, BH * F, W, Wd) : null, { BH, N, F, W: Wd }, scale, C);
-  const dv = flipRows(rv.y, BH, N, Wd);
+  const dk = linearCore('chunk', v, dy, q, ar, init ? transposeStates(init, BH, F, W) : null, { BH, N, F: W, W: F }, scale, C, true).y;
+  const dyd = Wd === W ? dy : narrowRows(dy, BH * N, W, Wd);
+  const rv = linearCore('chunk', k, q, dyd, ar, init && Wd === W ? init : init ? narrowRows(init, BH * F, W, Wd) : null, { BH, N, F, W: Wd }, scale, C, true);
+  const dv = rv.y;
   // dS0 = e^{a_0} scale S_final(reverse run) (that run starts one step after row 0's decay).
   const dS0 = new Float64Array(BH * F * W);
   if (N === 0) {

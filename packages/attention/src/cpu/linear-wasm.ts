@@ -55,7 +55,11 @@ export function linearWasmAvailable(): boolean {
   return kernels() !== null;
 }
 
-export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number): CoreResult {
+/**
+ * `reverse`: run time backwards (run position u reads row N-1-u of q, k, v and writes row N-1-u of y);
+ * `a` is then in run order (linear-core.ts reverseDecays).
+ */
+export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false): CoreResult {
   const w = kernels();
   if (!w) throw new Error('linearChunkWasm: WebAssembly SIMD is unavailable');
   const { BH, N, F, W } = d;
@@ -88,18 +92,20 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
         if (ai !== 0) decays = true;
         L[i] = acc += ai;
       }
-      if (F === Fp) {
+      // Row of run position t0 + i in the arrays.
+      const at = (i: number): number => (reverse ? bh * N + N - 1 - (t0 + i) : r0 + i);
+      if (F === Fp && !reverse) {
         mem.set(q.subarray(r0 * F, (r0 + len) * F), oQ);
         mem.set(k.subarray(r0 * F, (r0 + len) * F), oK);
       } else {
         for (let i = 0; i < len; i++) {
-          const r = (r0 + i) * F;
+          const r = at(i) * F;
           mem.set(q.subarray(r, r + F), oQ + i * Fp);
           mem.set(k.subarray(r, r + F), oK + i * Fp);
         }
       }
-      if (W === Wp) mem.set(v.subarray(r0 * W, (r0 + len) * W), oV);
-      else for (let i = 0; i < len; i++) mem.set(v.subarray((r0 + i) * W, (r0 + i + 1) * W), oV + i * Wp);
+      if (W === Wp && !reverse) mem.set(v.subarray(r0 * W, (r0 + len) * W), oV);
+      else for (let i = 0; i < len; i++) mem.set(v.subarray(at(i) * W, (at(i) + 1) * W), oV + i * Wp);
       mem.fill(0, oY, oY + len * Wp);
       // Intra-chunk: causal, decayed scores (the tile is len x len).
       w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
@@ -115,8 +121,8 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
         for (let f = 0; f < F; f++) mem[oQs + i * Fp + f] = mem[oQ + i * Fp + f]! * c;
       }
       w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
-      if (W === Wp) y.set(mem.subarray(oY, oY + len * W), r0 * W);
-      else for (let i = 0; i < len; i++) y.set(mem.subarray(oY + i * Wp, oY + i * Wp + W), (r0 + i) * W);
+      if (W === Wp && !reverse) y.set(mem.subarray(oY, oY + len * W), r0 * W);
+      else for (let i = 0; i < len; i++) y.set(mem.subarray(oY + i * Wp, oY + i * Wp + W), at(i) * W);
       // State update.
       const last = L[len - 1]!;
       if (last !== 0) {
