@@ -20,15 +20,16 @@ export function splitsFor(plan: FlashPlan): number {
   return s;
 }
 
-function forwardSources(plan: FlashPlan): KernelSource[] {
+function forwardSources(device: GPUDevice, plan: FlashPlan): KernelSource[] {
   const splits = splitsFor(plan);
   if (splits > 1) return [flashSplitPartialSource(plan.fwd, splits, splitShape(plan.fwd)), flashSplitCombineSource(plan.fwd, splits)];
-  return [flashTiledForwardSource(plan.fwd)];
+  const sg = device.features.has('subgroups');
+  return [flashTiledForwardSource(plan.fwd, tiledShape(plan.fwd, sg), sg)];
 }
 
 /** Compile the tiled forward (and the backward kernels with `backward`); a rejected shader rejects with fail(message). */
 export function prepareFlashTiledGpu(device: GPUDevice, plan: FlashPlan, backward: boolean, fail: (message: string) => Error): Promise<void> {
-  return compileChecked(device, [...forwardSources(plan), ...(backward ? flashSources(plan, true).slice(1) : [])], fail);
+  return compileChecked(device, [...forwardSources(device, plan), ...(backward ? flashSources(plan, true).slice(1) : [])], fail);
 }
 
 /** Same contract as flashForwardGpu: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. */
@@ -44,13 +45,14 @@ export function flashForwardTiledGpu(
   const splits = splitsFor(plan);
   let partials: GPUBuffer | null = null;
   if (splits > 1) {
-    const [partial, combine] = forwardSources(plan) as [KernelSource, KernelSource];
+    const [partial, combine] = forwardSources(device, plan) as [KernelSource, KernelSource];
     partials = createStorage(device, B * Hq * splits * splitStride(D) * 4);
     encodeDispatch(device, enc, partial, st.params, st.aux, [q, k, v, partials], [splits, Hq, B]);
     encodeDispatch(device, enc, combine, st.params, st.aux, [partials, out, lse, stats], [Hq, B, 1]);
   } else {
-    const shape = tiledShape(plan.fwd);
-    encodeDispatch(device, enc, flashTiledForwardSource(plan.fwd, shape), st.params, st.aux, [q, k, v, out, lse, stats], [Math.ceil(Nq / shape.BR), Hq, B]);
+    const sg = device.features.has('subgroups');
+    const shape = tiledShape(plan.fwd, sg);
+    encodeDispatch(device, enc, flashTiledForwardSource(plan.fwd, shape, sg), st.params, st.aux, [q, k, v, out, lse, stats], [Math.ceil(Nq / shape.BR), Hq, B]);
   }
   device.queue.submit([enc.finish()]);
   // Safe after submit: WebGPU keeps buffers alive until the queued work completes.

@@ -36,14 +36,15 @@ const pow2Divisor = (n: number, cap: number): number => {
 };
 
 /**
- * Tile sizes for a forward config: up to 16 rows x 8 threads per row, BC up to 32 keys, shrunk until
+ * Tile sizes for a forward config: up to 16 rows x 8 (subgroups: 4) threads per row, BC up to 32 keys, shrunk until
  * the staged tiles fit the 16 KiB of workgroup storage every WebGPU device offers.
  */
-export function tiledShape(c: FlashKernelConfig): TiledShape {
+export function tiledShape(c: FlashKernelConfig, subgroups = false): TiledShape {
   let BR = pow2Divisor(c.BR, 16);
   let BC = pow2Divisor(c.BC, 32);
+  // With subgroups 4 lanes per row, the smallest subgroup size adapters report (SwiftShader's).
   let TPR = 1;
-  while (TPR < 8 && TPR * 2 <= c.D) TPR *= 2;
+  while (TPR < (subgroups ? 4 : 8) && TPR * 2 <= c.D) TPR *= 2;
   while (tiledSharedBytes(c.D, { BR, BC, TPR }) > 16384 && (BR > 1 || BC > 1)) {
     if (BC >= BR && BC > 1) BC /= 2;
     else BR /= 2;
@@ -64,9 +65,13 @@ export function splitShape(c: FlashKernelConfig): TiledShape {
 /** Floats per (row, split) partial: m, l, flags, acc[D]. */
 export const splitStride = (D: number): number => D + 3;
 
-/** Forward: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B). */
-export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = tiledShape(fwd)): KernelSource {
-  return tiledSource(fwd, t, 0);
+/**
+ * Forward: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B).
+ * `subgroups` (the device has the feature): the row max and special-value flags are reduced with
+ * subgroup shuffles over each row's lanes instead of every lane scanning the whole row.
+ */
+export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = tiledShape(fwd), subgroups = false): KernelSource {
+  return tiledSource(fwd, t, 0, subgroups);
 }
 
 /**
@@ -77,7 +82,7 @@ export function flashSplitPartialSource(fwd: FlashKernelConfig, splits: number, 
   return tiledSource(fwd, t, splits);
 }
 
-function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number): KernelSource {
+function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg = false): KernelSource {
   const c: FlashKernelConfig = { ...fwd, BR: t.BR, BC: t.BC };
   const ND = Math.ceil(c.D / t.TPR);
   const split = splits > 0;
@@ -89,6 +94,14 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number): Ker
     { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
   ];
   const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  // The row scan for max / special values: every score of the row (or, with subgroups, the lane's own).
+  const scan = `let s = Ss[r * BC + c];
+          if (poisons(s)) {
+            bad |= select(1u, 2u, is_nan(s));
+          } else if (!is_ninf(s)) {
+            if (!seen || s > tmax) { tmax = s; }
+            seen = true;
+          }`;
   const accumulate = (p: string): string => `
             for (var i = 0u; i < ND; i++) {
               let d = j + i * TPR;
@@ -132,7 +145,7 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number): Ker
     for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Pb[at + 3u + d] = acc[i]; } }
   }
 `;
-  const code = `${header(c)}${BINDINGS_COMMON(decl)}
+  const code = `${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
 ${tableFns(c)}
@@ -145,10 +158,12 @@ var<workgroup> Ss: array<f32, ${t.BR * t.BC}>;
 var<workgroup> wg_u: array<u32, 3>;
 
 @compute @workgroup_size(${t.BR * t.TPR})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32${sg ? ', @builtin(subgroup_invocation_id) sid: u32, @builtin(subgroup_size) sgs: u32' : ''}) {
   let b = wid.z;
   let h = wid.y;
-  let hk = h / (P.Hq / P.Hkv);
+  let hk = h / (P.Hq / P.Hkv);${sg ? `
+  // Shuffles stay inside a row's TPR lanes only if lanes follow the invocation index (decided per subgroup).
+  let sg_fast = sgs >= TPR && sgs % TPR == 0u && subgroupAll(sid == lid % sgs);` : ''}
   let r = lid / TPR;
   let j = lid % TPR;
   let q0 = ${split ? '0u' : 'wid.x * BR'};
@@ -209,18 +224,23 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         Ss[r * BC + c] = s;
       }
       workgroupBarrier();
-      if (valid) {
-        var tmax = 0.0f;
-        var seen = false;
-        for (var c = 0u; c < BC; c++) {
-          let s = Ss[r * BC + c];
-          if (poisons(s)) {
-            bad |= select(1u, 2u, is_nan(s));
-          } else if (!is_ninf(s)) {
-            if (!seen || s > tmax) { tmax = s; }
-            seen = true;
-          }
+      var tmax = 0.0f;
+      var seen = false;
+      ${sg ? `if (sg_fast) {
+        // Each lane scans its own keys, then an xor butterfly over the row's TPR lanes.
+        for (var c = j; c < BC; c += TPR) { ${scan} }
+        for (var off = 1u; off < TPR; off = off << 1u) {
+          let om = subgroupShuffleXor(tmax, off);
+          let os = subgroupShuffleXor(select(0u, 1u, seen), off);
+          let ob = subgroupShuffleXor(bad, off);
+          if (os != 0u && (!seen || om > tmax)) { tmax = om; }
+          seen = seen || os != 0u;
+          bad |= ob;
         }
+      } else {
+        for (var c = 0u; c < BC; c++) { ${scan} }
+      }` : `for (var c = 0u; c < BC; c++) { ${scan} }`}
+      if (valid) {
         ${c.sigmoid ? `
         for (var c = 0u; c < BC; c++) {
           let s = Ss[r * BC + c];

@@ -99,7 +99,8 @@ export async function requestWebGPU(options: { allowSoftware: boolean }): Promis
   if (software && !options.allowSoftware) return null;
   const requiredLimits: Record<string, number> = {};
   for (const k of LIMITS) requiredLimits[k] = adapter.limits[k];
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has('shader-f16') ? ['shader-f16'] : [];
+  // subgroups: @attnlab/attention's tiled flash kernel reduces row statistics with subgroup shuffles.
+  const requiredFeatures = (['shader-f16', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const limits: Record<string, number> = {};
   for (const k of LIMITS) limits[k] = device.limits[k];
