@@ -153,3 +153,17 @@ test("model: 'lightning' on some heads decodes through the KV cache (state carri
     reg.dispose();
   }
 });
+
+test("model.generate with 'lightning' on every head: cached decode (state only) picks the tokens of full recomputation, batch 2", async () => {
+  const reg = registerVariants();
+  try {
+    const model = new Transformer({ vocabSize: 23, dModel: 16, nLayers: 2, nHeads: 2, nCtx: 64, positional: 'rotary' }, { seed: 9 });
+    for (let l = 0; l < 2; l++) model.setAttention(l, 'lightning', { decay: tnlDecay(2, l, 2).map((x) => Math.max(x, 0.8)), blockSize: 8 });
+    const prompt = [[1, 5, 7, 2, 9], [3, 3, 8, 0, 4]];
+    const cached = await (await model.generate(prompt, { maxNewTokens: 12, cachePolicy: stateOnlyPolicy() })).data();
+    const full = await (await model.generate(prompt, { maxNewTokens: 12, useCache: false })).data();
+    assert.deepEqual(Array.from(cached), Array.from(full));
+  } finally {
+    reg.dispose();
+  }
+});
