@@ -256,17 +256,26 @@ export class KernelCore {
   }
 
   globals(): CellGlobals {
-    const show = (bundle: MimeBundle): DisplayHandle => {
+    const show = (bundle: MimeBundle, value?: unknown): DisplayHandle => {
       const id = `attnlab-${nextDisplay++}`;
+      let shown = 0;
+      // A value read asynchronously (a WebGPU tensor's values) replaces its sync bundle in place,
+      // unless a newer update came first.
+      const fill = (v: unknown, n: number): void => {
+        if (hasAsyncDisplay(v) && !this.plugins.format(v)) void asyncMimeBundle(v).then((b) => b && n === shown && this.host.send({ type: 'update_display_data', data: b, displayId: id }));
+      };
       this.host.send({ type: 'display_data', data: bundle, displayId: id });
-      return { id, update: (v: unknown) => this.host.send({ type: 'update_display_data', data: this.mimeBundle(v), displayId: id }) };
+      fill(value, shown);
+      return {
+        id,
+        update: (v: unknown) => {
+          const n = ++shown;
+          this.host.send({ type: 'update_display_data', data: this.mimeBundle(v), displayId: id });
+          fill(v, n);
+        },
+      };
     };
-    const display = ((value: unknown) => {
-      const h = show(this.mimeBundle(value));
-      // A value read asynchronously (a WebGPU tensor's values) replaces its first bundle in place.
-      if (hasAsyncDisplay(value) && !this.plugins.format(value)) void asyncMimeBundle(value).then((b) => b && this.host.send({ type: 'update_display_data', data: b, displayId: h.id }));
-      return h;
-    }) as DisplayFunction;
+    const display = ((value: unknown) => show(this.mimeBundle(value), value)) as DisplayFunction;
     display.html = (html) => show({ 'text/html': String(html), 'text/plain': '<HTML>' });
     display.markdown = (md) => show({ 'text/markdown': String(md), 'text/plain': String(md) });
     display.json = (v) => show({ 'application/json': JSON.parse(JSON.stringify(v ?? null)) as unknown, 'text/plain': plainText(v) });

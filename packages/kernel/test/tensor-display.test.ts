@@ -60,6 +60,19 @@ test('a WebGPU tensor (SwiftShader here) shows its values: the result awaits the
   assert.match(String(upd.data['text/plain']), /\[\[ 1\.5000, -2\.0000\],/);
 });
 
+test('a display handle updated with WebGPU tensors ends on the newest one, values filled in', async () => {
+  const { k, out } = kernel();
+  const r = await k.execute("import { tensor, getDevice } from '@attnlab/tensor';\nconst g = await getDevice({ prefer: 'webgpu' });\nconst h = display(tensor([1], undefined, { device: g }));\nfor (let i = 2; i <= 5; i++) h.update(tensor([i], undefined, { device: g }));");
+  assert.equal(r.status, 'ok', JSON.stringify(r));
+  const done = (): boolean => out.some((o) => o.type === 'update_display_data' && /\n\[5\.\]$/.test(String(o.data['text/plain'])));
+  for (let i = 0; i < 100 && !done(); i++) await sleep(20);
+  await sleep(100);
+  const texts = out.filter((o) => o.type === 'update_display_data').map((o) => String(o.type === 'update_display_data' && o.data['text/plain']));
+  assert.match(texts.at(-1)!, /^Tensor\(float32 \[1\] on webgpu\)\n\[5\.\]$/, texts.join(' | '));
+  // Values of the older tensors may arrive only while they are still the newest: never after [5.].
+  assert.equal(texts.filter((t) => /\n\[[1-4]\.\]$/.test(t) && texts.indexOf(t) > texts.findIndex((x) => /\n\[5\.\]$/.test(x))).length, 0);
+});
+
 const kernelIndex = fileURLToPath(new URL('../src/index.js', import.meta.url));
 
 /** A fresh process (module state, once-per-kernel notices) running cells in a kernel core. */
