@@ -98,13 +98,14 @@ for (const [name, code, cause] of [
   test(`a cell that ends its kernel thread (${name}) gets the death as its error; a fresh kernel answers next`, async () => {
     await evaluate('const lostOnDeath = 1;\n1');
     const r = await k.request('execute_request', { code, silent: false }, 30_000);
+    const next = await k.request('execute_request', { code: 'typeof lostOnDeath', silent: false }, 30_000);
+    // The kernel came back by itself: the next cell runs, in a fresh scope.
+    assert.equal(next.content['status'], 'ok', JSON.stringify(next.content));
     assert.equal(r.content['status'], 'error');
     assert.equal(r.content['ename'], 'KernelDied');
     assert.match(String(r.content['evalue']), cause);
     assert.match(String(r.content['evalue']), /a fresh kernel was started: every variable, import and plugin of the old one is lost/);
     await k.waitIopub((m) => m.header.msg_type === 'error' && m.parent_header.msg_id === r.parent_header.msg_id, 'the error on the cell');
-    const next = await k.request('execute_request', { code: 'typeof lostOnDeath', silent: false }, 30_000);
-    assert.equal(next.content['status'], 'ok');
     assert.equal(next.content['execution_count'], 1);
     assert.equal(result(await k.waitIopub((m) => m.header.msg_type === 'execute_result' && m.parent_header.msg_id === next.parent_header.msg_id, 'fresh scope')), '"undefined"');
   });
@@ -141,10 +142,10 @@ test('a cell that exhausts the heap ends only the kernel process: reported on th
       ['new Array(1e9).fill(0)', /ran out of memory/],
     ] as const) {
       const r = await small.request('execute_request', { code, silent: false }, 120_000);
+      const next = await small.request('execute_request', { code: '1 + 1', silent: false }, 60_000);
+      assert.equal(next.content['status'], 'ok', JSON.stringify(next.content));
       assert.equal(r.content['ename'], 'KernelDied', JSON.stringify(r.content));
       assert.match(String(r.content['evalue']), cause);
-      const next = await small.request('execute_request', { code: '1 + 1', silent: false }, 60_000);
-      assert.equal(next.content['status'], 'ok');
     }
     assert.equal(small.exited(), false);
   } finally {
