@@ -87,7 +87,8 @@ export function parseStrictJson(text: string): JsonValue {
         ws();
         const at = i;
         const key = str();
-        if (Object.prototype.hasOwnProperty.call(obj, key)) {
+        // `in` is an own-property test here: the object has no prototype.
+        if (key in obj) {
           i = at;
           fail(`repeated key ${JSON.stringify(key)}`);
         }

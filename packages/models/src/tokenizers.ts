@@ -123,10 +123,7 @@ function entriesOf(v: unknown, what: string): [string, unknown][] {
  * vocabulary symbols into a third (as HF tokenizers requires).
  */
 export class BPETokenizer implements Tokenizer {
-  /** token -> id as given (a null-prototype object: no inherited names). */
-  readonly vocab: Readonly<Record<string, number>>;
   readonly merges: readonly [string, string][];
-  readonly special: Readonly<Record<string, number>>;
   private readonly ranks = new Map<string, number>();
   private readonly tokenToId = new Map<string, number>();
   private readonly specialToId = new Map<string, number>();
@@ -158,22 +155,39 @@ export class BPETokenizer implements Tokenizer {
     }
     for (const id of this.specialToId.values()) this.specialIds.add(id);
     if (!Array.isArray(merges)) fail(`merges must be a list of symbol pairs, got ${show(merges)}`);
-    const pairs: [string, string][] = [];
-    merges.forEach((m, i) => {
+    const pairs: [string, string][] = new Array(merges.length);
+    const known = this.tokenToId;
+    for (let i = 0; i < merges.length; i++) {
+      const m = merges[i];
       if (!Array.isArray(m) || m.length !== 2 || typeof m[0] !== 'string' || typeof m[1] !== 'string' || !m[0] || !m[1]) fail(`merge ${i + 1} ${show(m)} is not two symbols`);
-      const [a, b] = m as [string, string];
-      for (const sym of [a, b, a + b]) if (!this.tokenToId.has(sym)) fail(`merge ${i + 1} "${a} ${b}" uses ${JSON.stringify(sym)}, which is not in the vocabulary`);
+      const a: string = m[0];
+      const b: string = m[1];
+      if (!known.has(a) || !known.has(b) || !known.has(a + b)) {
+        const missing = [a, b, a + b].find((x) => !known.has(x))!;
+        fail(`merge ${i + 1} "${a} ${b}" uses ${JSON.stringify(missing)}, which is not in the vocabulary`);
+      }
       const key = `${a} ${b}`;
       // A repeated merge keeps its first (highest) rank.
       if (!this.ranks.has(key)) this.ranks.set(key, i);
-      pairs.push([a, b]);
-    });
+      pairs[i] = [a, b];
+    }
     this.merges = pairs;
-    this.vocab = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.tokenToId));
-    this.special = Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.specialToId));
     const sp = [...this.specialToId.keys()].sort((a, b) => b.length - a.length);
     this.specialRe = sp.length ? new RegExp(`(${sp.map((x) => x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})`) : null;
   }
+
+  /** token -> id (a null-prototype object: no inherited names), built when first asked for. */
+  get vocab(): Readonly<Record<string, number>> {
+    return (this.vocabRecord ??= Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.tokenToId)));
+  }
+
+  /** Added special tokens -> id, as `vocab`. */
+  get special(): Readonly<Record<string, number>> {
+    return (this.specialRecord ??= Object.assign(Object.create(null) as Record<string, number>, Object.fromEntries(this.specialToId)));
+  }
+
+  private vocabRecord: Record<string, number> | undefined;
+  private specialRecord: Record<string, number> | undefined;
 
   /** From the contents of vocab.json (text or object) and merges.txt. */
   static fromFiles(vocabJson: string | Record<string, number>, mergesTxt: string): BPETokenizer {
