@@ -53,10 +53,11 @@ export function labConfig({ root, out, dev }) {
       new rspack.ProvidePlugin({ process: require.resolve('process/browser') }),
       new rspack.container.ModuleFederationPluginV1({ name: 'attnlab_lab', shared: sharedConfig(pkg.dependencies ?? {}) }),
     ],
-    // Readable class and function names in errors and the console (the default minimizers, names kept).
+    // Readable class names in errors and the console (the default minimizers, class names kept:
+    // +32 KB; keeping function names too would add 850 KB to the 19.5 MB app).
     optimization: {
       minimizer: [
-        new rspack.SwcJsMinimizerRspackPlugin({ minimizerOptions: { compress: { keep_classnames: true, keep_fnames: true }, mangle: { keep_classnames: true, keep_fnames: true } } }),
+        new rspack.SwcJsMinimizerRspackPlugin({ minimizerOptions: { compress: { keep_classnames: true }, mangle: { keep_classnames: true } } }),
         new rspack.LightningCssMinimizerRspackPlugin(),
       ],
     },
