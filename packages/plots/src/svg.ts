@@ -17,8 +17,12 @@ const NAMED_SCALES: Record<string, string[]> = {
   Greys: ['#ffffff', '#000000'],
   RdBu: ['#053061', '#2166ac', '#4393c3', '#92c5de', '#d1e5f0', '#f7f7f7', '#fddbc7', '#f4a582', '#d6604d', '#b2182b', '#67001f'],
 };
-/** Heatmaps larger than this many cells are drawn averaged over blocks (the SVG stays small). */
-const MAX_CELLS = 160;
+/**
+ * Heatmaps are drawn over at most this many cells in all (and 160 per side in one panel), averaged
+ * over blocks beyond that: the SVG of a 12-head grid of long sequences stays near a megabyte.
+ */
+const MAX_TOTAL_CELLS = 20_000;
+const MAX_SIDE = 160;
 
 type Obj = Record<string, unknown>;
 type Rgb = [number, number, number];
@@ -142,7 +146,7 @@ function categoryTicks(ax: Obj, count: number): { at: number; label: string }[] 
   return vals.map((v, i) => ({ at: v, label: String(labels[i] ?? v) })).filter((_, i) => i % every === 0);
 }
 
-function heatmapPanel(p: Panel, t: Trace, layout: Obj, out: string[], ctx: Ctx): void {
+function heatmapPanel(p: Panel, t: Trace, layout: Obj, out: string[], ctx: Ctx, panels: number): void {
   const z = (t['z'] as (number | null)[][] | undefined) ?? [];
   const R = z.length, C = z[0]?.length ?? 0;
   if (!R || !C) return;
@@ -151,7 +155,8 @@ function heatmapPanel(p: Panel, t: Trace, layout: Obj, out: string[], ctx: Ctx):
   const zmin = finite(t['zmin']) ? t['zmin'] : finite(lo) ? lo : 0;
   const zmax = finite(t['zmax']) ? t['zmax'] : finite(hi) ? hi : 1;
   const stops = scaleStops(t['colorscale']);
-  const fy = Math.ceil(R / MAX_CELLS), fx = Math.ceil(C / MAX_CELLS);
+  const side = Math.max(8, Math.min(MAX_SIDE, Math.floor(Math.sqrt(MAX_TOTAL_CELLS / panels))));
+  const fy = Math.ceil(R / side), fx = Math.ceil(C / side);
   const rows = Math.ceil(R / fy), cols = Math.ceil(C / fx);
   const yRev = axisLayout(layout, p.yKey)['autorange'] === 'reversed';
   const cw = p.box.w / C, ch = p.box.h / R;
@@ -334,10 +339,12 @@ export function figureSVG(spec: PlotlySpec): string {
   const plot: Box = { x: left, y: margin.t, w: WIDTH - left - right, h: height - margin.t - bottom };
   const ctx: Ctx = { plot, colorBar: false };
   const out: string[] = [];
-  for (const p of panelsOf(spec, plot)) {
+  const panels = panelsOf(spec, plot);
+  const heatPanels = Math.max(1, panels.filter((p) => p.traces.some((t) => t['type'] === 'heatmap')).length);
+  for (const p of panels) {
     const heatTraces = p.traces.filter((t) => t['type'] === 'heatmap');
     if (heatTraces.length) {
-      for (const t of heatTraces) heatmapPanel(p, t, layout, out, ctx);
+      for (const t of heatTraces) heatmapPanel(p, t, layout, out, ctx, heatPanels);
       heatmapAxes(p, heatTraces[0]!, layout, out);
     } else numericPanel(p, layout, out);
     axisTitles(p, layout, out);

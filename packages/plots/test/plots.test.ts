@@ -123,7 +123,11 @@ test('every figure type carries a static SVG beside the plotly JSON (notebooks r
   assert.equal((svgOf(figs.scatter).match(/<circle /g) ?? []).length, 3);
   // A large heatmap is drawn over averaged blocks: the SVG stays small.
   const big = heatmap(Array.from({ length: 600 }, (_, i) => Array.from({ length: 600 }, (_, j) => Math.sin(i * j))));
-  assert.ok(svgOf(big).length < 3_000_000, `a 600x600 heatmap's SVG is ${svgOf(big).length} bytes`);
+  assert.ok(svgOf(big).length < 2_000_000, `a 600x600 heatmap's SVG is ${svgOf(big).length} bytes`);
+  const toks = Array.from({ length: 128 }, (_, i) => `t${i}`);
+  const noisy = Array.from({ length: 12 }, (_, h) => toks.map((_, q) => toks.map((_, k) => Math.abs(Math.sin(h * 7 + q * 13 + k)))));
+  const grid = svgOf(attention(noisy, toks));
+  assert.ok(grid.length < 2_000_000, `a 12-head 128-token grid's SVG is ${grid.length} bytes`);
 });
 
 test('attention grid: tick labels only on outer panels, so 8 heads never put labels under the next titles; mask has axis titles', () => {
