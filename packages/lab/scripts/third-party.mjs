@@ -2,7 +2,7 @@
 // Writes THIRD-PARTY-NOTICES.md: every npm package the lab site bundles (the lab app, the three
 // prebuilt extensions and the kernel worker, which carries TypeScript), found by walking the
 // runtime `dependencies` from node_modules, with the licence its package.json declares.
-// Run after `npm install`: node packages/lab/scripts/third-party.mjs
+// Run after `npm install`: node packages/lab/scripts/third-party.mjs (--check: fail if the file is stale)
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,5 +72,16 @@ const lines = [
   ...order.map((l) => `| ${l} (${byLicense.get(l).length}) | ${byLicense.get(l).map((e) => `${e.name} ${e.version}`).sort().join(', ')} |`),
   '',
 ];
-writeFileSync(join(root, 'THIRD-PARTY-NOTICES.md'), lines.join('\n'));
+const target = join(root, 'THIRD-PARTY-NOTICES.md');
+if (process.argv.includes('--check')) {
+  // For the tests: the file must list what is installed now.
+  const current = existsSync(target) ? readFileSync(target, 'utf8') : '';
+  if (current !== lines.join('\n')) {
+    console.error('THIRD-PARTY-NOTICES.md is out of date: run node packages/lab/scripts/third-party.mjs');
+    process.exit(1);
+  }
+  console.log(`THIRD-PARTY-NOTICES.md is current (${found.size} packages)`);
+  process.exit(0);
+}
+writeFileSync(target, lines.join('\n'));
 console.log(`THIRD-PARTY-NOTICES.md: ${found.size} packages, licences: ${order.map((l) => `${l} ${byLicense.get(l).length}`).join(', ')}`);
