@@ -4,6 +4,7 @@ import { TensorError } from '../errors.js';
 import { sizeOf } from '../shape.js';
 import { COMPARISONS, binaryFn, unaryFn } from './elementwise.js';
 import { matmulCpu } from './matmul.js';
+import { geluWasm } from './wasm/gemm.js';
 import { CpuStorage, cpuData } from './storage.js';
 import { collapse, forEachRun } from './strided.js';
 
@@ -278,8 +279,8 @@ function unary32(code: number, a: Float32Array, out: Float32Array, p: number): v
     case 4: for (let i = 0; i < n; i++) out[i] = a[i]! + p; return;
     case 5: for (let i = 0; i < n; i++) out[i] = 1 / Math.sqrt(a[i]!); return;
     case 6:
-      // unaryFn('gelu')'s formula, tanh through one exp.
-      for (let i = 0; i < n; i++) {
+      // SIMD for the bulk; unaryFn('gelu')'s formula (tanh through one exp) for the rest.
+      for (let i = geluWasm(a, out); i < n; i++) {
         const x = a[i]!;
         out[i] = 0.5 * x * (1 + tanhFast(GELU_C * (x + 0.044715 * x * x * x)));
       }

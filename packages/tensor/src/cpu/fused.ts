@@ -8,6 +8,7 @@ import { fromStorage } from '../ops/create.js';
 import type { Tensor } from '../tensor.js';
 import { CpuStorage, cpuData } from './storage.js';
 import { GELU_C, tanhFast } from './backend.js';
+import { geluGradWasm } from './wasm/gemm.js';
 
 /** LayerNorm over the last axis on the CPU: y = (x - mean) * rstd * w + b, with a fused backward. */
 export function layerNormCpu(x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor {
@@ -141,9 +142,9 @@ export function geluCpu(x: Tensor): Tensor {
   });
 }
 
-/** unaryFn('geluGrad')'s formula times g. */
+/** g * gelu'(x): SIMD for the bulk, unaryFn('geluGrad')'s formula for the rest. */
 function geluBackward(X: Float32Array, G: Float32Array, dX: Float32Array): void {
-  for (let i = 0; i < X.length; i++) {
+  for (let i = geluGradWasm(X, G, dX); i < X.length; i++) {
     const x = X[i]!;
     const t = tanhFast(GELU_C * (x + 0.044715 * x * x * x));
     dX[i] = G[i]! * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * 0.044715 * x * x));

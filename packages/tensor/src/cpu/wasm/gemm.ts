@@ -9,6 +9,8 @@ import { GEMM_WASM_BASE64 } from './gemm-wasm.js';
 interface GemmExports {
   mem: WebAssembly.Memory;
   gemm: (ap: number, bp: number, cp: number, mb: number, nb: number, k: number, ldc: number) => void;
+  gelu: (x: number, y: number, n: number) => void;
+  geluGrad: (x: number, g: number, out: number, n: number) => void;
 }
 
 let wasm: GemmExports | null = null;
@@ -136,4 +138,34 @@ function packB(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: n
 
 function unpackC(heap: Float32Array, cp: number, ldc: number, out: Float32Array, oo: number, m: number, n: number): void {
   for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
+}
+
+/** Below this many elements the copies in and out of WebAssembly memory outweigh the SIMD. */
+const GELU_WASM_MIN = 1024;
+
+/** y = gelu(x) for the first floor(n/4)*4 elements in SIMD; returns how many were done (0 when too small). */
+export function geluWasm(x: Float32Array, y: Float32Array): number {
+  const n4 = x.length & ~3;
+  if (n4 < GELU_WASM_MIN) return 0;
+  const w = instance();
+  ensureBytes(w, n4 * 8);
+  const heap = new Float32Array(w.mem.buffer);
+  heap.set(x.subarray(0, n4), 0);
+  w.gelu(0, n4 * 4, n4);
+  y.set(heap.subarray(n4, 2 * n4), 0);
+  return n4;
+}
+
+/** out = g * gelu'(x) for the first floor(n/4)*4 elements in SIMD; returns how many were done. */
+export function geluGradWasm(x: Float32Array, g: Float32Array, out: Float32Array): number {
+  const n4 = x.length & ~3;
+  if (n4 < GELU_WASM_MIN) return 0;
+  const w = instance();
+  ensureBytes(w, n4 * 12);
+  const heap = new Float32Array(w.mem.buffer);
+  heap.set(x.subarray(0, n4), 0);
+  heap.set(g.subarray(0, n4), n4);
+  w.geluGrad(0, n4 * 4, n4 * 8, n4);
+  out.set(heap.subarray(2 * n4, 3 * n4), 0);
+  return n4;
 }

@@ -1,4 +1,4 @@
-;; Packed SIMD GEMM micro-kernel for @attnlab/tensor's CPU device.
+;; Packed SIMD GEMM micro-kernel for @attnlab/tensor's CPU device (and GELU forward/backward on 4 lanes, below).
 ;; C[4 x 8 tile] += Ap[ib] (k x 4, row values splatted) * Bp[jb] (k x 8) for every tile.
 ;; Ap: for each block of 4 rows, k groups of 4 floats (A[i..i+4][p]).
 ;; Bp: for each panel of 8 columns, k groups of 8 floats (B[p][j..j+8]).
@@ -68,4 +68,66 @@
             (local.set $ib (i32.add (local.get $ib) (i32.const 1)))
             (br $loop_i)))
         (local.set $jb (i32.add (local.get $jb) (i32.const 1)))
-        (br $loop_j)))))
+        (br $loop_j))))
+  ;; e^x on 4 lanes, x clamped to [-87, 88]: 2^k * p(r) with r = x - k ln2 (|r| <= ln2/2) and p the
+  ;; degree-6 Taylor polynomial (relative error ~2e-7). NaN stays NaN.
+  (func $exp4 (param $x v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $x (f32x4.min (f32x4.max (local.get $x) (f32x4.splat (f32.const -87))) (f32x4.splat (f32.const 88))))
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $x) (f32x4.splat (f32.const 1.44269504)))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $x) (f32x4.mul (local.get $k) (f32x4.splat (f32.const 0.693359375))))
+                             (f32x4.mul (local.get $k) (f32x4.splat (f32.const -0.00021219444)))))
+    (local.set $p (f32x4.splat (f32.const 0.00138888889)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.00833333333))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.0416666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.166666667))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 0.5))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (f32x4.splat (f32.const 1))))
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (i32x4.splat (i32.const 127))) (i32.const 23))))
+
+  ;; 2u = 2 sqrt(2/pi) (x + 0.044715 x^3) on 4 lanes.
+  (func $twoU (param $v v128) (result v128)
+    (f32x4.mul (f32x4.splat (f32.const 1.5957691216))
+      (f32x4.add (local.get $v) (f32x4.mul (f32x4.splat (f32.const 0.044715)) (f32x4.mul (local.get $v) (f32x4.mul (local.get $v) (local.get $v)))))))
+
+  ;; y[i] = gelu(x[i]) for n floats (n % 4 == 0; byte offsets), tanh form written as x * sigmoid(2u)
+  ;; so that 1 + tanh does not cancel in float32; gelu(-Infinity) is NaN as in the formula.
+  (func (export "gelu") (param $x i32) (param $y i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $s v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (call $exp4 (f32x4.neg (call $twoU (local.get $v)))))))
+        (v128.store (local.get $y)
+          (v128.bitselect (f32x4.splat (f32.const nan)) (f32x4.mul (local.get $v) (local.get $s)) (f32x4.eq (local.get $v) (f32x4.splat (f32.const -inf)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (br $l))))
+
+  ;; out[i] = g[i] * gelu'(x[i]) for n floats (n % 4 == 0): s + 2 s^2 e x C (1 + 3*0.044715 x^2) with
+  ;; s = sigmoid(2u), e = exp(-2u); where |2u| > 80 the derivative is s (0 or 1); NaN at +-Infinity.
+  (func (export "geluGrad") (param $x i32) (param $g i32) (param $out i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $u2 v128) (local $e v128) (local $s v128) (local $d v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $l
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $u2 (call $twoU (local.get $v)))
+        (local.set $e (call $exp4 (f32x4.neg (local.get $u2))))
+        (local.set $s (f32x4.div (f32x4.splat (f32.const 1)) (f32x4.add (f32x4.splat (f32.const 1)) (local.get $e))))
+        (local.set $d (f32x4.add (local.get $s)
+          (f32x4.mul (f32x4.mul (f32x4.mul (local.get $s) (local.get $s)) (local.get $e))
+            (f32x4.mul (f32x4.mul (local.get $v) (f32x4.splat (f32.const 1.5957691216)))
+              (f32x4.add (f32x4.splat (f32.const 1)) (f32x4.mul (f32x4.splat (f32.const 0.134145)) (f32x4.mul (local.get $v) (local.get $v))))))))
+        (local.set $d (v128.bitselect (local.get $s) (local.get $d) (f32x4.gt (f32x4.abs (local.get $u2)) (f32x4.splat (f32.const 80)))))
+        (local.set $d (v128.bitselect (f32x4.splat (f32.const nan)) (local.get $d) (f32x4.eq (f32x4.abs (local.get $v)) (f32x4.splat (f32.const inf)))))
+        (v128.store (local.get $out) (f32x4.mul (v128.load (local.get $g)) (local.get $d)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $l)))))
