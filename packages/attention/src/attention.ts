@@ -3,14 +3,14 @@
  * score mods, GQA, per-head gates, lse and recomputed probabilities, connected to autograd.
  */
 import {
-  customGrad, isGradEnabled, matmul, mulScalar, reshape, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
+  customGrad, isGradEnabled, matmul, mulScalar, reshape, slice, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
   where, tensor, broadcastTo, logsumexp, zeros, TensorError, type Tensor,
 } from '@attnlab/tensor';
 import { BlockMask } from './blockmask.js';
 import { perHead, toMaskMod, toScoreMod, MaskMod, type MaskLike, type ScoreFn, type ScoreMod } from './mods/mods.js';
 import { ModError } from './mods/parse.js';
 import { planFlash, type FlashPlan } from './flash-plan.js';
-import { flashBackwardCpu, flashForwardCpu, probsCpu } from './cpu/flash.js';
+import { flashBackwardCpu, flashForwardCpu, probsCpu, type CaptureGrads } from './cpu/flash.js';
 import { flashForwardWasm, wasmApplies } from './cpu/wasm.js';
 import { flashBackwardWasm } from './cpu/wasm-backward.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
@@ -133,7 +133,7 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   const op = 'attention';
   const impl = opts.impl ?? 'flash';
   if (impl !== 'flash' && impl !== 'naive') throw new TensorError(op, `impl must be 'flash' or 'naive', got '${String(impl)}'`);
-  const { plan, dims, sigmoid, sigBias } = attentionPlan(op, q, k, v, opts);
+  const { plan, dims, sigmoid, sigBias } = attentionPlan(op, q, k, v, await withCaptureValues(opts));
   const gate = gateTensor(op, opts.headGate, q, dims.Hq);
   let out: Tensor;
   let lse: Tensor;
@@ -185,6 +185,29 @@ function forceJs(): boolean {
   return env?.['ATTNLAB_CPU_KERNELS'] === 'js';
 }
 
+/** The options with the scoreMod's captured tensors read at this call (their current values). */
+async function withCaptureValues(opts: AttentionOptions): Promise<AttentionOptions> {
+  if (!opts.scoreMod) return opts;
+  const mod = toScoreMod(opts.scoreMod);
+  const caps = mod.tensorCaptures;
+  if (caps.length === 0) return opts;
+  const values = new Map<number, ArrayLike<number>>();
+  for (const c of caps) values.set(c.cap, await c.tensor.data());
+  return { ...opts, scoreMod: mod.withCaptureData(values) };
+}
+
+/** Captured tensors of the plan's scoreMod that want a gradient (on q's device). */
+function gradCaptures(plan: FlashPlan, dev: Tensor['device']): { cap: number; t: Tensor }[] {
+  const out: { cap: number; t: Tensor }[] = [];
+  for (const c of plan.scoreMod?.tensorCaptures ?? []) {
+    if (!c.tensor.requiresGrad) continue;
+    const t = c.tensor as unknown as Tensor;
+    if (t.device !== dev) throw new TensorError('attention', `captured tensor '${c.name}' requires grad but is on ${t.device.kind} while q is on ${dev.kind}`);
+    out.push({ cap: c.cap, t });
+  }
+  return out;
+}
+
 function kernelOf(op: string, kernel: AttentionOptions['kernel']): 'rowwise' | 'tiled' {
   if (kernel === undefined || kernel === 'rowwise' || kernel === 'tiled') return kernel ?? 'rowwise';
   throw new TensorError(op, `kernel must be 'rowwise' or 'tiled', got '${String(kernel)}'`);
@@ -194,13 +217,15 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
   const { B, Hq, Nq, D, Dv } = dims;
   const op = 'attention';
   const dev = q.device;
-  const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad);
+  const caps = isGradEnabled() ? gradCaptures(plan, dev) : [];
+  const needGrad = isGradEnabled() && (q.requiresGrad || k.requiresGrad || v.requiresGrad || caps.length > 0);
   let outT: Tensor;
   let lseT: Tensor;
   /** Gradients for upstream dOut and/or dLse (null: zero). */
   let backward: (gOut: Tensor | null, gLse: Tensor | null) => Tensor[];
   if (dev.kind === 'webgpu') {
     const be = gpuBackend(dev, op);
+    if (kernel === 'tiled' && Dv !== D) throw new TensorError(op, `kernel 'tiled' needs v's head dim to equal q's (got Dv = ${Dv}, D = ${D}); use kernel 'rowwise'`);
     // Compile first (backward kernels too when gradients will be asked for): a shader the
     // device rejects must reject this call, not run as a no-op that returns zeros.
     await (kernel === 'tiled' ? prepareFlashTiledGpu : prepareFlashGpu)(be.gpu, plan, needGrad, (msg) => kernelError(plan, msg));
@@ -236,10 +261,16 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
       const zero = gOut ? null : zeros([B, Hq, Nq, Dv], { device: dev });
       const dOutBuf = bufferOfTensor(be, gOut ?? zero!, 'attention backward');
       const dLseBuf = gLse ? bufferOfTensor(be, gLse, 'attention backward') : null;
+      const cg = plan.capGrad.words > 0 ? zeros([plan.capGrad.words], { device: dev }) : null;
       be.flush();
-      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, bufferOfTensor(be, statsT, 'attention backward'), dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf });
+      flashBackwardGpu(be.gpu, plan, st, bq, bk, bv, ob, bufferOfTensor(be, statsT, 'attention backward'), dOutBuf, dLseBuf, { dq: dq.buf, dk: dk.buf, dv: dv.buf }, cg ? bufferOfTensor(be, cg, 'attention backward') : undefined);
       zero?.dispose();
-      return [dq.t, dk.t, dv.t];
+      const capGrads = caps.map(({ cap, t }) => {
+        const off = plan.capGrad.offsets.get(cap);
+        return off === undefined || !cg ? zeros(t.shape, { device: dev }) : reshape(slice(cg, [off], [t.size]), t.shape);
+      });
+      cg?.dispose();
+      return [dq.t, dk.t, dv.t, ...capGrads];
     };
   } else {
     const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
@@ -255,13 +286,20 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     backward = (gOut, gLse) => {
       const dOut = gOut ? cpuArray(gOut, 'attention backward') : new Float32Array(r.out.length);
       const dLse = gLse ? cpuArray(gLse, 'attention backward') : null;
+      if (caps.length > 0) {
+        // Gradients into captured tensors: the float64 backward, scattering per read of the capture.
+        const capGrads: CaptureGrads = { reads: plan.scoreMod!.captureGradEvaluators(Nq, dims.Nk), out: new Map(caps.map(({ cap, t }) => [cap, new Float64Array(t.size)])) };
+        const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias, capGrads);
+        return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape), ...caps.map(({ cap, t }) => fromHost(dev, Float32Array.from(capGrads.out.get(cap)!), t.shape))];
+      }
       const gr = (fast && allFinite(r.out) && wasmBackwardExact(r.lse, dOut, dLse) ? flashBackwardWasm : flashBackwardCpu)(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
       return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
     };
   }
   // Two autograd nodes: lse's backward only runs when lse feeds the loss.
-  const out = customGrad(outT, 'flashAttention', [q, k, v], (g) => backward(g, null));
-  const lse = customGrad(lseT, 'flashAttentionLse', [q, k, v], (g) => backward(null, g));
+  const inputs = [q, k, v, ...caps.map((c) => c.t)];
+  const out = customGrad(outT, 'flashAttention', inputs, (g) => backward(g, null));
+  const lse = customGrad(lseT, 'flashAttentionLse', inputs, (g) => backward(null, g));
   return { out, lse };
 }
 

@@ -37,6 +37,8 @@ export interface FlashPlan {
   dkv: FlashKernelConfig;
   params: FlashParams;
   aux: Uint32Array;
+  /** Where each captured tensor's gradient sits in the dQ kernel's CGb buffer (capture index -> word), and its size. */
+  capGrad: { offsets: Map<number, number>; words: number };
 }
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
@@ -117,7 +119,7 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
     D, DV, QBLOCK, KBLOCK, hasTable: bm !== null, modsCode: mods.code, hasMask: mods.hasMask, hasScore: mods.hasScore,
     sigmoid: opts.normalize === 'sigmoid',
   };
-  const fwd: FlashKernelConfig = { ...base, BR: QBLOCK <= 64 ? QBLOCK : gcd(QBLOCK, 64), BC: gcd(KBLOCK, bcMax) };
+  const fwd: FlashKernelConfig = { ...base, BR: QBLOCK <= 64 ? QBLOCK : gcd(QBLOCK, 64), BC: gcd(KBLOCK, bcMax), capGradCode: mods.capGradCode };
   const dkv: FlashKernelConfig = { ...base, BR: KBLOCK <= 64 ? KBLOCK : gcd(KBLOCK, 64), BC: gcd(QBLOCK, bcMax) };
   const params: FlashParams = {
     B, Hq, Hkv: dims.Hkv, Nq, Nk, scale: opts.scale, sigBias: opts.sigmoidBias,
@@ -125,5 +127,5 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
     kvNumOff: offs[0] ?? 0, kvIdxOff: offs[1] ?? 0, fullNumOff: offs[2] ?? 0, fullIdxOff: offs[3] ?? 0,
     qNumOff: offs[4] ?? 0, qIdxOff: offs[5] ?? 0, fullQNumOff: offs[6] ?? 0, fullQIdxOff: offs[7] ?? 0, mdBase,
   };
-  return { dims, blockMask: bm, mask, scoreMod: opts.scoreMod, fwd, dkv, params, aux };
+  return { dims, blockMask: bm, mask, scoreMod: opts.scoreMod, fwd, dkv, params, aux, capGrad: { offsets: mods.capGradOffsets, words: mods.capGradWords } };
 }

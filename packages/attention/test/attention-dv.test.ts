@@ -64,6 +64,12 @@ test('Dv != D: flash forward and backward agree with float64 on both devices', a
   }
 });
 
+test("Dv != D: the tiled WebGPU kernel (which stages V like K) refuses it instead of reading past v", async () => {
+  const gpu = await getDevice({ prefer: 'webgpu' });
+  const t = (s: number[]): Tensor => tensor(new Float32Array(s.reduce((a, b) => a * b, 1)), s, { device: gpu });
+  await assert.rejects(attention(t([1, 1, 4, 8]), t([1, 1, 4, 8]), t([1, 1, 4, 3]), { kernel: 'tiled' }), /kernel 'tiled' needs v's head dim/);
+});
+
 test('Dv != D: v must still match k in batch, heads and length', () => {
   const dev = cpuDevice();
   const q = tensor(new Float32Array(2 * 3 * 4), [1, 2, 3, 4], { device: dev });

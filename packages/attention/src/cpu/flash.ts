@@ -166,6 +166,13 @@ export function flashForwardCpu(plan: FlashPlan, q: Float32Array, k: Float32Arra
   return { out, lse };
 }
 
+/** Gradients into a scoreMod's captured tensors: per read, d(score)/d(element) and its flat index. */
+export interface CaptureGrads {
+  reads: { cap: number; partial: ScoreEval; index: ScoreEval }[];
+  /** Capture index -> gradient (float64, row-major like the tensor); accumulated into. */
+  out: Map<number, Float64Array>;
+}
+
 /** Scores of one row in float64 (kept keys only) and the row's softmax statistics. */
 interface RowScores {
   raw: Float64Array;
@@ -230,6 +237,7 @@ function rowStats(row: RowScores, nk: number, sigmoid: boolean, sigBias: number)
 export function flashBackwardCpu(
   plan: FlashPlan, q: Float32Array, k: Float32Array, v: Float32Array, _out: Float32Array, _lse: Float32Array,
   dOut: Float32Array, dLse: Float32Array | null, sigmoid: boolean, sigBias: number,
+  capGrads?: CaptureGrads,
 ): { dq: Float32Array; dk: Float32Array; dv: Float32Array } {
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
   const Dv = plan.dims.Dv ?? D;
@@ -278,6 +286,9 @@ export function flashBackwardCpu(
           } else {
             p = Math.exp(s - m) / l;
             ds = p * (dpRow[j]! - delta);
+          }
+          if (capGrads) {
+            for (const r of capGrads.reads) capGrads.out.get(r.cap)![r.index(row.raw[j]!, b, h, i, j)]! += ds * r.partial(row.raw[j]!, b, h, i, j);
           }
           if (dmod) ds *= dmod(row.raw[j]!, b, h, i, j);
           const c = ds * scale;

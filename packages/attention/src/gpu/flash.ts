@@ -64,8 +64,11 @@ export function flashForwardGpu(
 export function flashBackwardGpu(
   device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer, out: GPUBuffer, fwdStats: GPUBuffer,
   dOut: GPUBuffer, dLse: GPUBuffer | null, outputs?: { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer },
+  /** Zeroed f32 buffer of plan.capGrad.words: gradients into captured tensors are added here. */
+  capGrad?: GPUBuffer,
 ): { dq: GPUBuffer; dk: GPUBuffer; dv: GPUBuffer } {
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
+  if (plan.fwd.capGradCode && !capGrad) throw new Error('internal: the plan sends gradients to captured tensors but no buffer was given');
   const R = B * Hq * Nq;
   const stats = createStorage(device, 3 * R * 4);
   const zeros = dLse ?? createStorage(device, R * 4);
@@ -75,7 +78,7 @@ export function flashBackwardGpu(
   const enc = device.createCommandEncoder();
   const groups = Math.ceil(R / 64);
   encodeDispatch(device, enc, flashPreprocessSource({ D: plan.fwd.DV, sigmoid: plan.fwd.sigmoid }), st.params, st.aux, [out, dOut, fwdStats, zeros, stats], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
-  encodeDispatch(device, enc, flashBackwardDqSource(plan.fwd), st.params, st.aux, [q, k, v, dOut, stats, dq], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
+  encodeDispatch(device, enc, flashBackwardDqSource(plan.fwd), st.params, st.aux, [q, k, v, dOut, stats, dq, ...(plan.fwd.capGradCode ? [capGrad!] : [])], [Math.ceil(Nq / plan.fwd.BR), Hq, B]);
   encodeDispatch(device, enc, flashBackwardDkvSource(plan.dkv), st.params, st.aux, [q, k, v, dOut, stats, dk, dv], [Math.ceil(Nk / plan.dkv.BR), Hkv, B]);
   device.queue.submit([enc.finish()]);
   // Safe to destroy after submit: WebGPU keeps buffers alive until queued work completes.

@@ -29,20 +29,25 @@ const bin = (op: '+' | '-' | '*' | '/', l: Expr, r: Expr): Expr => {
 };
 const call = (fn: string, ...args: Expr[]): Expr => ({ kind: 'call', fn, args: args.map(toFloat), ty: 'float' });
 
-/** A program computing d(scoreMod)/ds: the original locals, then one derivative local per local. */
-export function derivativeProgram(p: Program): Program {
+/**
+ * A program computing d(scoreMod)/ds, or with `target` (an `elem` node of the program) the
+ * derivative with respect to that one read of a captured array: the original locals, then one
+ * derivative local per local.
+ */
+export function derivativeProgram(p: Program, target?: Expr): Program {
   const n = p.locals.length;
   const dl: Expr[] = [];
   const d = (e: Expr): Expr => {
     if (e.ty !== 'float') return ZERO;
     switch (e.kind) {
       case 'var':
-        return e.name === 's' ? ONE : ZERO;
+        return e.name === 's' && !target ? ONE : ZERO;
       case 'local':
         return isZero(dl[e.id]!) ? ZERO : { kind: 'local', id: n + e.id, ty: 'float' };
+      case 'elem':
+        return e === target ? ONE : ZERO;
       case 'num':
       case 'scalar':
-      case 'elem':
         return ZERO;
       case 'cast':
         return ZERO; // int-valued expressions do not depend on s
@@ -247,7 +252,7 @@ function wgslExpr(e: Expr, offs: number[], p: Program, ref: WgslDataRef): string
     case 'elem': {
       const c = p.captures[e.cap]!;
       if (c.kind !== 'tensor') throw new ModError('internal: element of a scalar');
-      const idx = e.indices.map((x, i) => `u32(clamp(${w(x)}, 0i, ${c.shape[i]! - 1}i)) * ${c.strides[i]}u`).join(' + ');
+      const idx = elemIndexWgsl(e, c.shape, c.strides, w);
       const at = `${ref.buf}[${ref.base} + ${offs[e.cap]}u + ${idx}]`;
       return e.ty === 'int' ? `bitcast<i32>(${at})` : `bitcast<f32>(${at})`;
     }
@@ -266,6 +271,42 @@ function wgslExpr(e: Expr, offs: number[], p: Program, ref: WgslDataRef): string
     case 'cast':
       return `f32(${w(e.arg)})`;
   }
+}
+
+/** Flat u32 offset of a captured-array read, each index clamped into its dim (as WGSL must). */
+function elemIndexWgsl(e: Expr & { kind: 'elem' }, shape: readonly number[], strides: readonly number[], w: (x: Expr) => string): string {
+  return e.indices.map((x, i) => `u32(clamp(${w(x)}, 0i, ${shape[i]! - 1}i)) * ${strides[i]}u`).join(' + ');
+}
+
+/** Every read of a captured array in a program (locals first, then the body), in a stable order. */
+export function elemReads(p: Program): (Expr & { kind: 'elem' })[] {
+  const out: (Expr & { kind: 'elem' })[] = [];
+  const walk = (e: Expr): void => {
+    switch (e.kind) {
+      case 'elem': out.push(e); e.indices.forEach(walk); return;
+      case 'unary': case 'cast': walk(e.arg); return;
+      case 'binary': walk(e.left); walk(e.right); return;
+      case 'cond': walk(e.test); walk(e.then); walk(e.else); return;
+      case 'call': e.args.forEach(walk); return;
+      default: return;
+    }
+  };
+  p.locals.forEach((l) => walk(l.value));
+  walk(p.body);
+  return out;
+}
+
+/** A program whose value is the flat element index a read of a captured array uses. */
+export function elemIndexProgram(p: Program, e: Expr & { kind: 'elem' }): Program {
+  const c = p.captures[e.cap]!;
+  if (c.kind !== 'tensor') throw new ModError('internal: element of a scalar');
+  let body: Expr | null = null;
+  e.indices.forEach((x, i) => {
+    const clamped: Expr = { kind: 'call', fn: 'min', args: [{ kind: 'call', fn: 'max', args: [x, { kind: 'num', value: 0, ty: 'int' }], ty: 'int' }, { kind: 'num', value: c.shape[i]! - 1, ty: 'int' }], ty: 'int' };
+    const term: Expr = { kind: 'binary', op: '*', left: clamped, right: { kind: 'num', value: c.strides[i]!, ty: 'int' }, ty: 'int' };
+    body = body ? { kind: 'binary', op: '+', left: body, right: term, ty: 'int' } : term;
+  });
+  return { ...p, body: body! };
 }
 
 const WGSL_TY = { bool: 'bool', int: 'i32', float: 'f32' } as const;
@@ -301,10 +342,10 @@ export function packCaptures(p: Program, out: Uint32Array, at: number): number[]
  * score: fn name(s: f32, b, h, q, k, qoff: i32) -> f32. `offs` are capture offsets relative to
  * `ref.base` plus `at` (the program's start in the data region).
  */
-export function programToWgsl(p: Program, name: string, ref: WgslDataRef, offs: number[], at: number): string {
+export function programToWgsl(p: Program, name: string, ref: WgslDataRef, offs: number[], at: number, intResult = false): string {
   const absOffs = offs.map((o) => o + at);
   const params = (p.role === 'mask' ? '' : 's: f32, ') + 'b: i32, h: i32, q: i32, k: i32, qoff: i32';
-  const ret = p.role === 'mask' ? 'bool' : 'f32';
+  const ret = p.role === 'mask' ? 'bool' : intResult ? 'i32' : 'f32';
   const lines = p.locals.map((l, i) => `  let l${i}: ${WGSL_TY[l.value.ty]} = ${wgslExpr(l.value, absOffs, p, ref)};`);
   // Silence "unused" by touching every parameter once (WGSL does not warn, but keeps lets tidy).
   return `fn ${name}(${params}) -> ${ret} {\n${lines.join('\n')}${lines.length ? '\n' : ''}  return ${wgslExpr(p.body, absOffs, p, ref)};\n}\n`;

@@ -36,7 +36,24 @@ export type NestedNumbers = readonly number[] | readonly NestedNumbers[];
  * What `captures` may hold: numbers, booleans, Int32Array / Float32Array (1-D), nested number
  * arrays (int32 when every value is an integer, else float32), or a CaptureArray.
  */
-export type CaptureValue = number | boolean | Int32Array | Float32Array | NestedNumbers | CaptureArray;
+export type CaptureValue = number | boolean | Int32Array | Float32Array | NestedNumbers | CaptureArray | CaptureTensor;
+
+/**
+ * A float32 tensor of @attnlab/tensor (structurally): attention() reads its values at each call,
+ * and when it requires grad the scoreMod's gradient flows into it (learnable ALiBi slopes,
+ * relative-bias tables), as FlexAttention's score_mod gives captured buffers.
+ */
+export interface CaptureTensor {
+  readonly shape: readonly number[];
+  readonly dtype: string;
+  readonly requiresGrad: boolean;
+  data(): Promise<ArrayLike<number>>;
+}
+
+export function isCaptureTensor(v: unknown): v is CaptureTensor {
+  const t = v as Partial<CaptureTensor> | null;
+  return typeof t === 'object' && t !== null && Array.isArray(t.shape) && typeof t.data === 'function' && typeof t.requiresGrad === 'boolean';
+}
 
 function flattenNested(name: string, v: NestedNumbers): { shape: number[]; flat: number[] } {
   const shape: number[] = [];
@@ -61,7 +78,7 @@ function flattenNested(name: string, v: NestedNumbers): { shape: number[]; flat:
 
 export type Capture =
   | { name: string; kind: 'scalar'; ty: Ty; value: number }
-  | { name: string; kind: 'tensor'; ty: 'int' | 'float'; shape: number[]; strides: number[]; data: Int32Array | Float32Array };
+  | { name: string; kind: 'tensor'; ty: 'int' | 'float'; shape: number[]; strides: number[]; data: Int32Array | Float32Array; source?: CaptureTensor };
 
 export interface Program {
   /** 'mask' returns bool, 'score' returns a number (f32). */
@@ -85,6 +102,15 @@ function normalizeCapture(name: string, v: CaptureValue): Capture {
   let shape: number[];
   let dtype: 'int32' | 'float32';
   let src: ArrayLike<number>;
+  if (isCaptureTensor(v)) {
+    if (v.dtype !== 'float32') throw new ModError(`captured tensor '${name}' must be float32, got ${v.dtype}`);
+    const shp = [...v.shape];
+    if (shp.length === 0 || shp.some((d) => !Number.isInteger(d) || d < 1)) throw new ModError(`captured tensor '${name}' has shape [${shp.join(', ')}]; use a tensor of rank >= 1 with no empty dim`);
+    const size = shp.reduce((a, b) => a * b, 1);
+    const strides = shp.map((_, i) => shp.slice(i + 1).reduce((a, b) => a * b, 1));
+    // Values are read by attention() at each call; zeros until then.
+    return { name, kind: 'tensor', ty: 'float', shape: shp, strides, data: new Float32Array(size), source: v };
+  }
   if (v instanceof Int32Array || v instanceof Float32Array) {
     shape = [v.length];
     dtype = v instanceof Int32Array ? 'int32' : 'float32';

@@ -1,6 +1,6 @@
 import { ModError } from './parse.js';
-import { compileProgram, type CaptureValue, type Program, type VarName } from './ir.js';
-import { MODS_PRELUDE_WGSL, captureWords, derivativeProgram, packCaptures, programToJs, programToWgsl, type WgslDataRef } from './emit.js';
+import { compileProgram, type CaptureTensor, type CaptureValue, type Program, type VarName } from './ir.js';
+import { MODS_PRELUDE_WGSL, captureWords, derivativeProgram, elemIndexProgram, elemReads, packCaptures, programToJs, programToWgsl, type WgslDataRef } from './emit.js';
 
 export type MaskFn = (b: number, h: number, q: number, k: number) => boolean;
 export type ScoreFn = (s: number, b: number, h: number, q: number, k: number) => number;
@@ -174,6 +174,47 @@ export class ScoreMod {
     this.name = name;
   }
 
+  /** Captured tensors, by capture index (attention() reads them at each call). */
+  get tensorCaptures(): { cap: number; name: string; tensor: CaptureTensor }[] {
+    const out: { cap: number; name: string; tensor: CaptureTensor }[] = [];
+    this.prog.captures.forEach((c, cap) => {
+      if (c.kind === 'tensor' && c.source) out.push({ cap, name: c.name, tensor: c.source });
+    });
+    return out;
+  }
+
+  /** The same mod with the given captured tensors' current values (capture index -> values). */
+  withCaptureData(values: Map<number, ArrayLike<number>>): ScoreMod {
+    const captures = this.prog.captures.map((c, i) => {
+      const v = values.get(i);
+      if (!v || c.kind !== 'tensor') return c;
+      if (v.length !== c.data.length) throw new ModError(`captured tensor '${c.name}' now has ${v.length} values, compiled for ${c.data.length}`);
+      return { ...c, data: Float32Array.from(v) };
+    });
+    return new ScoreMod({ ...this.prog, captures }, this.name);
+  }
+
+  /**
+   * For each read of a captured tensor that requires grad: its capture, and evaluators of
+   * d(score)/d(that element) and of the flat element index, for Nq, Nk.
+   */
+  captureGradEvaluators(nq: number, nk: number): { cap: number; partial: ScoreFn; index: ScoreFn }[] {
+    const qoff = nk - nq;
+    return this.captureReads().map(({ cap, partial, index }) => ({
+      cap, partial: programToJs(partial, qoff) as ScoreFn, index: programToJs(index, qoff) as ScoreFn,
+    }));
+  }
+
+  /** @internal Derivative and index programs per read of a captured tensor that requires grad. */
+  captureReads(): { cap: number; partial: Program; index: Program }[] {
+    return elemReads(this.prog)
+      .filter((e) => {
+        const c = this.prog.captures[e.cap]!;
+        return c.kind === 'tensor' && c.source?.requiresGrad === true;
+      })
+      .map((e) => ({ cap: e.cap, partial: derivativeProgram(this.prog, e), index: elemIndexProgram(this.prog, e) }));
+  }
+
   /** [value, d/ds] evaluators for given Nq, Nk. */
   evaluators(nq: number, nk: number): [ScoreFn, ScoreFn] {
     const qoff = nk - nq;
@@ -279,6 +320,15 @@ export function perHead(masks: MaskLike[]): MaskMod {
 export interface WgslMods {
   /** WGSL functions: mask_mod(b,h,q,k,qoff) -> bool, score_mod(s,...) -> f32, score_mod_grad(s,...) -> f32. */
   code: string;
+  /**
+   * `cap_grads(ds, s, b, h, q, k, qoff)`: adds ds * d(score)/d(element) for every read of a captured
+   * tensor that requires grad into `CGb` (array<atomic<u32>>, float bits) at `capGradOffsets`;
+   * '' when there is none. Only the kernel that declares CGb includes it.
+   */
+  capGradCode: string;
+  /** Word offset in CGb of each capture's gradient (by capture index), and the total words. */
+  capGradOffsets: Map<number, number>;
+  capGradWords: number;
   /** Capture words to upload at `ref.base`. */
   data: Uint32Array;
   hasMask: boolean;
@@ -321,12 +371,51 @@ export function wgslMods(mask: MaskMod | null, score: ScoreMod | null, ref: Wgsl
     const expr = emitNode(mask.node);
     code.push(`fn mask_mod(b: i32, h: i32, q: i32, k: i32, qoff: i32) -> bool {\n  return ${expr};\n}\n`);
   }
+  const capGrad: string[] = [];
+  const capGradOffsets = new Map<number, number>();
+  let capGradWords = 0;
   if (score) {
+    let scoreAt = 0;
+    let scoreOffs: number[] = [];
     for (const [p, name] of [[score.prog, 'score_mod'], [score.grad, 'score_mod_grad']] as const) {
       const offs = packCaptures(p, data, at);
       code.push(programToWgsl(p, name, ref, offs, at));
+      if (p === score.prog) {
+        scoreAt = at;
+        scoreOffs = offs;
+      }
       at += captureWords(p);
     }
+    const reads = score.captureReads();
+    for (const r of reads) {
+      if (capGradOffsets.has(r.cap)) continue;
+      const c = score.prog.captures[r.cap]!;
+      capGradOffsets.set(r.cap, capGradWords);
+      capGradWords += c.kind === 'tensor' ? c.data.length : 1;
+    }
+    if (reads.length) {
+      // The partial and index programs share the score program's captures (same data words).
+      reads.forEach((r, i) => {
+        capGrad.push(programToWgsl(r.partial, `cap_part_${i}`, ref, scoreOffs, scoreAt));
+        capGrad.push(programToWgsl(r.index, `cap_index_${i}`, ref, scoreOffs, scoreAt, true));
+      });
+      capGrad.push(`// Float add through compare-exchange (WGSL has no float atomics).
+fn cap_atomic_add(i: u32, v: f32) {
+  var old = atomicLoad(&CGb[i]);
+  loop {
+    let r = atomicCompareExchangeWeak(&CGb[i], old, bitcast<u32>(bitcast<f32>(old) + v));
+    if (r.exchanged) { break; }
+    old = r.old_value;
   }
-  return { code: code.length ? [MODS_PRELUDE_WGSL, ...code].join('\n') : '', data, hasMask: mask !== null, hasScore: score !== null };
+}
+fn cap_grads(ds: f32, s: f32, b: i32, h: i32, q: i32, k: i32, qoff: i32) {
+${reads.map((r, i) => `  cap_atomic_add(${capGradOffsets.get(r.cap)}u + u32(cap_index_${i}(s, b, h, q, k, qoff)), ds * cap_part_${i}(s, b, h, q, k, qoff));`).join('\n')}
+}
+`);
+    }
+  }
+  return {
+    code: code.length ? [MODS_PRELUDE_WGSL, ...code].join('\n') : '', data, hasMask: mask !== null, hasScore: score !== null,
+    capGradCode: capGrad.join('\n'), capGradOffsets, capGradWords,
+  };
 }

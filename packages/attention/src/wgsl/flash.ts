@@ -35,6 +35,8 @@ export interface FlashKernelConfig {
   hasMask: boolean;
   hasScore: boolean;
   sigmoid: boolean;
+  /** `cap_grads` (wgslMods' capGradCode) when a captured tensor wants a gradient; '' otherwise. */
+  capGradCode?: string;
 }
 
 /** Uniform params shared by all flash kernels (16 x u32). */
@@ -340,18 +342,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /**
  * Probability and d(score) of one element given the raw score, the row's m and log(sum), and
- * delta'. Returns vec3(p, ds_raw, 1), or vec3(0) for a score of -Infinity (excluded, like a mask).
+ * delta'. Returns vec4(p, ds_raw, 1, ds) (ds: the gradient of the modified score), or vec4(0) for a
+ * score of -Infinity (excluded, like a mask).
  */
 function gradElem(c: FlashKernelConfig): string {
   return `
-fn p_ds(raw: f32, m: f32, ll: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec3<f32> {
+fn p_ds(raw: f32, m: f32, ll: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec4<f32> {
   let s = mod_score(raw, b, h, q, k);
-  if (is_ninf(s)) { return vec3<f32>(0.0f); }
+  if (is_ninf(s)) { return vec4<f32>(0.0f); }
   ${c.sigmoid ? `let p = sigm(s + P.sig_bias);
   let ds = (dp - delta) * p * (1.0f - p);` : `let e = (s - m) - ll;
   let p = select(exp(e), nan_f32(), is_nan(e));
   let ds = p * (dp - delta);`}
-  return vec3<f32>(p, ds * mod_grad(raw, b, h, q, k), 1.0f);
+  return vec4<f32>(p, ds * mod_grad(raw, b, h, q, k), 1.0f, ds);
 }
 `;
 }
@@ -362,12 +365,16 @@ export function flashBackwardDqSource(c: FlashKernelConfig): KernelSource {
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
     { name: 'DOb', access: 'read' as const }, { name: 'Sb', access: 'read' as const }, { name: 'DQb', access: 'read_write' as const },
   ];
-  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  // Gradients into captured tensors are summed here (float bits in atomics), one add per score.
+  const capGrad = c.capGradCode ?? '';
+  if (capGrad) buffers.push({ name: 'CGb', access: 'read_write' as const });
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${b.name === 'CGb' ? 'array<atomic<u32>>' : 'array<f32>'};`).join('\n');
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
 ${tableFns(c)}
 ${gradElem(c)}
+${capGrad}
 var<workgroup> Ks: array<f32, ${c.BC * c.D}>;
 var<workgroup> Vs: array<f32, ${c.BC * c.DV}>;
 var<workgroup> wg_u: array<u32, 3>;
@@ -439,6 +446,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (g.z != 0.0f) {
               let c = g.y * P.scale;
               for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
+              ${capGrad ? 'cap_grads(g.w, dot * P.scale, i32(b), i32(h), i32(row), i32(kk), P.qoff);' : ''}
             }
           }
         }
