@@ -91,7 +91,9 @@ export function flashBackwardWasm(
             const partial = t < nPartial && maskF !== null;
             w.qk((oQ + q0 * D) * 4, (oK + k0 * D) * 4, oS * 4, rows, keys, D, scale);
             w.qk((oDO + q0 * D) * 4, (oV + k0 * D) * 4, oDP * 4, rows, keys, D, 1);
-            for (let i = 0; i < rows; i++) {
+            if (!partial && !modF && !dmodF && !sigmoid) {
+              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale);
+            } else for (let i = 0; i < rows; i++) {
               const L = lse[(b * Hq + h) * Nq + q0 + i]!;
               const di = delta[i]!;
               const so = i * keys;
@@ -129,4 +131,34 @@ export function flashBackwardWasm(
     }
   }
   return { dq, dk, dv };
+}
+
+/**
+ * The common tile (softmax, no mask inside it, no score mod) as a small function of typed arrays
+ * and numbers, which V8 optimises once: P = exp(S - L), dS = P ⊙ (dP - δ) · scale, and Pᵀ, dSᵀ.
+ */
+function softmaxTileGrad(
+  mem: Float32Array, oS: number, oDP: number, oDS: number, oPT: number, oDST: number, rows: number, keys: number,
+  lse: Float32Array, lseAt: number, delta: Float64Array, scale: number,
+): void {
+  for (let i = 0; i < rows; i++) {
+    const L = lse[lseAt + i]!;
+    const so = i * keys;
+    if (L === -Infinity) {
+      for (let j = 0; j < keys; j++) {
+        mem[oDS + so + j] = 0;
+        mem[oPT + j * rows + i] = 0;
+        mem[oDST + j * rows + i] = 0;
+      }
+      continue;
+    }
+    const di = delta[i]!;
+    for (let j = 0; j < keys; j++) {
+      const p = Math.exp(mem[oS + so + j]! - L);
+      const ds = p * (mem[oDP + so + j]! - di) * scale;
+      mem[oDS + so + j] = ds;
+      mem[oPT + j * rows + i] = p;
+      mem[oDST + j * rows + i] = ds;
+    }
+  }
 }
