@@ -93,8 +93,11 @@ function matmulRate() {
   return { gflops: flops / best / 1e9, cpuGflops: flops / bestCpu / 1e9 };
 }
 
-/** Dispatches per training step on WebGPU: tensor kernels (the backend's counter) and all passes. */
-async function webgpuDispatches(r) {
+/**
+ * Dispatches per training step on WebGPU: tensor kernels (the backend's counter) and all passes.
+ * `batch` overrides the recipe's batch (the count does not depend on it; the MQAR records show both).
+ */
+async function webgpuDispatches(r, batch = r.batch) {
   const dev = await getDevice({ prefer: 'webgpu' });
   const be = dev.backend;
   // Count every compute pass's dispatch (attention kernels encode their own passes).
@@ -117,7 +120,7 @@ async function webgpuDispatches(r) {
     const t0 = be.dispatches;
     const a0 = all;
     const t = performance.now();
-    await train(model, task, { steps, batchSize: r.batch, lr: 1e-3, seed: 2, progressLine: false });
+    await train(model, task, { steps, batchSize: batch, lr: 1e-3, seed: 2, progressLine: false });
     return { adapter: dev.adapter, tensorDispatchesPerStep: (be.dispatches - t0) / steps, dispatchesPerStep: (all - a0) / steps, msFirstStep: (performance.now() - t) / steps };
   } finally {
     proto.dispatchWorkgroups = original;
@@ -130,8 +133,13 @@ export async function run() {
   const load = loadavg().map((x) => +x.toFixed(2));
   const cpuAdapter = cpuDevice().adapter;
   const records = [];
+  // Each record is printed as it is made, so a long run's figures survive an interruption.
+  const log = (rec) => {
+    records.push(rec);
+    console.log(`train bench: ${JSON.stringify(rec)}`);
+  };
   const mm = matmulRate();
-  records.push({ name: 'CPU device matmul n=1024', adapter: cpuAdapter, threads: 1, gflops: round(mm.gflops, 2), cpuGflops: round(mm.cpuGflops, 2), loadAverage: load });
+  log({ name: 'CPU device matmul n=1024', adapter: cpuAdapter, threads: 1, gflops: round(mm.gflops, 2), cpuGflops: round(mm.cpuGflops, 2), loadAverage: load });
   const noTorch = torchAvailable();
   for (const [name, r] of Object.entries(recipes)) {
     const fpt = flopsPerToken(r.model, r.seq);
@@ -142,7 +150,7 @@ export async function run() {
       theirs[threads] = noTorch ? null : torchRun(r, threads);
       const o = ours[threads];
       const t = theirs[threads];
-      records.push({
+      log({
         name: `${name} training`, adapter: cpuAdapter, threads, batch: r.batch, seq: r.seq,
         attnlabTokensPerSecond: round(o.tokensPerSecond), attnlabCpuTokensPerSecond: round(o.cpuTokensPerSecond), attnlabMsPerStep: round(o.msPerStep),
         pytorchTokensPerSecond: t ? round(t.tokensPerSecond) : 'not available', pytorchCpuTokensPerSecond: t ? round(t.cpuTokensPerSecond) : 'not available',
@@ -155,7 +163,7 @@ export async function run() {
         loadAverage: loadavg().map((x) => +x.toFixed(2)),
       });
     }
-    records.push({
+    log({
       name: `${name} two-thread speedup`, adapter: cpuAdapter,
       attnlab: round(ours[2].tokensPerSecond / ours[1].tokensPerSecond, 2),
       // CPU time per step of all threads together: 1 thread / 2 threads near 1 means the work is
@@ -166,12 +174,14 @@ export async function run() {
       loadAverage: loadavg().map((x) => +x.toFixed(2)),
     });
   }
-  for (const [name, r] of Object.entries(recipes)) {
+  // SwiftShader is slow: the LM step is counted at batch 1 (the MQAR records show the count does not change with the batch).
+  const gpuRuns = [['mqar-softmax', recipes['mqar-softmax'], recipes['mqar-softmax'].batch], ['mqar-softmax', recipes['mqar-softmax'], 1], ['lm', recipes.lm, 1]];
+  for (const [name, r, batch] of gpuRuns) {
     try {
-      const d = await webgpuDispatches(r);
-      records.push({ name: `${name} WebGPU training step`, adapter: d.adapter, dispatchesPerStep: d.dispatchesPerStep, tensorDispatchesPerStep: d.tensorDispatchesPerStep, msFirstStep: round(d.msFirstStep) });
+      const d = await webgpuDispatches(r, batch);
+      log({ name: `${name} WebGPU training step`, adapter: d.adapter, batch, dispatchesPerStep: d.dispatchesPerStep, tensorDispatchesPerStep: d.tensorDispatchesPerStep, msFirstStep: round(d.msFirstStep) });
     } catch (e) {
-      records.push({ name: `${name} WebGPU training step`, adapter: 'none', error: e.message });
+      log({ name: `${name} WebGPU training step`, adapter: 'none', batch, error: e.message });
     }
   }
   return records;
