@@ -1,0 +1,52 @@
+/**
+ * @attnlab/heads: head-level methods as a plugin. The shared core: `scores` (head scores over a
+ * model and prompts, each a [layers, heads] tensor with a heatmap) and `sweeps` (head ablation
+ * with random baselines and bootstrap intervals); one folder per paper on top (retrieval-head:
+ * H1). Importing it in a notebook activates `attnlabPlugin`, which registers the scores by name
+ * (ctx.registerScore) so widgets and `%scores` find them; outside a kernel call `registerScores()`.
+ */
+import { registerScore, type Transformer } from '@attnlab/models';
+import type { Tensor } from '@attnlab/tensor';
+import { HeadsError } from './errors.js';
+import { headScore, SCORE_DESCRIPTIONS, SCORE_NAMES, type ScoreName } from './scores/head-scores.js';
+import type { PromptInput } from './scores/prompts.js';
+
+export * from './scores/index.js';
+export * from './sweeps/index.js';
+export * as retrievalHead from './retrieval-head/index.js';
+export { HeadsError } from './errors.js';
+
+/** A registered score: compute(model, { prompts, requireCorrect? }). */
+export interface RegisteredScore {
+  description: string;
+  compute(model: Transformer, options?: Record<string, unknown>): Promise<Tensor>;
+}
+
+function registered(name: ScoreName): RegisteredScore {
+  return {
+    description: SCORE_DESCRIPTIONS[name],
+    compute: (model, options = {}) => {
+      const prompts = (options['prompts'] ?? options['tokens']) as PromptInput | undefined;
+      if (!prompts) throw new HeadsError(`score '${name}'`, 'options.prompts is required (a task Batch or rows of token ids)');
+      return headScore(model, name, prompts, { ...(options['requireCorrect'] === false ? { requireCorrect: false } : {}) });
+    },
+  };
+}
+
+/** The plugin context method used (a structural subset of the kernel's PluginContext). */
+interface Context {
+  registerScore(name: string, score: RegisteredScore): unknown;
+}
+
+export const attnlabPlugin = {
+  id: '@attnlab/heads',
+  activate(ctx: Context): void {
+    for (const n of SCORE_NAMES) ctx.registerScore(n, registered(n));
+  },
+};
+
+/** Register the scores directly in @attnlab/models' registry (scripts, tests); returns one disposable. */
+export function registerScores(): { dispose(): void } {
+  const ds = SCORE_NAMES.map((n) => registerScore(n, registered(n)));
+  return { dispose: () => ds.forEach((d) => d.dispose()) };
+}
