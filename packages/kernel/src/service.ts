@@ -138,8 +138,9 @@ let uncaughtTarget: KernelCore | null = null;
  * worker, when the service starts.
  */
 function catchUncaught(): void {
-  const proc = (globalThis as { process?: { on?(ev: string, cb: (e: unknown) => void): void } }).process;
-  if (proc?.on) {
+  const proc = (globalThis as { process?: { versions?: { node?: string }; on?(ev: string, cb: (e: unknown) => void): void } }).process;
+  // Node itself, not a bundler's process shim (whose on() does nothing).
+  if (typeof proc?.versions?.node === 'string' && proc.on) {
     proc.on('uncaughtException', (e) => uncaughtTarget?.reportUncaught(e));
     return;
   }
