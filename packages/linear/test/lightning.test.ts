@@ -149,6 +149,8 @@ test("model: 'lightning' on some heads decodes through the KV cache (state carri
     }
     assert.ok(bytes.every((b) => b === bytes[0] && b > 0), `state bytes constant: ${bytes.join(', ')}`);
     assert.equal(cache.kept(0, 0, 1), 20, 'the softmax head keeps every token');
+    lightning.disposeStates(cache);
+    assert.equal(stateBytes(cache), 0, 'disposeStates frees every state of the cache');
   } finally {
     reg.dispose();
   }

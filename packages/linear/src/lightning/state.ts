@@ -47,3 +47,14 @@ export function stateOnlyPolicy(): KVPolicy {
     },
   };
 }
+
+/**
+ * Dispose every recurrent state held for a cache (KVCache.dispose does not know about them; on
+ * WebGPU their buffers are freed here, not by the garbage collector).
+ */
+export function disposeStates(cache: KVCache): void {
+  const m = states.get(cache);
+  if (!m) return;
+  for (const t of m.values()) if (!t.isDisposed) t.dispose();
+  states.delete(cache);
+}
