@@ -15,6 +15,7 @@ export * as neighborhood from './neighborhood/index.js';
 export * as s2 from './s2-attention/index.js';
 export * as powerAttention from './power-attention/index.js';
 export * as maskAlgebra from './mask-algebra/index.js';
+export * as orion from './orion/index.js';
 export * as stats from './common/index.js';
 
 /** The variants this package adds. */
