@@ -7,7 +7,7 @@
  */
 import { concat, customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
 import { featureDim, featurize, featurizeBackward, type FeatureMap } from './reference/linear.js';
-import { linearCore, linearCoreBackward, type Arr } from './cpu/linear-core.js';
+import { linearCore, linearCoreBackward, withOnes, type Arr } from './cpu/linear-core.js';
 import { elu1Wasm, linearWasmAvailable } from './cpu/linear-wasm.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { featurizeTensor, linearAttentionGpu, logDecayTensor } from './linear-gpu.js';
@@ -71,7 +71,7 @@ function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number,
   const out = f32 ? new Float32Array(n) : new Float64Array(n);
   if (map === 'identity') out.set(x);
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
-  else if (f32) out.set(elu1Wasm(x));
+  else if (f32) elu1Wasm(x, out as Float32Array);
   else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
   if (map !== 'elu1' || !rescale) return out;
   for (let r = 0; r < rows; r++) {
@@ -223,9 +223,9 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const f32 = mode === 'chunk' && linearWasmAvailable();
   const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1', f32);
   const fk = featurizeAll(map, ka, rows, D, scale, F, false, f32);
-  const vp = f32 ? new Float32Array(rows * W) : new Float64Array(rows * W);
-  if (normalize) for (let r = 0; r < rows; r++) { for (let w = 0; w < Dv; w++) vp[r * W + w] = va[r * Dv + w]!; vp[r * W + Dv] = 1; }
-  else vp.set(va);
+  // v' = [v, 1] when normalising: the cores take v with an implicit ones column; [v, 1] itself
+  // is built only for the backward.
+  const vIn: Arr = f32 ? va : Float64Array.from(va);
   // Log decay per row: log lambda_h + gate.
   const la = new Float64Array(rows);
   for (let bh = 0; bh < BH; bh++) {
@@ -234,7 +234,7 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   }
   const outScale = map === 'taylor2' ? 1 : scale;
   const cdims = { BH, N, F, W };
-  const { y, S } = linearCore(mode, fq, fk, vp, la, s0, cdims, outScale, C);
+  const { y, S } = linearCore(mode, fq, fk, vIn, la, s0, cdims, outScale, C, false, normalize);
   const out = new Float32Array(rows * Dv);
   for (let r = 0; r < rows; r++) {
     const den = normalize ? y[r * W + Dv]! : 1;
@@ -272,6 +272,7 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
       }
       dy[r * W + Dv] = -dot / (den * den);
     }
+    const vp = normalize ? withOnes(vIn, rows, Dv) : vIn;
     const gr = linearCoreBackward(fq, fk, vp, la, s0, S, dy, Float64Array.from(gAll.subarray(nO)), cdims, outScale, C, { dvCols: Dv, needDS0: s0t !== null });
     const dvW = gr.dv.length / rows;
     const dv = new Float32Array(rows * Dv);

@@ -26,8 +26,13 @@ async function time2(fn, { reps }) {
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
   }
+  return stats(wall, cpu);
+}
+
+/** Medians, and minima (the least disturbed run: other jobs only ever add time). */
+function stats(wall, cpu) {
   const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { wall: med(wall), cpu: med(cpu) };
+  return { wall: med(wall), cpu: med(cpu), wallMin: Math.min(...wall), cpuMin: Math.min(...cpu) };
 }
 
 /** Backward alone: time2 around loss.backward() of a fresh forward. */
@@ -45,8 +50,7 @@ async function timeBackward(forward, { reps }) {
     const c = process.cpuUsage(c0);
     cpus.push((c.user + c.system) / 1000);
   }
-  const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { wall: med(walls), cpu: med(cpus) };
+  return stats(walls, cpus);
 }
 
 /** One record per N: flash and linear forward and backward alone (ms, wall and CPU). */
@@ -57,9 +61,9 @@ export async function linearCpuRows(Ns, { modes = ['chunk'], flashUpTo = 16384, 
   for (const N of Ns) {
     const shape = [1, H, N, D];
     const [qa, ka, va, ga] = [1, 2, 3, 4].map((s) => rand(H * N * D, s));
-    const reps = N <= 2048 ? 5 : N <= 8192 ? 3 : 1;
+    const reps = N <= 2048 ? 5 : 3;
     const row = { N };
-    const put = (name, t) => { row[name] = t.wall; row[`${name}Cpu`] = t.cpu; };
+    const put = (name, t) => { row[name] = t.wall; row[`${name}Cpu`] = t.cpu; row[`${name}CpuMin`] = t.cpuMin; };
     if (N <= flashUpTo) {
       const [q, k, v] = [qa, ka, va].map((a) => tensor(a, shape, { device: dev }));
       put('flash', await time2(async () => { const r = await attention(q, k, v, { mask: causal() }); r.out.dispose(); r.lse.dispose(); }, { reps }));
@@ -77,14 +81,17 @@ export async function linearCpuRows(Ns, { modes = ['chunk'], flashUpTo = 16384, 
       }, { reps: Math.min(reps, 3) }));
       row[`${mode}BwdOverFwd`] = +(row[`${mode}Bwd`] / row[`${mode}Fwd`]).toFixed(3);
       row[`${mode}BwdOverFwdCpu`] = +(row[`${mode}BwdCpu`] / row[`${mode}FwdCpu`]).toFixed(3);
+      row[`${mode}BwdOverFwdCpuMin`] = +(row[`${mode}BwdCpuMin`] / row[`${mode}FwdCpuMin`]).toFixed(3);
     }
     if (row.flash && row.chunkFwd) {
       row.chunkOverFlash = +(row.chunkFwd / row.flash).toFixed(3);
       row.chunkOverFlashCpu = +(row.chunkFwdCpu / row.flashCpu).toFixed(3);
+      row.chunkOverFlashCpuMin = +(row.chunkFwdCpuMin / row.flashCpuMin).toFixed(3);
     }
     if (row.chunkFwd) {
       row.chunkUsPerToken = +((row.chunkFwd * 1000) / N).toFixed(3);
       row.chunkUsPerTokenCpu = +((row.chunkFwdCpu * 1000) / N).toFixed(3);
+      row.chunkUsPerTokenCpuMin = +((row.chunkFwdCpuMin * 1000) / N).toFixed(3);
     }
     rows.push(row);
     log(JSON.stringify(row));

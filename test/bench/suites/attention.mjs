@@ -127,8 +127,8 @@ async function linearSuite(records) {
   if (rows.length > 1) {
     records.push({
       ...base, name: 'linear chunk per-token time spread (max/min - 1) over N',
-      spread: spread('chunkUsPerToken'), spreadCpu: spread('chunkUsPerTokenCpu'),
-      points: rows.map((r) => [r.N, r.chunkUsPerToken, r.chunkUsPerTokenCpu]),
+      spread: spread('chunkUsPerToken'), spreadCpu: spread('chunkUsPerTokenCpu'), spreadCpuMin: spread('chunkUsPerTokenCpuMin'),
+      points: rows.map((r) => [r.N, r.chunkUsPerToken, r.chunkUsPerTokenCpu, r.chunkUsPerTokenCpuMin]),
     });
   }
 }

@@ -37,12 +37,13 @@ export interface CoreResult {
 
 /**
  * `reverse` (chunk mode): time runs backwards, row N-1-u at run position u; `a` is in run order
- * and y comes back in row order.
+ * and y comes back in row order. `vOnes`: v has W - 1 columns, the last one is implicitly 1.
  */
-export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false): CoreResult {
+export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false, vOnes = false): CoreResult {
   // The chunk form runs on the WebAssembly SIMD kernels where they exist (float32).
-  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C, reverse);
+  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C, reverse, vOnes);
   const { BH, N, F, W } = d;
+  if (vOnes) return linearCore(mode, q, k, withOnes(v, BH * N, W - 1), a, s0, d, scale, C, reverse);
   if (reverse) {
     const r = linearCore(mode, flipRows(q, BH, N, F), flipRows(k, BH, N, F), flipRows(v, BH, N, W), a, s0, d, scale, C);
     return { y: flipRows(r.y, BH, N, W), S: r.S };
@@ -148,6 +149,16 @@ function rowTimesState(q: Arr, qo: number, c: number, S: Arr, y: Arr, yo: number
     const qf = q[qo + f]! * c;
     if (qf !== 0) axpy(y, yo, qf, S, f * W, W);
   }
+}
+
+/** [x, 1]: rows of `width` columns with a column of ones appended. */
+export function withOnes(x: Arr, rows: number, width: number): Arr {
+  const o = like(x, rows * (width + 1));
+  for (let r = 0; r < rows; r++) {
+    o.set(x.subarray(r * width, (r + 1) * width), r * (width + 1));
+    o[r * (width + 1) + width] = 1;
+  }
+  return o;
 }
 
 /** The first `w` of every `width` columns. */

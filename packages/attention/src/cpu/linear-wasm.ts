@@ -31,12 +31,11 @@ function reserve(w: Kernels, bytes: number): Float32Array {
   return new Float32Array(w.memory.buffer);
 }
 
-/** elu1 (x > 0 ? x + 1 : e^x) of every element, in SIMD blocks of 64K floats. */
-export function elu1Wasm(x: Float32Array): Float32Array {
+/** elu1 (x > 0 ? x + 1 : e^x) of every element into `out`, in SIMD blocks of 64K floats. */
+export function elu1Wasm(x: Float32Array, out: Float32Array): Float32Array {
   const w = kernels()!;
   const block = 1 << 16;
   const mem = reserve(w, block * 4);
-  const out = new Float32Array(x.length);
   for (let i = 0; i < x.length; i += block) {
     const n = Math.min(block, x.length - i);
     mem.set(x.subarray(i, i + n), 0);
@@ -57,9 +56,10 @@ export function linearWasmAvailable(): boolean {
 
 /**
  * `reverse`: run time backwards (run position u reads row N-1-u of q, k, v and writes row N-1-u of y);
- * `a` is then in run order (linear-core.ts reverseDecays).
+ * `a` is then in run order (linear-core.ts reverseDecays). `vOnes`: v holds W - 1 columns and the
+ * last column is 1 (the normaliser's), so callers need not build [v, 1].
  */
-export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false): CoreResult {
+export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false, vOnes = false): CoreResult {
   const w = kernels();
   if (!w) throw new Error('linearChunkWasm: WebAssembly SIMD is unavailable');
   const { BH, N, F, W } = d;
@@ -77,6 +77,8 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
   const need = (oKt + Fp * C) * 4;
   const mem = reserve(w, need);
   mem.fill(0, 0, need / 4);
+  const Vw = vOnes ? W - 1 : W;
+  if (vOnes) for (let i = 0; i < C; i++) mem[oV + i * Wp + W - 1] = 1;
   const y = new Float32Array(BH * N * W);
   const Sall = new Float32Array(BH * F * W);
   const L = new Float64Array(C);
@@ -104,8 +106,8 @@ export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, 
           mem.set(k.subarray(r, r + F), oK + i * Fp);
         }
       }
-      if (W === Wp && !reverse) mem.set(v.subarray(r0 * W, (r0 + len) * W), oV);
-      else for (let i = 0; i < len; i++) mem.set(v.subarray(at(i) * W, (at(i) + 1) * W), oV + i * Wp);
+      if (Vw === Wp && !reverse) mem.set(v.subarray(r0 * Vw, (r0 + len) * Vw), oV);
+      else for (let i = 0; i < len; i++) mem.set(v.subarray(at(i) * Vw, (at(i) + 1) * Vw), oV + i * Wp);
       mem.fill(0, oY, oY + len * Wp);
       // Intra-chunk: causal, decayed scores (the tile is len x len).
       w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
