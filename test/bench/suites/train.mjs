@@ -157,7 +157,8 @@ export async function run() {
         ratio: t ? round(o.tokensPerSecond / t.tokensPerSecond, 2) : 'not available',
         cpuTimeRatio: t ? round(o.cpuTokensPerSecond / t.cpuTokensPerSecond, 2) : 'not available',
         mflopsPerToken: round(fpt / 1e6, 2),
-        mfu: round((fpt * o.tokensPerSecond) / 1e9 / mm.gflops, 3),
+        // Model FLOP utilisation against the one-thread matmul rate: one-thread runs only.
+        mfu: threads === 1 ? round((fpt * o.tokensPerSecond) / 1e9 / mm.gflops, 3) : undefined,
         cpuMfu: threads === 1 ? round((fpt * o.cpuTokensPerSecond) / 1e9 / mm.cpuGflops, 3) : undefined,
         ...(noTorch ? { pytorch: `not available: ${noTorch}` } : { pytorch: `torch ${t.torch}` }),
         loadAverage: loadavg().map((x) => +x.toFixed(2)),
