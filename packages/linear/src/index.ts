@@ -1,12 +1,14 @@
 /**
  * @attnlab/linear: linear and recurrent attention papers, one folder per paper, as a plugin.
  * Importing it in a notebook activates `attnlabPlugin`, which registers the variants 'lightning'
- * (TransNormerLLM layer) and 'based-linear' (BASED's Taylor branch) and the KV policy
- * 'recurrent-state' through the kernel's plugin context (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
+ * (TransNormerLLM layer), 'based-linear' (BASED's Taylor branch) and 'aaren' (fixed-query
+ * softmax by prefix scan) and the KV policy 'recurrent-state' through the kernel's plugin
+ * context (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
  */
 import { registerAttention, registerKVPolicy, type AttentionVariant, type KVPolicy } from '@attnlab/attention';
 import { lightningVariant } from './lightning/variant.js';
 import { basedLinearVariant } from './based/variant.js';
+import { aarenVariant } from './aaren/variant.js';
 import { stateOnlyPolicy } from './lightning/state.js';
 
 export * as lightning from './lightning/index.js';
@@ -15,7 +17,7 @@ export * as based from './based/index.js';
 export * as numeric from './common/index.js';
 
 /** The variants this package adds. */
-export const variants: readonly AttentionVariant[] = [lightningVariant, basedLinearVariant];
+export const variants: readonly AttentionVariant[] = [lightningVariant, basedLinearVariant, aarenVariant];
 
 interface Disposable {
   dispose(): void;

@@ -11,6 +11,10 @@ import { add, concat, div, exp, full, matmul, maximum, mul, mulScalar, reshape, 
 export interface AarenScanOptions {
   /** Default 1/sqrt(D). */
   scale?: number;
+  /** [B, H, 1, 2 + Dv]: (m, u, w) of the tokens before these (a decode or a split sequence). */
+  initialState?: Tensor | null;
+  /** Return the (m, u, w) after the last token as `finalState`. */
+  outputFinalState?: boolean;
 }
 
 export interface AarenScanResult {
@@ -20,6 +24,8 @@ export interface AarenScanResult {
   depth: number;
   /** Operator applications in all (the scan's work, N log N - N + 1 for Hillis-Steele). */
   work: number;
+  /** [B, H, 1, 2 + Dv] (m, u, w) after the last token, when asked. */
+  finalState?: Tensor;
 }
 
 // The identity's m: finite (not -Infinity) so e^{m_a - m} is exactly 0 with no inf - inf on WebGPU.
@@ -62,5 +68,27 @@ export function aarenScan(q: Tensor, k: Tensor, v: Tensor, o: AarenScanOptions =
     depth++;
     work += N - off;
   }
-  return { out: div(w, u), depth, work };
+  const s0 = o.initialState ?? null;
+  if (s0) {
+    if (s0.rank !== 4 || s0.shape[0] !== B || s0.shape[1] !== H || s0.shape[2] !== 1 || s0.shape[3] !== 2 + Dv) throw new TensorError(op, `initialState must be [${B}, ${H}, 1, ${2 + Dv}] (m, u, w), got [${s0.shape.join(', ')}]`);
+    if (s0.device !== dev) throw new TensorError(op, 'initialState must be on the device of k');
+    // One more application of the operator: state (+) prefix_t for every t (broadcast over N).
+    const m0 = slice(s0, [0, 0, 0, 0], [B, H, 1, 1]);
+    const u0 = slice(s0, [0, 0, 0, 1], [B, H, 1, 1]);
+    const w0 = slice(s0, [0, 0, 0, 2], [B, H, 1, Dv]);
+    const mN = maximum(m, m0);
+    const a = exp(sub(m0, mN));
+    const b = exp(sub(m, mN));
+    u = add(mul(u0, a), mul(u, b));
+    w = add(mul(w0, a), mul(w, b));
+    m = mN;
+    depth++;
+    work += N;
+  }
+  const res: AarenScanResult = { out: div(w, u), depth, work };
+  if (o.outputFinalState) {
+    const last = (x: Tensor): Tensor => slice(x, [0, 0, N - 1, 0], [B, H, 1, x.shape[3]!]);
+    res.finalState = concat([last(m), last(u), last(w)], 3);
+  }
+  return res;
 }

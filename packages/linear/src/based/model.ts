@@ -30,7 +30,7 @@ export function useBased(model: Transformer, o: BasedHybridOptions): void {
 export function basedCachePolicy(model: Transformer, windowSize: number): (layer: number, head: number) => KVPolicy | null {
   return (l, h) => {
     const c = model.getAttentionChoice(l, h);
-    if (c.name === 'based-linear' || c.name === 'lightning') return stateOnlyPolicy();
+    if (c.name === 'based-linear' || c.name === 'lightning' || c.name === 'aaren') return stateOnlyPolicy();
     if (c.name === 'softmax' && c.options['mask']) return sinksWindow({ sinks: 0, window: windowSize });
     return null;
   };
