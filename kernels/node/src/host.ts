@@ -50,10 +50,11 @@ export { LANGUAGE_INFO };
 const HISTORY_KEPT = 10_000;
 
 /**
- * The Node host: ZeroMQ on the main thread, the kernel core on a worker thread, so the control
- * channel (interrupt, shutdown) and the heartbeat answer while a cell computes. Binds only the
- * address in the connection file. Messages with a bad signature or malformed JSON are logged and
- * dropped without executing.
+ * The Node host: ZeroMQ on the main thread, the kernel core on a worker thread in a kernel process
+ * of its own (core-process.ts), so the control channel (interrupt, shutdown) and the heartbeat
+ * answer while a cell computes, and nothing a cell does ends this process. Binds only the address
+ * in the connection file. Messages with a bad or replayed signature, malformed JSON or ill-typed
+ * parts are logged and dropped without executing; ill-typed request fields get an error reply.
  */
 export class NodeKernel {
   private readonly signer: Signer;
