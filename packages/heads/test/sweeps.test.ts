@@ -15,7 +15,7 @@ async function metricOf(model: Transformer, rows: number[][], metric: RowMetric,
   return ratio(await metric(logits, toPrompts(rows, 'test')));
 }
 
-test('zero ablation = the head gated to 0; mean ablation = z replaced by its float64 mean (CPU and WebGPU)', async () => {
+test('zero ablation = the head gated to 0; mean ablation = z replaced by its float64 mean; resample = the next row z (CPU and WebGPU)', async () => {
   for (const dev of await devices()) {
     const model = randomModel({ vocabSize: 7, dModel: 16, nLayers: 2, nHeads: 4, attnOnly: true, nCtx: 32 }, 11, dev);
     const rows = repeatRows(new Rng(12), 5, 15, 7);
@@ -43,6 +43,12 @@ test('zero ablation = the head gated to 0; mean ablation = z replaced by its flo
       const want = await metricOf(model, rows, fn, { hooks: [['blocks.0.attn.hook_z', (t: Tensor) => tensor(replaced, t.shape, { device: t.device })]] });
       const got = (await sweep.ablate([{ layer: 0, head }], 'mean')).value;
       assert.ok(Math.abs(got - want) <= (metric === 'nll' ? 1e-4 : 0), `${dev.kind} ${metric} mean ablation ${got} vs float64-mean hook ${want}`);
+      // Resample ablation against a hook that writes row (b + 1) mod B's z for that head, built on the host.
+      const moved = Float32Array.from(zd);
+      for (let b = 0; b < B; b++) for (let n = 0; n < N; n++) for (let d = 0; d < D; d++) moved[((b * N + n) * H + head) * D + d] = zd[((((b + 1) % B) * N + n) * H + head) * D + d]!;
+      const wantR = await metricOf(model, rows, fn, { hooks: [['blocks.0.attn.hook_z', (t: Tensor) => tensor(moved, t.shape, { device: t.device })]] });
+      const gotR = (await sweep.ablate([{ layer: 0, head }], 'resample')).value;
+      assert.ok(Math.abs(gotR - wantR) <= (metric === 'nll' ? 1e-5 : 0), `${dev.kind} ${metric} resample ablation ${gotR} vs host-shifted hook ${wantR}`);
     }
   }
 });
@@ -76,7 +82,8 @@ test('the clean run is cached until model.heads changes; singles/pairs report pr
   assert.ok(base.meanCI[0] <= base.meanDelta && base.meanDelta <= base.meanCI[1]);
   await assert.rejects(sweep.randomBaseline(5, { exclude }), /k must be an integer in \[1, 4\]/);
   await assert.rejects(sweep.ablate([{ layer: 2, head: 0 }]), /layer 2 is out of range \(model has 2\)/);
-  assert.throws(() => headSweep(model, { prompts: rows, mode: 'resample' as 'zero' }), /mode must be 'zero' or 'mean'/);
+  assert.throws(() => headSweep(model, { prompts: rows, mode: 'shuffle' as 'zero' }), /mode must be 'zero', 'mean' or 'resample', got 'shuffle'/);
+  await assert.rejects(headSweep(model, { prompts: rows.slice(0, 1), mode: 'resample' }).ablate([{ layer: 0, head: 0 }]), /resample ablation needs at least 2 prompts/);
 });
 
 test('paired bootstrap: identical runs give [0, 0]; a constant shift gives exactly that shift', () => {

@@ -5,14 +5,20 @@
  * that shared state (the HeadSteering grid stays as the person left it). The clean run is
  * computed once and reused until `model.heads` changes.
  */
-import { add, mean, mul, Rng, scope, tensor, type Tensor } from '@attnlab/tensor';
+import { add, concat, mean, mul, Rng, scope, slice, tensor, type Tensor } from '@attnlab/tensor';
 import type { HeadSelector, Hook, Transformer } from '@attnlab/models';
 import { HeadsError } from '../errors.js';
 import { toPrompts, type PromptInput, type Prompts } from '../scores/prompts.js';
 import { pairedBootstrapCI, ratio, type BootstrapOptions, type RowTotals } from './bootstrap.js';
 import { accuracyMetric, nllMetric, type RowMetric } from './metrics.js';
 
-export type AblationMode = 'zero' | 'mean';
+/**
+ * zero: z = 0; mean: z = its mean over batch and positions of the run; resample: z taken from the
+ * next prompt of the batch (row b gets row (b + 1) mod B, same positions), so the head carries
+ * plausible activations with the wrong content.
+ */
+export type AblationMode = 'zero' | 'mean' | 'resample';
+const MODES: readonly string[] = ['zero', 'mean', 'resample'];
 
 export interface SweepProgress {
   done: number;
@@ -57,9 +63,9 @@ export function allHeads(model: Transformer): HeadSelector[] {
   return out;
 }
 
-/** The hooks that ablate `heads` (zero: z = 0; mean: z = its mean over batch and positions). */
+/** The hooks that ablate `heads` in `mode` (see AblationMode). */
 export function ablationHooks(model: Transformer, heads: readonly HeadSelector[], mode: AblationMode = 'zero'): Hook[] {
-  if (mode !== 'zero' && mode !== 'mean') throw new HeadsError('ablationHooks', `mode must be 'zero' or 'mean', got '${String(mode)}'`);
+  if (!MODES.includes(mode)) throw new HeadsError('ablationHooks', `mode must be 'zero', 'mean' or 'resample', got '${String(mode)}'`);
   const { nLayers: L, nHeads: H } = model.config;
   const byLayer = new Map<number, Set<number>>();
   for (const s of heads) {
@@ -75,7 +81,11 @@ export function ablationHooks(model: Transformer, heads: readonly HeadSelector[]
       const k = tensor(keep, [1, 1, H, 1], { device: z.device });
       if (mode === 'zero') return mul(z, k);
       const gone = tensor(keep.map((v) => 1 - v), [1, 1, H, 1], { device: z.device });
-      return add(mul(z, k), mul(mean(z, [0, 1], true), gone));
+      if (mode === 'mean') return add(mul(z, k), mul(mean(z, [0, 1], true), gone));
+      const B = z.shape[0]!;
+      if (B < 2) throw new HeadsError('ablationHooks', 'resample ablation needs at least 2 prompts (it takes z from another row)');
+      const shifted = concat([slice(z, [1], [B - 1]), slice(z, [0], [1])], 0);
+      return add(mul(z, k), mul(shifted, gone));
     }];
   });
 }
@@ -98,7 +108,7 @@ export class HeadSweep {
   constructor(readonly model: Transformer, private readonly options: SweepOptions) {
     this.prompts = toPrompts(options.prompts, 'headSweep');
     this.mode = options.mode ?? 'zero';
-    if (this.mode !== 'zero' && this.mode !== 'mean') throw new HeadsError('headSweep', `mode must be 'zero' or 'mean', got '${String(this.mode)}'`);
+    if (!MODES.includes(this.mode)) throw new HeadsError('headSweep', `mode must be 'zero', 'mean' or 'resample', got '${String(this.mode)}'`);
     this.metric = metricOf(options.metric);
   }
 
