@@ -117,9 +117,10 @@ export class WorkerPool {
   static async start(model: Transformer, n: number): Promise<WorkerPool> {
     if (model.device.kind !== 'cpu') throw new ModelError('train', `workers > 1 needs the CPU device, the model is on ${model.device.kind}`);
     if (typeof SharedArrayBuffer === 'undefined') throw new ModelError('train', 'workers > 1 needs SharedArrayBuffer');
-    const { Worker } = await import('node:worker_threads').catch(() => {
-      throw new ModelError('train', 'workers > 1 needs Node worker threads');
-    });
+    const mod = await import('node:worker_threads').catch(() => null);
+    // In a browser bundle the module is an empty stand-in.
+    const Worker = mod?.Worker;
+    if (typeof Worker !== 'function') throw new ModelError('train', 'workers > 1 needs Node worker threads (not available here)');
     const named = model.namedParameters();
     const params = named.map(([name, t]) => ({ name, shape: [...t.shape], buffer: shareCpuMemory(t).buffer as SharedArrayBuffer }));
     const choices = choicesOf(model);
