@@ -1,13 +1,14 @@
 /**
  * @attnlab/sparse: sparse and exact-kernel attention papers, one folder per paper, as a plugin.
  * Importing it in a notebook activates `attnlabPlugin`, which registers the variants
- * 'flash-sigmoid', 'neighborhood' and 's2-attention' through the kernel's plugin context
+ * 'flash-sigmoid', 'neighborhood', 's2-attention' and 'hyper-attention' through the kernel's plugin context
  * (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
  */
 import { registerAttention, type AttentionVariant } from '@attnlab/attention';
 import { flashSigmoidVariant } from './flash-sigmoid/variant.js';
 import { neighborhoodVariant } from './neighborhood/variant.js';
 import { s2Variant } from './s2-attention/variant.js';
+import { hyperAttentionVariant } from './hyper-attention/variant.js';
 
 export * as flashAttention from './flash-attention/index.js';
 export * as flashSigmoid from './flash-sigmoid/index.js';
@@ -16,10 +17,12 @@ export * as s2 from './s2-attention/index.js';
 export * as powerAttention from './power-attention/index.js';
 export * as maskAlgebra from './mask-algebra/index.js';
 export * as orion from './orion/index.js';
+export * as hyperAttention from './hyper-attention/index.js';
+export * as sea from './sea/index.js';
 export * as stats from './common/index.js';
 
 /** The variants this package adds. */
-export const variants: readonly AttentionVariant[] = [flashSigmoidVariant, neighborhoodVariant, s2Variant];
+export const variants: readonly AttentionVariant[] = [flashSigmoidVariant, neighborhoodVariant, s2Variant, hyperAttentionVariant];
 
 interface Disposable {
   dispose(): void;

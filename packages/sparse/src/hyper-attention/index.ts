@@ -1,0 +1,4 @@
+export { hyperPlan, lshBuckets, type HeadShape, type HyperOptions, type HyperPlan } from './plan.js';
+export { hyperAttention, hyperAttentionWithPlan } from './estimator.js';
+export { exactAttention64, hyperAttention64, relativeError, outputError, hardness, type Hardness } from './naive.js';
+export { hyperAttentionVariant } from './variant.js';
