@@ -225,7 +225,6 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
   let backward: (gOut: Tensor | null, gLse: Tensor | null) => Tensor[];
   if (dev.kind === 'webgpu') {
     const be = gpuBackend(dev, op);
-    if (kernel === 'tiled' && Dv !== D) throw new TensorError(op, `kernel 'tiled' needs v's head dim to equal q's (got Dv = ${Dv}, D = ${D}); use kernel 'rowwise'`);
     // Compile first (backward kernels too when gradients will be asked for): a shader the
     // device rejects must reject this call, not run as a no-op that returns zeros.
     await (kernel === 'tiled' ? prepareFlashTiledGpu : prepareFlashGpu)(be.gpu, plan, needGrad, (msg) => kernelError(plan, msg));

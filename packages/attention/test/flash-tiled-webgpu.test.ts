@@ -39,21 +39,22 @@ function diff(a: ArrayLike<number>, b: ArrayLike<number>, rel = false): number {
   return m;
 }
 
-interface Case { B: number; Hq: number; Hkv: number; Nq: number; Nk: number; D: number; mask?: MaskMod | BlockMask | null; opts?: AttentionOptions; grads?: boolean; edit?: (q: Float32Array) => void }
+interface Case { B: number; Hq: number; Hkv: number; Nq: number; Nk: number; D: number; Dv?: number; mask?: MaskMod | BlockMask | null; opts?: AttentionOptions; grads?: boolean; edit?: (q: Float32Array) => void }
 
 async function check(dev: Device, c: Case, seed: number): Promise<void> {
   const r = rng(seed);
   const { B, Hq, Hkv, Nq, Nk, D } = c;
+  const Dv = c.Dv ?? D;
   const qa = randn(r, B * Hq * Nq * D);
   const ka = randn(r, B * Hkv * Nk * D);
-  const va = randn(r, B * Hkv * Nk * D);
+  const va = randn(r, B * Hkv * Nk * Dv);
   c.edit?.(qa);
   const grads = c.grads ?? true;
   const q = tensor(qa, [B, Hq, Nq, D], { device: dev, requiresGrad: grads });
   const k = tensor(ka, [B, Hkv, Nk, D], { device: dev, requiresGrad: grads });
-  const v = tensor(va, [B, Hkv, Nk, D], { device: dev, requiresGrad: grads });
+  const v = tensor(va, [B, Hkv, Nk, Dv], { device: dev, requiresGrad: grads });
   const res = await attention(q, k, v, { ...c.opts, mask: c.mask ?? null, kernel: 'tiled' });
-  const dims = { B, Hq, Hkv, Nq, Nk, D };
+  const dims = { B, Hq, Hkv, Nq, Nk, D, Dv };
   const refMask = c.mask && c.mask.kind === 'blockMask' ? c.mask.mask : (c.mask as MaskMod | null);
   const refOpts = { mask: refMask, scoreMod: (c.opts?.scoreMod as never) ?? null, normalize: c.opts?.normalize };
   const ref = R.attentionRef(qa, ka, va, dims, refOpts);
@@ -88,6 +89,9 @@ test('tiled WebGPU flash kernel: forward, lse and gradients vs float64 on the gr
   await check(dev, { B: 1, Hq: 3, Hkv: 3, Nq: 45, Nk: 71, D: 5 }, 8);
   await check(dev, { B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk: 300, D: 24, mask: causal() }, 9);
   await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 17, Nk: 9, D: 3, opts: { scoreMod: scoreMod((s) => 30 * Math.tanh(s / 30)) } }, 10);
+  // Value head dim different from the query/key dim.
+  await check(dev, { B: 1, Hq: 4, Hkv: 2, Nq: 40, Nk: 70, D: 16, Dv: 40, mask: causal() }, 14);
+  await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 9, Nk: 33, D: 128, Dv: 8 }, 15);
 });
 
 test('tiled WebGPU flash kernel, split-K decode (Nq = 1): forward, lse and gradients vs float64 for 2 to 32 splits, masks, GQA, sigmoid', async () => {
@@ -97,6 +101,7 @@ test('tiled WebGPU flash kernel, split-K decode (Nq = 1): forward, lse and gradi
     assert.equal(splitsFor(plan), Nkb, `splits for Nk = ${Nk}`);
   }
   await check(dev, { B: 2, Hq: 4, Hkv: 2, Nq: 1, Nk: 1000, D: 24 }, 21);
+  await check(dev, { B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk: 600, D: 16, Dv: 72 }, 27);
   await check(dev, { B: 1, Hq: 2, Hkv: 1, Nq: 1, Nk: 300, D: 128, mask: slidingWindow(100) }, 22);
   await check(dev, { B: 1, Hq: 2, Hkv: 2, Nq: 1, Nk: 517, D: 7, mask: or(sinks(4), slidingWindow(33)), opts: { normalize: 'sigmoid' } }, 23);
   await check(dev, { B: 1, Hq: 1, Hkv: 1, Nq: 1, Nk: 4100, D: 64, mask: causal(), grads: false }, 24);

@@ -32,13 +32,14 @@ export function prepareFlashTiledGpu(device: GPUDevice, plan: FlashPlan, backwar
   return compileChecked(device, [...forwardSources(device, plan), ...(backward ? flashSources(plan, true).slice(1) : [])], fail);
 }
 
-/** Same contract as flashForwardGpu: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. */
+/** Same contract as flashForwardGpu: out [B,Hq,Nq,Dv], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. */
 export function flashForwardTiledGpu(
   device: GPUDevice, plan: FlashPlan, st: FlashGpuState, q: GPUBuffer, k: GPUBuffer, v: GPUBuffer,
   outputs?: { out: GPUBuffer; lse: GPUBuffer; stats?: GPUBuffer },
 ): { out: GPUBuffer; lse: GPUBuffer; stats: GPUBuffer } {
-  const { B, Hq, Nq, D } = plan.dims;
-  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * D * 4);
+  const { B, Hq, Nq } = plan.dims;
+  const DV = plan.fwd.DV;
+  const out = outputs?.out ?? createStorage(device, B * Hq * Nq * DV * 4);
   const lse = outputs?.lse ?? createStorage(device, B * Hq * Nq * 4);
   const stats = outputs?.stats ?? createStorage(device, 2 * B * Hq * Nq * 4);
   const enc = device.createCommandEncoder();
@@ -46,7 +47,7 @@ export function flashForwardTiledGpu(
   let partials: GPUBuffer | null = null;
   if (splits > 1) {
     const [partial, combine] = forwardSources(device, plan) as [KernelSource, KernelSource];
-    partials = createStorage(device, B * Hq * splits * splitStride(D) * 4);
+    partials = createStorage(device, B * Hq * splits * splitStride(DV) * 4);
     encodeDispatch(device, enc, partial, st.params, st.aux, [q, k, v, partials], [splits, Hq, B]);
     encodeDispatch(device, enc, combine, st.params, st.aux, [partials, out, lse, stats], [Hq, B, 1]);
   } else {

@@ -25,8 +25,8 @@ export interface TiledShape {
 }
 
 /** Workgroup storage the kernel declares, in bytes. */
-export function tiledSharedBytes(D: number, t: TiledShape): number {
-  return (t.BR * D + 2 * t.BC * D + t.BR * t.BC + 3) * 4;
+export function tiledSharedBytes(D: number, t: TiledShape, DV = D): number {
+  return (t.BR * D + t.BC * D + t.BC * DV + t.BR * t.BC + 3) * 4;
 }
 
 const pow2Divisor = (n: number, cap: number): number => {
@@ -45,7 +45,7 @@ export function tiledShape(c: FlashKernelConfig, subgroups = false): TiledShape 
   // With subgroups 4 lanes per row, the smallest subgroup size adapters report (SwiftShader's).
   let TPR = 1;
   while (TPR < (subgroups ? 4 : 8) && TPR * 2 <= c.D) TPR *= 2;
-  while (tiledSharedBytes(c.D, { BR, BC, TPR }) > 16384 && (BR > 1 || BC > 1)) {
+  while (tiledSharedBytes(c.D, { BR, BC, TPR }, c.DV) > 16384 && (BR > 1 || BC > 1)) {
     if (BC >= BR && BC > 1) BC /= 2;
     else BR /= 2;
   }
@@ -58,15 +58,15 @@ export function tiledShape(c: FlashKernelConfig, subgroups = false): TiledShape 
  */
 export function splitShape(c: FlashKernelConfig): TiledShape {
   let BC = pow2Divisor(c.KBLOCK, 64);
-  while (tiledSharedBytes(c.D, { BR: 1, BC, TPR: 32 }) > 16384 && BC > 1) BC /= 2;
+  while (tiledSharedBytes(c.D, { BR: 1, BC, TPR: 32 }, c.DV) > 16384 && BC > 1) BC /= 2;
   return { BR: 1, BC, TPR: 32 };
 }
 
-/** Floats per (row, split) partial: m, l, flags, acc[D]. */
-export const splitStride = (D: number): number => D + 3;
+/** Floats per (row, split) partial: m, l, flags, acc[DV]. */
+export const splitStride = (DV: number): number => DV + 3;
 
 /**
- * Forward: out [B,Hq,Nq,D], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B).
+ * Forward: out [B,Hq,Nq,DV], lse [B,Hq,Nq], stats [m (R), log(sum) (R)]. Dispatch (ceil(Nq/BR), Hq, B).
  * `subgroups` (the device has the feature): the row max and special-value flags are reduced with
  * subgroup shuffles over each row's lanes instead of every lane scanning the whole row.
  */
@@ -76,7 +76,7 @@ export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = 
 
 /**
  * Split-K partials for Nq = 1 (flash decoding): workgroup (s, h, b) runs key blocks s, s + splits, ...
- * and writes [m, l, flags, acc[D]] to Pb[((b Hq + h) splits + s) * (D + 3)]. Dispatch (splits, Hq, B).
+ * and writes [m, l, flags, acc[DV]] to Pb[((b Hq + h) splits + s) * (DV + 3)]. Dispatch (splits, Hq, B).
  */
 export function flashSplitPartialSource(fwd: FlashKernelConfig, splits: number, t: TiledShape = splitShape(fwd)): KernelSource {
   return tiledSource(fwd, t, splits);
@@ -84,7 +84,7 @@ export function flashSplitPartialSource(fwd: FlashKernelConfig, splits: number, 
 
 function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg = false): KernelSource {
   const c: FlashKernelConfig = { ...fwd, BR: t.BR, BC: t.BC };
-  const ND = Math.ceil(c.D / t.TPR);
+  const ND = Math.ceil(c.DV / t.TPR);
   const split = splits > 0;
   const buffers = split ? [
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
@@ -105,7 +105,7 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
   const accumulate = (p: string): string => `
             for (var i = 0u; i < ND; i++) {
               let d = j + i * TPR;
-              if (d < D) { acc[i] += ${p} * Vs[c * D + d]; }
+              if (d < DV) { acc[i] += ${p} * Vs[c * DV + d]; }
             }`;
   const ROWS_EPILOGUE = `  if (valid) {
     let R = P.B * P.Hq * P.Nq;
@@ -116,7 +116,7 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
         Fb[rr] = nan_f32();
         Fb[R + rr] = nan_f32();
       }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = nan_f32(); } }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = nan_f32(); } }
     } else if (l > 0.0f) {
       ${c.sigmoid ? 'let inv = 1.0f;' : 'let inv = 1.0f / l;'}
       if (j == 0u) {
@@ -124,25 +124,25 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
         Fb[R + rr] = log(l);
         Lb[rr] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
       }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = acc[i] * inv; } }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = acc[i] * inv; } }
     } else {
       if (j == 0u) {
         Lb[rr] = ninf_f32();
         Fb[rr] = ninf_f32();
         Fb[R + rr] = 0.0f;
       }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Ob[rr * D + d] = 0.0f; } }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = 0.0f; } }
     }
   }
 `;
   const SPLIT_EPILOGUE = `  if (valid) {
-    let at = ((b * P.Hq + h) * ${splits}u + wid.x) * (D + 3u);
+    let at = ((b * P.Hq + h) * ${splits}u + wid.x) * (DV + 3u);
     if (j == 0u) {
       Pb[at] = select(ninf_f32(), m, has_m);
       Pb[at + 1u] = l;
       Pb[at + 2u] = f32(bad);
     }
-    for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < D) { Pb[at + 3u + d] = acc[i]; } }
+    for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Pb[at + 3u + d] = acc[i]; } }
   }
 `;
   const code = `${sg ? 'enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n' : ''}${header(c)}${BINDINGS_COMMON(decl)}
@@ -153,7 +153,7 @@ const TPR: u32 = ${t.TPR}u;
 const ND: u32 = ${ND}u;
 var<workgroup> Qs: array<f32, ${t.BR * c.D}>;
 var<workgroup> Ks: array<f32, ${t.BC * c.D}>;
-var<workgroup> Vs: array<f32, ${t.BC * c.D}>;
+var<workgroup> Vs: array<f32, ${t.BC * c.DV}>;
 var<workgroup> Ss: array<f32, ${t.BR * t.BC}>;
 var<workgroup> wg_u: array<u32, 3>;
 
@@ -203,12 +203,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       for (var e = lid; e < BC * D; e += BR * TPR) {
         let kk = k0 + e / D;
         var kv = 0.0f;
-        var vv = 0.0f;
-        if (kk < P.Nk) {
-          kv = Kb[(kvbase + kk) * D + e % D];
-          vv = Vb[(kvbase + kk) * D + e % D];
-        }
+        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
         Ks[e] = kv;
+      }
+      for (var e = lid; e < BC * DV; e += BR * TPR) {
+        let kk = k0 + e / DV;
+        var vv = 0.0f;
+        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
         Vs[e] = vv;
       }
       workgroupBarrier();
@@ -291,12 +292,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let h = wid.x;
   let b = wid.y;
   let rr = b * P.Hq + h; // Nq = 1
-  let base = rr * SPLITS * (D + 3u);
+  let base = rr * SPLITS * (DV + 3u);
   var M = 0.0f;
   var has = false;
   var bad = 0u;
   for (var s = 0u; s < SPLITS; s++) {
-    let at = base + s * (D + 3u);
+    let at = base + s * (DV + 3u);
     bad |= u32(Pb[at + 2u]);
     if (Pb[at + 1u] > 0.0f) {
       let ms = Pb[at];
@@ -306,7 +307,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   var L = 0.0f;
   for (var s = 0u; s < SPLITS; s++) {
-    let at = base + s * (D + 3u);
+    let at = base + s * (DV + 3u);
     let ls = Pb[at + 1u];
     if (ls > 0.0f) { L += ${c.sigmoid ? 'ls' : 'ls * exp(Pb[at] - M)'}; }
   }
@@ -317,21 +318,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       Fb[rr] = nan_f32();
       Fb[R + rr] = nan_f32();
     }
-    for (var d = lid; d < D; d += 64u) { Ob[rr * D + d] = nan_f32(); }
+    for (var d = lid; d < DV; d += 64u) { Ob[rr * DV + d] = nan_f32(); }
   } else if (L > 0.0f) {
     if (lid == 0u) {
       Fb[rr] = ${c.sigmoid ? '0.0f' : 'M'};
       Fb[R + rr] = log(L);
       Lb[rr] = ${c.sigmoid ? 'log(L)' : 'M + log(L)'};
     }
-    for (var d = lid; d < D; d += 64u) {
+    for (var d = lid; d < DV; d += 64u) {
       var o = 0.0f;
       for (var s = 0u; s < SPLITS; s++) {
-        let at = base + s * (D + 3u);
+        let at = base + s * (DV + 3u);
         let ls = Pb[at + 1u];
         if (ls > 0.0f) { o += Pb[at + 3u + d]${c.sigmoid ? '' : ' * exp(Pb[at] - M)'}; }
       }
-      Ob[rr * D + d] = o${c.sigmoid ? '' : ' / L'};
+      Ob[rr * DV + d] = o${c.sigmoid ? '' : ' / L'};
     }
   } else {
     if (lid == 0u) {
@@ -339,7 +340,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       Fb[rr] = ninf_f32();
       Fb[R + rr] = 0.0f;
     }
-    for (var d = lid; d < D; d += 64u) { Ob[rr * D + d] = 0.0f; }
+    for (var d = lid; d < DV; d += 64u) { Ob[rr * DV + d] = 0.0f; }
   }
 }
 `;
