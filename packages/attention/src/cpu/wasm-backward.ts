@@ -48,6 +48,10 @@ export function flashBackwardWasm(
   const dk = new Float32Array(B * Hkv * Nk * D);
   const dv = new Float32Array(B * Hkv * Nk * D);
   const delta = new Float64Array(qBlock);
+  // Per tile row, the kept keys [kept, keptEnd) relative to the tile.
+  const kept = new Int32Array(qBlock);
+  const keptEnd = new Int32Array(qBlock);
+  const named = plan.mask?.isNamed === true;
   for (let b = 0; b < B; b++) {
     for (let hk = 0; hk < Hkv; hk++) {
       const kvo = (b * Hkv + hk) * kF;
@@ -91,8 +95,14 @@ export function flashBackwardWasm(
             const partial = t < nPartial && maskF !== null;
             w.qk((oQ + q0 * D) * 4, (oK + k0 * D) * 4, oS * 4, rows, keys, D, scale);
             w.qk((oDO + q0 * D) * 4, (oV + k0 * D) * 4, oDP * 4, rows, keys, D, 1);
-            if (!partial && !modF && !dmodF && !sigmoid) {
-              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale);
+            const plain = !modF && !dmodF && !sigmoid;
+            if (plain && !partial) {
+              kept.fill(0, 0, rows);
+              keptEnd.fill(keys, 0, rows);
+              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd);
+            } else if (plain && named && rowRanges(plan, h, q0, rows, k0, keys, Nq, Nk, kept, keptEnd)) {
+              // A partial tile of a named mask (the causal diagonal): one kept key range per row.
+              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd);
             } else for (let i = 0; i < rows; i++) {
               const L = lse[(b * Hq + h) * Nq + q0 + i]!;
               const di = delta[i]!;
@@ -134,28 +144,44 @@ export function flashBackwardWasm(
 }
 
 /**
- * The common tile (softmax, no mask inside it, no score mod) as a small function of typed arrays
- * and numbers, which V8 optimises once: P = exp(S - L), dS = P ⊙ (dP - δ) · scale, and Pᵀ, dSᵀ.
+ * Kept keys of each row of a tile under a named mask, as one range per row (false when a row keeps
+ * more than one range: the caller evaluates the mask per element instead).
+ */
+function rowRanges(plan: FlashPlan, h: number, q0: number, rows: number, k0: number, keys: number, Nq: number, Nk: number, kept: Int32Array, keptEnd: Int32Array): boolean {
+  for (let i = 0; i < rows; i++) {
+    const iv = plan.mask!.rowIntervals(h, q0 + i, Nq, Nk);
+    if (iv.length > 1) return false;
+    const [a, z] = iv[0] ?? [1, 0];
+    const lo = Math.max(a - k0, 0);
+    const hi = Math.min(z - k0 + 1, keys);
+    kept[i] = lo;
+    keptEnd[i] = hi > lo ? hi : lo;
+  }
+  return true;
+}
+
+/**
+ * The common tile (softmax, no score mod; keys outside [kept, keptEnd) of a row are masked) as a
+ * small function of typed arrays and numbers, which V8 optimises once:
+ * P = exp(S - L), dS = P ⊙ (dP - δ) · scale, and Pᵀ, dSᵀ.
  */
 function softmaxTileGrad(
   mem: Float32Array, oS: number, oDP: number, oDS: number, oPT: number, oDST: number, rows: number, keys: number,
-  lse: Float32Array, lseAt: number, delta: Float64Array, scale: number,
+  lse: Float32Array, lseAt: number, delta: Float64Array, scale: number, kept: Int32Array, keptEnd: Int32Array,
 ): void {
   for (let i = 0; i < rows; i++) {
     const L = lse[lseAt + i]!;
     const so = i * keys;
-    if (L === -Infinity) {
-      for (let j = 0; j < keys; j++) {
-        mem[oDS + so + j] = 0;
-        mem[oPT + j * rows + i] = 0;
-        mem[oDST + j * rows + i] = 0;
-      }
-      continue;
-    }
+    const lo = L === -Infinity ? keys : kept[i]!;
+    const hi = L === -Infinity ? keys : keptEnd[i]!;
     const di = delta[i]!;
     for (let j = 0; j < keys; j++) {
-      const p = Math.exp(mem[oS + so + j]! - L);
-      const ds = p * (mem[oDP + so + j]! - di) * scale;
+      let p = 0;
+      let ds = 0;
+      if (j >= lo && j < hi) {
+        p = Math.exp(mem[oS + so + j]! - L);
+        ds = p * (mem[oDP + so + j]! - di) * scale;
+      }
       mem[oDS + so + j] = ds;
       mem[oPT + j * rows + i] = p;
       mem[oDST + j * rows + i] = ds;
