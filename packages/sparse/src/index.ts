@@ -1,7 +1,7 @@
 /**
  * @attnlab/sparse: sparse and exact-kernel attention papers, one folder per paper, as a plugin.
  * Importing it in a notebook activates `attnlabPlugin`, which registers the variants
- * 'flash-sigmoid', 'neighborhood', 's2-attention' and 'hyper-attention' through the kernel's plugin context
+ * 'flash-sigmoid', 'neighborhood', 's2-attention', 'hyper-attention' and 'sea' through the kernel's plugin context
  * (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
  */
 import { registerAttention, type AttentionVariant } from '@attnlab/attention';
@@ -9,6 +9,7 @@ import { flashSigmoidVariant } from './flash-sigmoid/variant.js';
 import { neighborhoodVariant } from './neighborhood/variant.js';
 import { s2Variant } from './s2-attention/variant.js';
 import { hyperAttentionVariant } from './hyper-attention/variant.js';
+import { seaVariant } from './sea/variant.js';
 
 export * as flashAttention from './flash-attention/index.js';
 export * as flashSigmoid from './flash-sigmoid/index.js';
@@ -22,7 +23,7 @@ export * as sea from './sea/index.js';
 export * as stats from './common/index.js';
 
 /** The variants this package adds. */
-export const variants: readonly AttentionVariant[] = [flashSigmoidVariant, neighborhoodVariant, s2Variant, hyperAttentionVariant];
+export const variants: readonly AttentionVariant[] = [flashSigmoidVariant, neighborhoodVariant, s2Variant, hyperAttentionVariant, seaVariant];
 
 interface Disposable {
   dispose(): void;

@@ -7,6 +7,11 @@ import assert from 'node:assert/strict';
 import { exactTopK64, maskedAttention64, sea, seaTopK, sparseAttention, topKRecall } from '../src/sea/index.js';
 import { exactAttention64 } from '../src/hyper-attention/index.js';
 import { gaussian, rng } from '../src/common/random.js';
+import { causal, getAttention, slidingWindow } from '@attnlab/attention';
+import { Transformer } from '@attnlab/models';
+import { tensor } from '@attnlab/tensor';
+import { registerVariants } from '../src/index.js';
+import { devices, disposeAll, qkv } from './util.js';
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
@@ -72,4 +77,35 @@ test('sea: bad arguments are named', () => {
   assert.throws(() => seaTopK(q, q, { nq: 2, nk: 2, d: 3 }), /q has 8 values, expected nq·d/);
   assert.throws(() => seaTopK(q, q, { nq: 2, nk: 2, d: 4 }, { topK: 0 }), /topK must be a positive integer/);
   assert.throws(() => sparseAttention(q, q, q, { nq: 2, nk: 2, d: 4, dv: 4 }, [Int32Array.of(0), Int32Array.of(5)]), /row 1 selects key 5/);
+});
+
+test("sea: the 'sea' variant equals the float64 masked softmax over its keys on CPU and WebGPU tensors; top-k ≥ n in a model is exact causal attention", async () => {
+  const reg = registerVariants();
+  try {
+    const variant = getAttention('sea');
+    for (const dev of await devices()) {
+      const [B, H, n, D] = [2, 2, 29, 8];
+      const x = qkv(dev, 31, B, H, n, n, D);
+      const r = await variant.forward(x.q, x.k, x.v, { mask: causal(), causal: true, options: { topK: 5, features: 32, seed: 4 } });
+      const got = await r.out.data();
+      for (let bh = 0; bh < B * H; bh++) {
+        const [q, k, v] = [x.qa, x.ka, x.va].map((a) => a.subarray(bh * n * D, (bh + 1) * n * D)) as [Float32Array, Float32Array, Float32Array];
+        const s = { nq: n, nk: n, d: D, dv: D };
+        const keys = seaTopK(q, k, s, { topK: 5, features: 32, seed: 4, causal: true });
+        assert.ok(maxAbs(got.subarray(bh * n * D, (bh + 1) * n * D), maskedAttention64(q, k, v, s, keys)) <= 1e-5, `${dev.kind} head ${bh}`);
+      }
+      await assert.rejects(async () => variant.forward(x.q, x.k, x.v, { mask: slidingWindow(4) }), /only no mask or the plain causal mask/);
+      r.out.dispose();
+      disposeAll(x);
+      // In a model every row keeps all its visible keys when topK ≥ n: the logits are softmax's.
+      const model = new Transformer({ vocabSize: 19, dModel: 32, nLayers: 2, nHeads: 4, nCtx: 32 }, { seed: 2, device: dev });
+      const toks = tensor(Int32Array.from({ length: 2 * 17 }, (_, i) => (i * 5 + 1) % 19), [2, 17], { dtype: 'int32', device: dev });
+      const want = await (await model.forward(toks)).data();
+      model.setAttention('all', 'sea', { topK: 17, features: 8 });
+      const seaLogits = await (await model.forward(toks)).data();
+      assert.ok(maxAbs(seaLogits, want) <= 1e-4, `${dev.kind}: max |Δ| ${maxAbs(seaLogits, want)}`);
+    }
+  } finally {
+    reg.dispose();
+  }
 });
