@@ -5,8 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getAttention } from '@attnlab/attention';
-import { exactAttention64, hardness, hyperAttention, hyperAttention64, hyperAttentionWithPlan, hyperPlan, outputError, type HeadShape } from '../src/hyper-attention/index.js';
+import { causal, getAttention, slidingWindow } from '@attnlab/attention';
+import { Transformer } from '@attnlab/models';
+import { tensor } from '@attnlab/tensor';
+import { causalHyperAttention, causalHyperAttention64, exactAttention64, hardness, hyperAttention, hyperAttention64, hyperAttentionWithPlan, hyperPlan, outputError, type HeadShape } from '../src/hyper-attention/index.js';
 import { registerVariants } from '../src/index.js';
 import { gaussian, rng } from '../src/common/random.js';
 import { logLogSlope } from '../src/common/stats.js';
@@ -121,10 +123,58 @@ test('hyper-attention: the registered variant equals the float64 estimator per h
         const ref = hyperAttention64(q, k, v, hyperPlan(q, k, v, s, { samples: 9, blockSize: 8, seed: 2 }));
         assert.ok(maxAbs(got.subarray(bh * nq * D, (bh + 1) * nq * D), ref) <= 1e-5, `${dev.kind} head ${bh}`);
       }
-      await assert.rejects(async () => variant.forward(x.q, x.k, x.v, { causal: true }), /not supported/);
+      await assert.rejects(async () => variant.forward(x.q, x.k, x.v, { mask: slidingWindow(3) }), /only no mask or the plain causal mask/);
+      await assert.rejects(async () => variant.forward(x.q, x.k, x.v, { mask: causal(), causal: true }), /as many queries as keys, got 33 and 47/);
       r.out.dispose();
       r.lse?.dispose();
       disposeAll(x);
+    }
+  } finally {
+    reg.dispose();
+  }
+});
+
+test('hyper-attention causal: the block recursion equals its float64 weight-matrix form (random and edge sizes)', () => {
+  const r = rng(12);
+  const cases: [number, number, number, { leafSize: number; blockSize: number; samples: number }][] = [[1, 1, 1, { leafSize: 1, blockSize: 1, samples: 1 }], [2, 3, 2, { leafSize: 1, blockSize: 1, samples: 2 }], [37, 8, 5, { leafSize: 4, blockSize: 3, samples: 5 }], [64, 16, 16, { leafSize: 64, blockSize: 8, samples: 8 }]];
+  for (let i = 0; i < 6; i++) cases.push([2 + Math.floor(r() * 200), 1 + Math.floor(r() * 24), 1 + Math.floor(r() * 12), { leafSize: 1 + Math.floor(r() * 40), blockSize: Math.floor(r() * 20), samples: 1 + Math.floor(r() * 30) }]);
+  for (const [i, [n, d, dv, o]] of cases.entries()) {
+    const s = { nq: n, nk: n, d, dv };
+    const x = head(300 + i, s);
+    const got = causalHyperAttention(x.q, x.k, x.v, s, { ...o, seed: i });
+    const ref = causalHyperAttention64(x.q, x.k, x.v, s, got.layout);
+    assert.ok(maxAbs(got.out, ref) <= 1e-5, `${JSON.stringify({ n, d, dv, o })}: max |Δ| ${maxAbs(got.out, ref)}`);
+    // Every (row, key ≤ row) pair is covered by exactly one part: leaves and off-diagonal blocks tile the causal triangle.
+    let covered = 0;
+    for (const l of got.layout.leaves) covered += (l.size * (l.size + 1)) / 2;
+    for (const b of got.layout.offDiagonal) covered += b.plan.shape.nq * b.plan.shape.nk;
+    assert.equal(covered, (n * (n + 1)) / 2);
+  }
+});
+
+test('hyper-attention causal: exact when every off-diagonal block is one LSH block; leafSize ≥ n is exact causal attention', () => {
+  const s = { nq: 150, nk: 150, d: 8, dv: 6 };
+  const x = head(8, s);
+  const exact = exactAttention64(x.q, x.k, x.v, s, 1 / Math.sqrt(8), true);
+  assert.ok(maxAbs(causalHyperAttention(x.q, x.k, x.v, s, { leafSize: 150 }).out, exact) <= 1e-5);
+  assert.ok(maxAbs(causalHyperAttention(x.q, x.k, x.v, s, { leafSize: 10, blockSize: 150, samples: 3 }).out, exact) <= 1e-5);
+  assert.throws(() => causalHyperAttention(x.q.subarray(8), x.k, x.v, { ...s, nq: 149 }), /needs nq = nk, got nq = 149, nk = 150/);
+  assert.throws(() => causalHyperAttention(x.q, x.k, x.v, s, { leafSize: 0 }), /leafSize must be a positive integer/);
+});
+
+test("hyper-attention causal: in a model with leafSize ≥ n, 'hyper-attention' gives softmax's logits (CPU and WebGPU)", async () => {
+  const reg = registerVariants();
+  try {
+    for (const dev of await devices()) {
+      const model = new Transformer({ vocabSize: 19, dModel: 32, nLayers: 2, nHeads: 4, nCtx: 32 }, { seed: 5, device: dev });
+      const toks = tensor(Int32Array.from({ length: 2 * 23 }, (_, i) => (i * 3 + 2) % 19), [2, 23], { dtype: 'int32', device: dev });
+      const want = await (await model.forward(toks)).data();
+      model.setAttention('all', 'hyper-attention', { leafSize: 32 });
+      assert.ok(maxAbs(await (await model.forward(toks)).data(), want) <= 1e-4, dev.kind);
+      // With small leaves the estimate differs but stays finite.
+      model.setAttention('all', 'hyper-attention', { leafSize: 4, blockSize: 4, samples: 4 });
+      const approx = await (await model.forward(toks)).data();
+      assert.ok(approx.every((x) => Number.isFinite(x)) && maxAbs(approx, want) > 0, dev.kind);
     }
   } finally {
     reg.dispose();

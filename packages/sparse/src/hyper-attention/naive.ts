@@ -127,3 +127,39 @@ export function hardness(q: Float32Array, k: Float32Array, plan: HyperPlan): Har
   }
   return { maxColumnNorm: Math.sqrt(Math.max(...col)), rowNormRatio: Math.exp(hi - lo) };
 }
+
+/**
+ * Causal HyperAttention in float64 from its layout: the weight of every (row, key) pair is written
+ * into one nq×nk matrix (1 on the exact leaves' causal entries, the plan's block/sample weights in
+ * the off-diagonal blocks, 0 elsewhere) and each row is Σ_j w_ij e^{s_ij} v_j / Σ_j w_ij e^{s_ij}.
+ */
+export function causalHyperAttention64(q: Float32Array, k: Float32Array, v: Float32Array, s: HeadShape, layout: { offDiagonal: { r0: number; c0: number; plan: HyperPlan }[]; leaves: { start: number; size: number }[] }, scale = 1 / Math.sqrt(s.d)): Float64Array {
+  const W = new Float64Array(s.nq * s.nk);
+  for (const { start, size } of layout.leaves) for (let i = 0; i < size; i++) for (let j = 0; j <= i; j++) W[(start + i) * s.nk + start + j] = 1;
+  for (const { r0, c0, plan } of layout.offDiagonal) {
+    const p = plan.shape;
+    const m = plan.samples.length;
+    const count = new Float64Array(p.nk);
+    for (const j of plan.samples) count[j]! += 1;
+    for (let i = 0; i < p.nq; i++) for (let j = 0; j < p.nk; j++) {
+      const same = plan.qBlock[i]! >= 0 && plan.qBlock[i] === plan.kBlock[j];
+      W[(r0 + i) * s.nk + c0 + j] = same ? 1 : m > 0 ? (count[j]! * p.nk) / m : 0;
+    }
+  }
+  const out = new Float64Array(s.nq * s.dv);
+  for (let i = 0; i < s.nq; i++) {
+    const row = scores64(q, k, i, s, scale);
+    let mx = -Infinity;
+    for (let j = 0; j < s.nk; j++) if (W[i * s.nk + j]! > 0) mx = Math.max(mx, row[j]!);
+    let den = 0;
+    for (let j = 0; j < s.nk; j++) {
+      const w = W[i * s.nk + j]!;
+      if (w === 0) continue;
+      const p = w * Math.exp(row[j]! - mx);
+      den += p;
+      for (let e = 0; e < s.dv; e++) out[i * s.dv + e] += p * v[j * s.dv + e]!;
+    }
+    if (den > 0) for (let e = 0; e < s.dv; e++) out[i * s.dv + e] /= den;
+  }
+  return out;
+}
