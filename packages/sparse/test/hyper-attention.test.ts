@@ -180,3 +180,10 @@ test("hyper-attention causal: in a model with leafSize ≥ n, 'hyper-attention' 
     reg.dispose();
   }
 });
+
+test('hyper-attention: blocks of one key over 200k keys (one block per key) run', () => {
+  const s = { nq: 2, nk: 200_000, d: 1, dv: 1 };
+  const x = head(2, s);
+  const r = hyperAttention(x.q, x.k, x.v, s, { blockSize: 1, samples: 4, bits: 1 });
+  assert.ok(r.out.every(Number.isFinite));
+});

@@ -15,7 +15,8 @@ export function hyperAttentionWithPlan(q: Float32Array, k: Float32Array, v: Floa
   const w = m > 0 ? nk / m : 0;
   const out = new Float32Array(nq * dv);
   const lse = new Float32Array(nq);
-  const cap = Math.max(0, ...Array.from({ length: plan.blockStart.length - 1 }, (_, b) => plan.blockStart[b + 1]! - plan.blockStart[b]!));
+  let cap = 0; // the largest block (a loop: spreading one argument per block overflows the stack for tiny blocks)
+  for (let b = 0; b + 1 < plan.blockStart.length; b++) cap = Math.max(cap, plan.blockStart[b + 1]! - plan.blockStart[b]!);
   const cols = new Int32Array(cap + m);
   const wts = new Float64Array(cap + m);
   const sc = new Float64Array(cap + m);
