@@ -8,13 +8,14 @@
 // real @attnlab/attention and @attnlab/models plugins, and disposing it undoes what it added.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from './browser.mjs';
 import { LabPage, textOf } from './lab-page.mjs';
+import { serveLab } from './serve-lab.mjs';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const builtLab = join(repo, 'packages/lab/build');
@@ -53,22 +54,6 @@ export declare const attnlabPlugin: { id: string; activate(ctx: unknown): void }
 `);
 }
 
-/** `attnlab serve --dir site --port 0`: resolves with the URL it prints. */
-function serve(site) {
-  const proc = spawn(process.execPath, [join(repo, 'packages/lab/bin/attnlab.mjs'), 'serve', '--dir', site, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  return new Promise((ok, fail) => {
-    const onData = (d) => {
-      log += d;
-      const m = log.match(/the lab is at (http:\/\/127\.0\.0\.1:\d+\/lab)/);
-      if (m) ok({ proc, url: m[1] });
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => fail(new Error(`attnlab serve exited (${code}):\n${log}`)));
-  });
-}
-
 before(async () => {
   if (!existsSync(join(builtLab, 'index.html'))) throw new Error(`${builtLab} is not built: run npm run build (or npm start once)`);
   writePackage();
@@ -86,7 +71,7 @@ before(async () => {
   const worker = join(site, 'extensions/@attnlab/kernel-extension/static/worker');
   rmSync(worker, { recursive: true, force: true });
   cpSync(bundle, worker, { recursive: true });
-  const s = await serve(site);
+  const s = await serveLab({ dir: site });
   server = s.proc;
   browser = await launchChromium();
   lab = new LabPage(await browser.newPage({ viewport: { width: 1400, height: 900 } }), s.url);
