@@ -12,7 +12,7 @@ export type { AttentionOptions, AttentionResult, ProbsRequest } from './attentio
 export { linearAttention } from './linear.js';
 export type { LinearAttentionOptions, LinearAttentionResult } from './linear.js';
 export { KVCache } from './kvcache.js';
-export type { KVCacheOptions, AttendOptions } from './kvcache.js';
+export type { KVCacheOptions, AttendOptions, StateKey } from './kvcache.js';
 export { fullPolicy, sinksWindow, registerKVPolicy, getKVPolicy, listKVPolicies, unregisterKVPolicy } from './kv-policy.js';
 export type { KVPolicy, KVPolicyFactory, KVSelectInfo, KVObserveInfo, EvictionPolicy, PolicyLike } from './kv-policy.js';
 export { registerAttention, getAttention, hasAttention, listAttention, unregisterAttention, attentionContext, effectiveMask } from './registry.js';

@@ -14,6 +14,10 @@
  * the kept keys), so decoding never reads keys back. Calls the flash path cannot express (a chunk
  * whose queries see different token sets, a user mask, cache positions, an observing policy)
  * take the float64 loop instead, with the same meaning.
+ *
+ * Recurrent state: a stateful variant's state (e.g. linear attention's S) lives in the same cache,
+ * one tensor per (layer, head slice) (`state` / `setState`), so `dispose()` frees it and `bytes()`
+ * counts it with the keys and values.
  */
 import { concat, keep, reshape, slice, tensor, TensorError, type Device, type Tensor } from '@attnlab/tensor';
 import { attention } from './attention.js';
@@ -68,6 +72,17 @@ interface HeadStore {
   v?: Tensor;
 }
 
+/** A state slot of a layer: the model's query heads the state covers (null: all heads), or a name. */
+export type StateKey = readonly number[] | string | null;
+
+interface StateSlot {
+  t: Tensor;
+  /** Query heads the state covers (null: all, or a named slot). */
+  heads: readonly number[] | null;
+}
+
+const stateKey = (layer: number, key: StateKey): string => `${layer}:${key === null ? '*' : typeof key === 'string' ? `#${key}` : key.join(',')}`;
+
 const isPlainCausal = (m: MaskMod | null | undefined): boolean => !m || (m.isNamed && m.name === 'causal');
 
 export class KVCache {
@@ -84,6 +99,8 @@ export class KVCache {
   private readonly totals: number[];
   /** Where keys and values live: set by the first append. */
   private where: Device | null = null;
+  /** Recurrent states by stateKey(layer, key). */
+  private readonly states = new Map<string, StateSlot & { layer: number }>();
 
   constructor(opts: KVCacheOptions) {
     const { B, H, D } = opts;
@@ -151,8 +168,65 @@ export class KVCache {
     return this.where;
   }
 
-  /** Frees device-held keys and values; the cache is empty afterwards. */
+  /**
+   * The recurrent state held for a layer and head slice (the model's query heads, as a variant's
+   * ctx.heads; null: all heads), or null when none was set.
+   */
+  state(layer: number, key: StateKey = null): Tensor | null {
+    return this.states.get(stateKey(this.checkLayer(layer, 'KVCache.state'), key))?.t ?? null;
+  }
+
+  /**
+   * Set (null: remove) the recurrent state of a layer and head slice. The tensor is kept out of
+   * tensor scopes and owned by the cache from now on: the slot's previous state is disposed, and
+   * `dispose()` / `clearStates()` dispose this one.
+   */
+  setState(layer: number, key: StateKey, t: Tensor | null): void {
+    const k = stateKey(this.checkLayer(layer, 'KVCache.setState'), key);
+    if (t && t.isDisposed) throw new TensorError('KVCache.setState', `the state for layer ${layer} (${k}) is a disposed tensor`);
+    const old = this.states.get(k);
+    if (old && old.t !== t && !old.t.isDisposed) old.t.dispose();
+    if (!t) {
+      this.states.delete(k);
+      return;
+    }
+    this.states.set(k, { t: keep(t), heads: key === null || typeof key === 'string' ? null : [...key], layer });
+  }
+
+  /** Dispose the recurrent states of one layer (default: all); keys and values stay. */
+  clearStates(layer?: number): void {
+    if (layer !== undefined) this.checkLayer(layer, 'KVCache.clearStates');
+    for (const [k, s] of this.states) {
+      if (layer !== undefined && s.layer !== layer) continue;
+      if (!s.t.isDisposed) s.t.dispose();
+      this.states.delete(k);
+    }
+  }
+
+  /**
+   * Bytes of recurrent states: everything, or one layer / head / batch row. A state of a head slice
+   * counts in equal shares per head of the slice and per batch row (states are batch-first); a state
+   * of all heads or a named one counts only when no head is selected, and split over the batch.
+   */
+  stateBytes(sel: { layer?: number; head?: number; batch?: number } = {}): number {
+    let n = 0;
+    for (const s of this.states.values()) {
+      if (s.t.isDisposed || (sel.layer !== undefined && sel.layer !== s.layer)) continue;
+      // Every dtype (float32, int32) is 4 bytes.
+      let b = s.t.size * 4;
+      if (sel.head !== undefined) {
+        if (!s.heads || !s.heads.includes(sel.head)) continue;
+        b /= s.heads.length;
+      }
+      if (sel.batch !== undefined) b /= this.B;
+      n += b;
+    }
+    return n;
+  }
+
+  /** Frees device-held keys and values and every recurrent state; the cache is empty afterwards. */
   dispose(): void {
+    this.clearStates();
     for (const s of this.heads) {
       s.k?.dispose();
       s.v?.dispose();
@@ -164,7 +238,11 @@ export class KVCache {
     this.where = null;
   }
 
-  /** Bytes held by keys and values: everything, or one layer / head / batch row. */
+  /**
+   * Bytes held by keys and values plus recurrent states (`stateBytes`): everything, or one layer /
+   * head / batch row. `head` is a kv head for keys and values and a query head for states (the same
+   * without GQA).
+   */
   bytes(sel: { layer?: number; head?: number; batch?: number } = {}): number {
     let n = 0;
     for (let l = 0; l < this.layers; l++) {
@@ -174,7 +252,7 @@ export class KVCache {
         for (let h = 0; h < this.H; h++) if (sel.head === undefined || sel.head === h) n += this.store(l, b, h).n;
       }
     }
-    return n * this.D * 2 * 4;
+    return n * this.D * 2 * 4 + this.stateBytes(sel);
   }
 
   /** Bytes per kv head of a layer (summed over the batch). */

@@ -36,7 +36,12 @@ export interface AttentionContext {
   cache: KVCache | null;
   /** Rotary base when the cache stores keys before rotation (positions: 'cache'). */
   rotary: { base: number } | null;
-  /** Recurrent state of a stateful variant (e.g. linear attention's S), else null. */
+  /**
+   * Recurrent state of a stateful variant (e.g. linear attention's S), else null. Decoding through
+   * a KV cache, a model gives a `readsCache` variant the state the cache holds for (layer, heads)
+   * (`cache.state(layer, heads)`; null at a prefill from position 0) and stores the variant's
+   * returned `state` back (`cache.setState`), so the cache owns, counts and frees it.
+   */
   state: Tensor | null;
   /** The variant's own options (setAttention's third argument minus mask/scoreMod/scale). */
   options: Record<string, unknown>;
@@ -51,7 +56,7 @@ export interface VariantResult {
   probs?: Tensor;
   /** [B, Hq, Nq, Nk] pre-normalisation scores (masked: -Infinity), when ctx.returnScores. */
   scores?: Tensor;
-  /** Recurrent state after the call, for stateful variants. */
+  /** Recurrent state after the call, for stateful variants (a model keeps it in its KV cache when decoding). */
   state?: Tensor;
 }
 

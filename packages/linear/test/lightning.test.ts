@@ -149,8 +149,18 @@ test("model: 'lightning' on some heads decodes through the KV cache (state carri
     }
     assert.ok(bytes.every((b) => b === bytes[0] && b > 0), `state bytes constant: ${bytes.join(', ')}`);
     assert.equal(cache.kept(0, 0, 1), 20, 'the softmax head keeps every token');
-    lightning.disposeStates(cache);
-    assert.equal(stateBytes(cache), 0, 'disposeStates frees every state of the cache');
+    // The states live in the cache: bytes() counts them with the keys and values; dispose() frees them.
+    const s0 = cache.state(0, [0, 1]);
+    const s1 = cache.state(1, [1]);
+    assert.ok(s0 && s1, 'one state per (layer, head slice) in the cache');
+    const kvBytes = (1 + 1 + 20 + 1) * 8 * 2 * 4; // layer 0: one token per head; layer 1: 20 (softmax) + 1
+    assert.equal(cache.bytes(), kvBytes + stateBytes(cache), 'bytes() = keys and values + states');
+    assert.equal(cache.bytes({ layer: 1, head: 1 }), 8 * 2 * 4 + cache.stateBytes({ layer: 1 }));
+    const live = cpuDevice().stats.liveBuffers;
+    cache.dispose();
+    assert.ok(s0.isDisposed && s1.isDisposed, 'cache.dispose() disposes the states');
+    assert.equal(live - cpuDevice().stats.liveBuffers, 2, 'two state buffers freed');
+    assert.equal(stateBytes(cache), 0);
   } finally {
     reg.dispose();
   }

@@ -563,6 +563,13 @@ export class Transformer {
       let kPositions: Int32Array<ArrayBufferLike> = qPositions;
       let qIn = qg;
       const gPerturb = perturb && sliceHeadsPerturb(perturb, heads);
+      // A perturbation reshapes softmax weights (temperature on the logits, mixing with identity or
+      // uniform rows); other variants' weights are not a softmax row, so say so instead of ignoring it.
+      if (gPerturb && (choice.name !== 'softmax' || scoreMod)) {
+        const hit = heads.filter((_, i) => gPerturb.temperature[i] !== 1 || gPerturb.toIdentity[i] !== 0 || gPerturb.toUniform[i] !== 0);
+        const what = scoreMod ? `'softmax' with a scoreMod` : `variant '${choice.name}'`;
+        throw new ModelError('heads', `perturb on layer ${l} head${hit.length > 1 ? 's' : ''} ${hit.join(', ')}: that head runs ${what}; pattern perturbations apply to plain 'softmax' heads only (setAttention them to 'softmax' or clear the perturbation)`);
+      }
       let dense = choice.name === 'softmax' && (wantScores || !!gPerturb || (wantPattern && grad)) && !scoreMod;
       let dk = kg;
       let dv = vg;
@@ -610,8 +617,11 @@ export class Transformer {
         scale: (scale as number | undefined) ?? 1 / Math.sqrt(Dh), mask, causal: true, scoreMod: (scoreMod as never) ?? null,
         layer: l, heads, groupSize: 1, qPositions, kPositions, returnProbs: wantPattern, returnScores: wantScores,
         cache: kv && variant.readsCache ? kv : null, rotary: cachePositions ? { base: c.rotaryBase } : null, options: rest,
+        // The slice's recurrent state lives in the cache (a prefill from 0 starts afresh).
+        state: kv && variant.readsCache && start > 0 ? kv.state(l, heads) : null,
       });
       const res = await variant.forward(qIn, kg, vg, ctx);
+      if (kv && variant.readsCache && res.state) kv.setState(l, heads, res.state);
       if (res.out.shape[1] !== heads.length || res.out.shape[2] !== Nq) throw new ModelError('attention', `variant '${choice.name}' (layer ${l}) returned out ${fmtShape(res.out.shape)}, expected [${B}, ${heads.length}, ${Nq}, Dv]`);
       results.push({ heads, name: choice.name, res });
     }

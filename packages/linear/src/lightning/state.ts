@@ -1,37 +1,26 @@
 /**
- * Recurrent state in the model's decode cache. The model hands a variant that `readsCache` the
- * KVCache of the decode plus this step's new k, v; the cache has no slot for a recurrent state,
- * so the state lives beside it here, keyed by the cache object (dropped with it) and by layer and
- * head slice. `stateOnlyPolicy` makes the cache itself keep no old tokens for those heads, so
- * what a decode holds per linear head is the D x Dv state: O(1) in n.
+ * Recurrent state in the model's decode cache. The state of each (layer, head slice) lives in the
+ * KVCache itself (KVCache.state / setState): the model hands a `readsCache` variant the state as
+ * ctx.state and stores the returned one, `cache.bytes()` counts it and `cache.dispose()` frees it.
+ * `stateOnlyPolicy` makes the cache keep no old tokens for those heads, so what a decode holds per
+ * linear head is the D x Dv state: O(1) in n. The functions below are thin aliases kept for callers.
  */
 import { type KVCache, type KVPolicy } from '@attnlab/attention';
-import { keep, type Tensor } from '@attnlab/tensor';
+import { type Tensor } from '@attnlab/tensor';
 
-const states = new WeakMap<KVCache, Map<string, Tensor>>();
-
-const key = (layer: number, heads: readonly number[] | null): string => `${layer}:${heads ? heads.join(',') : '*'}`;
-
+/** The state of (layer, heads) in the cache: `cache.state(layer, heads)`. */
 export function getState(cache: KVCache, layer: number, heads: readonly number[] | null): Tensor | null {
-  return states.get(cache)?.get(key(layer, heads)) ?? null;
+  return cache.state(layer, heads);
 }
 
-/** Store a state (kept out of tensor scopes); the previous one of that slot is disposed. */
+/** Store a state (the cache owns it; the slot's previous one is disposed): `cache.setState`. */
 export function setState(cache: KVCache, layer: number, heads: readonly number[] | null, s: Tensor | null): void {
-  let m = states.get(cache);
-  if (!m) states.set(cache, (m = new Map()));
-  const k = key(layer, heads);
-  const old = m.get(k);
-  if (old && old !== s && !old.isDisposed) old.dispose();
-  if (s) m.set(k, keep(s));
-  else m.delete(k);
+  cache.setState(layer, heads, s);
 }
 
-/** Bytes of every recurrent state held for a cache (float32). */
+/** Bytes of every recurrent state held in a cache: `cache.stateBytes()` (`cache.bytes()` includes them). */
 export function stateBytes(cache: KVCache): number {
-  let n = 0;
-  for (const t of states.get(cache)?.values() ?? []) n += t.shape.reduce((a, b) => a * b, 1) * 4;
-  return n;
+  return cache.stateBytes();
 }
 
 /** A KV policy keeping only the current append (its tokens must stay): no old keys or values. */
@@ -49,12 +38,9 @@ export function stateOnlyPolicy(): KVPolicy {
 }
 
 /**
- * Dispose every recurrent state held for a cache (KVCache.dispose does not know about them; on
- * WebGPU their buffers are freed here, not by the garbage collector).
+ * Dispose every recurrent state of a cache, keeping its keys and values.
+ * @deprecated `cache.dispose()` frees the states with the rest; `cache.clearStates()` frees only them.
  */
 export function disposeStates(cache: KVCache): void {
-  const m = states.get(cache);
-  if (!m) return;
-  for (const t of m.values()) if (!t.isDisposed) t.dispose();
-  states.delete(cache);
+  cache.clearStates();
 }
