@@ -70,6 +70,13 @@ test('BASED hybrid model: decode through the cache equals the full forward; line
     assert.equal(cache.kept(0, 0, 0), 1, 'a linear head keeps only the current token');
     // 3 linear heads (layer 0 both, layer 1 head 0), dHead 8, d' = 4.
     assert.equal(lightning.stateBytes(cache), 3 * basedStateBytes({ featureDim: 4, dv: 8, window: W, d: 8 }).linear);
+    // The deprecated alias frees the states only; keys and values stay.
+    const kvOnly = cache.bytes() - cache.stateBytes();
+    lightning.disposeStates(cache);
+    assert.equal(cache.stateBytes(), 0);
+    assert.equal(cache.bytes(), kvOnly);
+    assert.equal(cache.kept(1, 0, 1), W);
+    cache.dispose();
   } finally {
     reg.dispose();
   }
