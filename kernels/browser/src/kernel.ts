@@ -34,7 +34,7 @@ export class AttnlabKernel extends BaseKernel {
   private readonly stopOnError = new StopOnError();
 
   constructor(private readonly opts: AttnlabKernelOptions) {
-    super(opts);
+    super({ ...opts, sendMessage: keepClientQueue(opts.sendMessage) });
     this.conn = this.spawn();
     this.started = this.init();
     // Disposed before the worker answered init: awaiters still see the rejection; nobody else must.
@@ -123,7 +123,8 @@ export class AttnlabKernel extends BaseKernel {
     const status = (execution_state: 'busy' | 'idle'): void =>
       this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IStatusMsg>({ channel: 'iopub', msgType: 'status', ...frame, content: { execution_state } }));
     status('busy');
-    const content: KernelMessage.IExecuteReplyMsg['content'] = { status: 'aborted', execution_count: this.executionCount };
+    // No execution count, as ipykernel: JupyterLab shows a count as "this cell ran".
+    const content: KernelMessage.IExecuteReplyMsg['content'] = { status: 'aborted', execution_count: null };
     this.opts.sendMessage(KernelMessage.createMessage<KernelMessage.IExecuteReplyMsg>({ channel: 'shell', msgType: 'execute_reply', ...frame, content }));
     status('idle');
   }
@@ -203,6 +204,23 @@ export class AttnlabKernel extends BaseKernel {
     const c = msg.content;
     await this.ask({ type: 'commClose', commId: c.comm_id, data: c.data as Record<string, unknown>, metadata: msg.metadata as Record<string, unknown> }, null);
   }
+}
+
+/**
+ * JupyterLite 0.8's kernel client cancels every request queued for the kernel when it sees an
+ * error execute_reply (queued execute requests then never get a reply, completions and comm
+ * messages are lost) unless the reply's metadata says `cause: 'interrupt'`. This kernel answers
+ * its queue itself (StopOnError aborts the execute requests queued behind the failure), so its
+ * error replies carry that mark to keep the client's queue intact.
+ */
+function keepClientQueue(send: IKernel.SendMessage): IKernel.SendMessage {
+  return (msg) => {
+    if (msg.header.msg_type === 'execute_reply' && (msg.content as { status?: string }).status === 'error') {
+      send({ ...msg, metadata: { ...msg.metadata, cause: 'interrupt' } });
+    } else {
+      send(msg);
+    }
+  };
 }
 
 function toArrayBuffers(buffers: (ArrayBuffer | ArrayBufferView)[] | undefined): ArrayBuffer[] {
