@@ -4,33 +4,16 @@
 // Serves the built lab (the test runner builds first); screenshots land in test/artifacts/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { launchChromium } from './browser.mjs';
 import { LabPage, textOf } from './lab-page.mjs';
+import { serveLab } from './serve-lab.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let server;
 let browser;
 let lab;
 
-function serve() {
-  const proc = spawn(process.execPath, ['packages/lab/bin/attnlab.mjs', 'serve', '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  return new Promise((ok, fail) => {
-    const onData = (d) => {
-      log += d;
-      const m = log.match(/the lab is at (http:\/\/127\.0\.0\.1:\d+\/lab)/);
-      if (m) ok({ proc, url: m[1] });
-    };
-    proc.stdout.on('data', onData);
-    proc.stderr.on('data', onData);
-    proc.on('exit', (code) => fail(new Error(`attnlab serve exited (${code}):\n${log}`)));
-  });
-}
-
 before(async () => {
-  const s = await serve();
+  const s = await serveLab();
   server = s.proc;
   browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });

@@ -233,8 +233,9 @@ export class NodeKernel {
           break;
         case 'execute_request': {
           if (this.abortThis) {
-            // Queued behind a cell that failed or was interrupted: cancelled, no output of its own.
-            await this.reply(sock, msg, 'execute_reply', { status: 'aborted', execution_count: this.executionCount });
+            // Queued behind a cell that failed or was interrupted: cancelled, no output of its own, and no count
+            // (as ipykernel: a count would make JupyterLab show [N] on a cell that never ran).
+            await this.reply(sock, msg, 'execute_reply', { status: 'aborted', execution_count: null });
             break;
           }
           const code = str(msg.content, 'code', '');
