@@ -4,26 +4,18 @@
 // Serves the built lab (the test runner builds first); screenshots land in test/artifacts/e2e/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchChromium } from './browser.mjs';
-import { LabPage, textOf } from './lab-page.mjs';
-import { serveLab } from './serve-lab.mjs';
+import { textOf } from './lab-page.mjs';
+import { openBuiltLab } from './serve-lab.mjs';
 
-let server;
-let browser;
 let lab;
+let closeLab;
 
 before(async () => {
-  const s = await serveLab();
-  server = s.proc;
-  browser = await launchChromium();
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  lab = new LabPage(page, s.url);
-  await lab.open();
+  ({ lab, close: closeLab } = await openBuiltLab());
 });
 
 after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) server.kill('SIGTERM');
+  await closeLab?.();
 });
 
 /**

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { python } from './python-suite.js';
 import { installKernelspec, uninstallKernelspec, kernelspecDir, jupyterDataDir } from '../src/index.js';
 
 test('kernel install writes kernel.json and the logos; uninstall removes them', () => {
@@ -56,7 +57,6 @@ test('kernel install --user writes into JUPYTER_DATA_DIR, where jupyter_client f
       const r = spawnSync(process.execPath, argv, { env, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       assert.ok(existsSync(join(data, 'kernels', 'attnlab', 'kernel.json')), `${argv.join(' ')} wrote into JUPYTER_DATA_DIR`);
-      const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
       const found = spawnSync(python, ['-c', 'from jupyter_client.kernelspec import KernelSpecManager; print(KernelSpecManager().find_kernel_specs()["attnlab"])'], { env, encoding: 'utf8' });
       assert.equal(found.stdout.trim(), join(data, 'kernels', 'attnlab'), found.stderr);
     }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { installKernelspec } from '../src/index.js';
+import { python } from './python-suite.js';
 
 /**
  * Every notebook under examples/ (papers/ included) runs headless (nbclient) through the installed kernelspec, one
@@ -14,7 +15,6 @@ import { installKernelspec } from '../src/index.js';
  */
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const script = fileURLToPath(new URL('../../test/python/run_notebooks.py', import.meta.url));
-const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 const prefix = mkdtempSync(join(tmpdir(), 'attnlab-nb-'));
 installKernelspec({ prefix });
 after(() => rmSync(prefix, { recursive: true, force: true }));
