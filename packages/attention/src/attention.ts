@@ -278,7 +278,11 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     const fast = wasmApplies(D) && Dv === D && !forceJs() && allFinite(qa) && allFinite(ka) && allFinite(va);
     let r = fast ? flashForwardWasm(plan, qa, ka, va, sigmoid, sigBias) : flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
     // A score mod can still make a NaN or +Infinity score from finite inputs: redo those in JS.
-    if (fast && !allFinite(r.out)) r = flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+    let viaWasm = fast;
+    if (fast && !allFinite(r.out)) {
+      r = flashForwardCpu(plan, qa, ka, va, sigmoid, sigBias);
+      viaWasm = false;
+    }
     outT = fromHost(dev, r.out, [B, Hq, Nq, Dv]);
     lseT = fromHost(dev, r.lse, [B, Hq, Nq]);
     if (!needGrad) return { out: outT, lse: lseT };
@@ -291,7 +295,7 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
         const gr = flashBackwardCpu(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias, capGrads);
         return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape), ...caps.map(({ cap, t }) => fromHost(dev, Float32Array.from(capGrads.out.get(cap)!), t.shape))];
       }
-      const gr = (fast && allFinite(r.out) && wasmBackwardExact(r.lse, dOut, dLse) ? flashBackwardWasm : flashBackwardCpu)(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
+      const gr = (viaWasm && wasmBackwardExact(r.lse, dOut, dLse) ? flashBackwardWasm : flashBackwardCpu)(plan, qa, ka, va, r.out, r.lse, dOut, dLse, sigmoid, sigBias);
       return [fromHost(dev, gr.dq, q.shape), fromHost(dev, gr.dk, k.shape), fromHost(dev, gr.dv, v.shape)];
     };
   }
