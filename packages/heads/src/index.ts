@@ -14,6 +14,11 @@ import type { PromptInput } from './scores/prompts.js';
 export * from './scores/index.js';
 export * from './sweeps/index.js';
 export * as retrievalHead from './retrieval-head/index.js';
+export * from './gates/index.js';
+export * from './kv-budget/index.js';
+export * as duoAttention from './duo-attention/index.js';
+export * as razorAttention from './razor-attention/index.js';
+export * as moa from './moa/index.js';
 export { HeadsError } from './errors.js';
 
 /** A registered score: compute(model, { prompts, requireCorrect? }). */

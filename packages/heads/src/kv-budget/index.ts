@@ -1,0 +1,1 @@
+export { evaluateWithCache, type CacheEvalOptions, type CacheEvalResult, type HeadPolicies } from './evaluate.js';
