@@ -1,0 +1,3 @@
+export { flexPrefillPlan, jsDivergence, cumulativeTopP, type FlexPrefillOptions, type FlexPrefillPlan } from './plan.js';
+export { flexPrefillVariant } from './variant.js';
+export { naiveVerticalSlashTiles } from './naive.js';
