@@ -13,7 +13,7 @@ export { linearAttention } from './linear.js';
 export type { LinearAttentionOptions, LinearAttentionResult } from './linear.js';
 export { KVCache } from './kvcache.js';
 export type { KVCacheOptions, AttendOptions, StateKey } from './kvcache.js';
-export { fullPolicy, sinksWindow, registerKVPolicy, getKVPolicy, listKVPolicies, unregisterKVPolicy } from './kv-policy.js';
+export { fullPolicy, positionPolicy, registerKVPolicy, getKVPolicy, listKVPolicies, unregisterKVPolicy } from './kv-policy.js';
 export type { KVPolicy, KVPolicyFactory, KVSelectInfo, KVObserveInfo, EvictionPolicy, PolicyLike } from './kv-policy.js';
 export { registerAttention, getAttention, hasAttention, listAttention, unregisterAttention, attentionContext, effectiveMask } from './registry.js';
 export type { AttentionVariant, RegisteredVariant, AttentionContext, ContextInput, VariantInput, VariantResult } from './registry.js';

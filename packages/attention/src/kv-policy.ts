@@ -1,11 +1,12 @@
 /**
- * KV-cache eviction policies: the generic interface the cache calls, the two mechanisms core
- * ships (keep everything; sinks + recent window) and a small registry plugins add to.
+ * KV-cache eviction policies: the generic interface the cache calls, the mechanisms core ships
+ * (keep everything; a policy from a position rule; the `{ sinks, window }` shorthand) and a small
+ * registry plugins add to.
  *
- * Named paper methods are compositions of these: StreamingLLM is `sinksWindow` on every head;
- * DuoAttention is one policy per head (null on retrieval heads, `sinksWindow` on streaming heads);
- * H2O is a custom object whose `observe` accumulates attention weights and whose `select` keeps
- * the heavy hitters plus a recent window.
+ * Named paper methods live in the method packages: StreamingLLM's `sinksWindow` and DuoAttention's
+ * per-head policies in @attnlab/sparse (streaming-llm/), which registers 'sinks-window'; H2O is a
+ * custom object whose `observe` accumulates attention weights and whose `select` keeps the heavy
+ * hitters plus a recent window.
  */
 import { TensorError } from '@attnlab/tensor';
 
@@ -53,7 +54,7 @@ export interface KVPolicy {
   observe?(info: KVObserveInfo): void;
 }
 
-/** The plain-object form of sinks + window (also accepted wherever a policy is). */
+/** The plain-object shorthand for sinks + window, accepted wherever a policy is (StreamingLLM's `sinksWindow` is in @attnlab/sparse). */
 export interface EvictionPolicy {
   /** First tokens always kept. */
   sinks: number;
@@ -67,25 +68,33 @@ export function fullPolicy(): KVPolicy {
 }
 
 /**
- * Keep the first `sinks` tokens and the `window` most recent (StreamingLLM's rule): the query at
- * position t sees keys k < sinks or t - window < k <= t, i.e. or(sinks(s), slidingWindow(w)).
+ * A policy from a position rule: the query at qpos sees the token at kpos iff `visible(kpos, qpos)`.
+ * The rule must never show a token again once a query stopped seeing it (windows, sinks, their
+ * union); `select` then evicts what the first query of an append cannot see, and a chunk of
+ * queries sees exactly what the cache would have held at each of their positions.
  */
-export function sinksWindow(opts: EvictionPolicy): KVPolicy {
-  const { sinks, window } = opts;
-  if (!Number.isInteger(sinks) || sinks < 0 || !Number.isInteger(window) || window < 1) {
-    throw new TensorError('sinksWindow', `needs integer sinks >= 0 and window >= 1, got ${JSON.stringify(opts)}`);
-  }
-  const visible = (kpos: number, qpos: number): boolean => kpos <= qpos && (kpos < sinks || kpos > qpos - window);
+export function positionPolicy(name: string, visible: (kpos: number, qpos: number) => boolean): KVPolicy {
+  if (typeof name !== 'string' || !name) throw new TensorError('positionPolicy', 'name must be a non-empty string');
+  if (typeof visible !== 'function') throw new TensorError('positionPolicy', `policy '${name}' needs a visible(kpos, qpos) function`);
+  const see = (k: number, q: number): boolean => k <= q && visible(k, q);
   return {
-    name: `sinks-window(${sinks}, ${window})`,
-    visible,
-    // Tokens the first new query cannot see, no later query can see either.
+    name,
+    visible: see,
     select: ({ positions, first }) => {
       const keep: number[] = [];
-      for (let i = 0; i < positions.length; i++) if (positions[i]! >= first || visible(positions[i]!, first)) keep.push(i);
+      for (let i = 0; i < positions.length; i++) if (positions[i]! >= first || see(positions[i]!, first)) keep.push(i);
       return keep.length === positions.length ? null : keep;
     },
   };
+}
+
+/** The `{ sinks, window }` shorthand as a position policy (the first sinks keys and the window most recent). */
+function shorthand(opts: EvictionPolicy, where: string): KVPolicy {
+  const { sinks, window } = opts;
+  if (!Number.isInteger(sinks) || sinks < 0 || !Number.isInteger(window) || window < 1) {
+    throw new TensorError(where, `{ sinks, window } needs integer sinks >= 0 and window >= 1, got ${JSON.stringify(opts)}`);
+  }
+  return positionPolicy(`sinks-window(${sinks}, ${window})`, (k, q) => k < sinks || k > q - window);
 }
 
 /** Anything accepted as one head's policy: a KVPolicy, `{ sinks, window }`, or null (keep all). */
@@ -95,7 +104,7 @@ export function toPolicy(p: PolicyLike | undefined, where: string): KVPolicy | n
   if (p === null || p === undefined) return null;
   if (typeof (p as KVPolicy).select === 'function') return p as KVPolicy;
   const e = p as Partial<EvictionPolicy>;
-  if (typeof e === 'object' && 'window' in e) return sinksWindow({ sinks: e.sinks ?? 0, window: e.window as number });
+  if (typeof e === 'object' && 'window' in e) return shorthand({ sinks: e.sinks ?? 0, window: e.window as number }, where);
   throw new TensorError(where, `a policy is a { select(info) } object, { sinks, window }, or null; got ${JSON.stringify(p)}`);
 }
 
@@ -132,4 +141,3 @@ export function unregisterKVPolicy(name: string): boolean {
 }
 
 registerKVPolicy('full', () => fullPolicy());
-registerKVPolicy('sinks-window', (o = {}) => sinksWindow({ sinks: (o['sinks'] as number | undefined) ?? 0, window: o['window'] as number }));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuDevice, getDevice, slice, tensor } from '@attnlab/tensor';
 import {
-  KVCache, attention, and, causal, getKVPolicy, listKVPolicies, registerKVPolicy, slidingWindow, sinksWindow,
+  KVCache, attention, and, causal, getKVPolicy, listKVPolicies, positionPolicy, registerKVPolicy, slidingWindow,
   type KVPolicy,
 } from '../src/index.js';
 import { maxAbsDiff, randn, rng } from './util.js';
@@ -78,19 +78,26 @@ test('a score-based policy (H2O) written as a plugin: the cache feeds it weights
 });
 
 test('KV policy registry: by name with options; re-registering replaces; unknown names list every name; bad policies are named', async () => {
-  assert.ok(listKVPolicies().includes('full') && listKVPolicies().includes('sinks-window'));
-  const p = getKVPolicy('sinks-window', { sinks: 1, window: 2 });
-  assert.equal(p.visible!(0, 9), true);
+  assert.ok(listKVPolicies().includes('full'));
+  // StreamingLLM's 'sinks-window' is registered by @attnlab/sparse, not by the mechanism.
+  assert.ok(!listKVPolicies().includes('sinks-window'));
+  const dw = registerKVPolicy('window-test', (o = {}) => positionPolicy(`window(${String(o['w'])})`, (k, q) => k > q - (o['w'] as number)));
+  const p = getKVPolicy('window-test', { w: 2 });
+  assert.equal(p.name, 'window(2)');
   assert.equal(p.visible!(7, 9), false);
   assert.equal(p.visible!(8, 9), true);
+  assert.equal(p.visible!(10, 9), false, 'a position policy is causal');
+  assert.deepEqual(p.select({ layer: 0, head: 0, batch: 0, positions: Int32Array.from([6, 7, 8, 9]), first: 9, total: 10 }), [2, 3]);
+  dw.dispose();
   const d1 = registerKVPolicy('h2o-test', () => h2o(1, 1));
   const d2 = registerKVPolicy('h2o-test', () => h2o(2, 2));
   assert.equal(getKVPolicy('h2o-test').name, 'h2o(2, 2)');
   d1.dispose(); // stale: the second registration stays
   assert.equal(getKVPolicy('h2o-test').name, 'h2o(2, 2)');
   d2.dispose();
-  assert.throws(() => getKVPolicy('h2o-test'), /unknown KV policy 'h2o-test' \(registered: full, sinks-window/);
-  assert.throws(() => sinksWindow({ sinks: -1, window: 2 }), /sinks >= 0 and window >= 1/);
+  assert.throws(() => getKVPolicy('h2o-test'), /unknown KV policy 'h2o-test' \(registered: full\)/);
+  assert.throws(() => new KVCache({ B: 1, H: 1, D: 2, policy: { sinks: -1, window: 2 } }), /KVCache: \{ sinks, window \} needs integer sinks >= 0 and window >= 1/);
+  assert.throws(() => positionPolicy('p', 3 as never), /policy 'p' needs a visible\(kpos, qpos\) function/);
   assert.throws(() => new KVCache({ B: 1, H: 1, D: 2, policy: 'lru' as never }), /a policy is a \{ select\(info\) \} object/);
   const one = (x: number[]): ReturnType<typeof tensor> => tensor(x, [1, 1, x.length / 2, 2]);
   const evictsNew = new KVCache({ B: 1, H: 1, D: 2, policy: { name: 'bad', select: () => [] } });

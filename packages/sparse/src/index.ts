@@ -4,7 +4,9 @@
  * 'flash-sigmoid', 'neighborhood', 's2-attention', 'hyper-attention' and 'sea' through the kernel's plugin context
  * (undone when the plugin is disposed). Outside a kernel, call `registerVariants()`.
  */
-import { registerAttention, type AttentionVariant } from '@attnlab/attention';
+import { registerAttention, registerKVPolicy, type AttentionVariant, type KVPolicyFactory } from '@attnlab/attention';
+import { sinksWindowFactory } from './streaming-llm/policy.js';
+import { actVariant } from './act/variant.js';
 import { flashSigmoidVariant } from './flash-sigmoid/variant.js';
 import { neighborhoodVariant } from './neighborhood/variant.js';
 import { s2Variant } from './s2-attention/variant.js';
@@ -21,9 +23,16 @@ export * as orion from './orion/index.js';
 export * as hyperAttention from './hyper-attention/index.js';
 export * as sea from './sea/index.js';
 export * as stats from './common/index.js';
+export * as sinkMetrics from './sink-metrics/index.js';
+export * as streamingLLM from './streaming-llm/index.js';
+export * as act from './act/index.js';
 
 /** The variants this package adds. */
 export const variants: readonly AttentionVariant[] = [flashSigmoidVariant, neighborhoodVariant, s2Variant, hyperAttentionVariant, seaVariant];
+
+/** The attention-sink papers' additions: ACT's 'act' variant (H6) and StreamingLLM's 'sinks-window' KV policy (S1). */
+export const sinkVariants: readonly AttentionVariant[] = [actVariant];
+export const kvPolicies: Readonly<Record<string, KVPolicyFactory>> = { 'sinks-window': sinksWindowFactory };
 
 interface Disposable {
   dispose(): void;
@@ -32,17 +41,21 @@ interface Disposable {
 /** The plugin context methods used (a structural subset of the kernel's PluginContext). */
 interface Context {
   registerAttention(name: string, variant: AttentionVariant): unknown;
+  registerKVPolicy?(name: string, factory: KVPolicyFactory): unknown;
 }
 
 export const attnlabPlugin = {
   id: '@attnlab/sparse',
   activate(ctx: Context): void {
     for (const v of variants) ctx.registerAttention(v.name, v);
+    for (const v of sinkVariants) ctx.registerAttention(v.name, v);
+    for (const [name, f] of Object.entries(kvPolicies)) ctx.registerKVPolicy?.(name, f);
   },
 };
 
-/** Register the variants directly in @attnlab/attention's registry (scripts, tests); returns one disposable. */
+/** Register the variants (and KV policies) directly in @attnlab/attention's registries (scripts, tests); returns one disposable. */
 export function registerVariants(): Disposable {
-  const ds = variants.map((v) => registerAttention(v.name, v));
+  const ds = [...variants, ...sinkVariants].map((v) => registerAttention(v.name, v));
+  for (const [name, f] of Object.entries(kvPolicies)) ds.push(registerKVPolicy(name, f));
   return { dispose: () => ds.forEach((d) => d.dispose()) };
 }

@@ -1,0 +1,3 @@
+/** H7 "When Attention Sink Emerges": the sink metric, per-head sink mass and the sink token's value norm. */
+export { sinkStats, valueNorms, sinkReport, measureSinks, type SinkMetricOptions, type SinkReport, type HeadSink } from './metrics.js';
+export { naiveSinkStats, naiveValueNorms, type NaiveSinkOptions } from './naive.js';
