@@ -4,7 +4,7 @@
  */
 import {
   customGrad, isGradEnabled, matmul, mulScalar, reshape, slice, softmax, sigmoid as sigmoidOp, addScalar, mul, sum, log,
-  where, tensor, broadcastTo, logsumexp, zeros, TensorError, type Tensor,
+  where, tensor, broadcastTo, logsumexp, zeros, add, TensorError, type Tensor,
 } from '@attnlab/tensor';
 import { BlockMask } from './blockmask.js';
 import { perHead, toMaskMod, toScoreMod, MaskMod, type MaskLike, type ScoreFn, type ScoreMod } from './mods/mods.js';
@@ -17,6 +17,7 @@ import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { destroyPlan, flashBackwardGpu, flashForwardGpu, prepareFlashGpu, uploadPlan } from './gpu/flash.js';
 import { flashForwardTiledGpu, prepareFlashTiledGpu } from './gpu/flash-tiled.js';
+import { varlenPlan, type VarlenPlan } from './varlen.js';
 
 export interface ProbsRequest {
   /** Query heads to return (default all). */
@@ -45,6 +46,14 @@ export interface AttentionOptions {
   returnProbs?: boolean | ProbsRequest;
   /** WebGPU forward kernel: 'rowwise' (default, one thread per query row) or 'tiled' (wgsl/flash-tiled.ts). */
   kernel?: 'rowwise' | 'tiled';
+  /**
+   * Packed documents along N (flash-attn varlen, fla's cu_seqlens): [0, n1, n1 + n2, ..., N], B = 1.
+   * No query attends outside its document; masks and score mods see positions inside the document
+   * (src/varlen.ts). A document mask / document BlockMask carries its own layout.
+   */
+  cuSeqlens?: ArrayLike<number> | null;
+  /** Cumulative key lengths when Nq != Nk (default cuSeqlens). */
+  cuSeqlensK?: ArrayLike<number> | null;
 }
 
 export interface AttentionResult {
@@ -116,28 +125,31 @@ function gateTensor(op: string, gate: AttentionOptions['headGate'], like: Tensor
 }
 
 /** Shared planning for attention() and the probes. */
-export function attentionPlan(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): { plan: FlashPlan; dims: AttnShape; sigmoid: boolean; sigBias: number } {
+export function attentionPlan(op: string, q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): { plan: FlashPlan; dims: AttnShape; sigmoid: boolean; sigBias: number; docs: VarlenPlan | null } {
   const dims = checkQkv(op, q, k, v);
   const scale = resolveScale(op, opts.scale, dims.D);
   const normalize = opts.normalize ?? 'softmax';
   if (normalize !== 'softmax' && normalize !== 'sigmoid') throw new TensorError(op, `normalize must be 'softmax' or 'sigmoid', got '${String(normalize)}'`);
-  const sigBias = opts.sigmoidBias ?? -Math.log(dims.Nk);
+  let sigBias = opts.sigmoidBias ?? -Math.log(dims.Nk);
   if (!Number.isFinite(sigBias)) throw new TensorError(op, `sigmoidBias must be finite, got ${sigBias}`);
-  const mask = resolveMask(op, opts.mask, dims.Hq);
-  const scoreMod = opts.scoreMod ? toScoreMod(opts.scoreMod) : null;
+  let mask = resolveMask(op, opts.mask, dims.Hq);
+  let scoreMod = opts.scoreMod ? toScoreMod(opts.scoreMod) : null;
+  // Packed documents: the mask and score mod read positions inside each document (varlen.ts).
+  const docs = varlenPlan(op, dims.B, dims.Nq, dims.Nk, mask, scoreMod, { cuSeqlens: opts.cuSeqlens, cuSeqlensK: opts.cuSeqlensK, normalize, sigmoidBias: opts.sigmoidBias });
+  if (docs) ({ mask, scoreMod, sigmoidBias: sigBias = sigBias } = docs);
   const plan = planFlash(dims, { mask, scoreMod, normalize, scale, sigmoidBias: sigBias });
-  return { plan, dims, sigmoid: normalize === 'sigmoid', sigBias };
+  return { plan, dims, sigmoid: normalize === 'sigmoid', sigBias, docs };
 }
 
 export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Promise<AttentionResult> {
   const op = 'attention';
   const impl = opts.impl ?? 'flash';
   if (impl !== 'flash' && impl !== 'naive') throw new TensorError(op, `impl must be 'flash' or 'naive', got '${String(impl)}'`);
-  const { plan, dims, sigmoid, sigBias } = attentionPlan(op, q, k, v, await withCaptureValues(opts));
+  const { plan, dims, sigmoid, sigBias, docs } = attentionPlan(op, q, k, v, await withCaptureValues(opts));
   const gate = gateTensor(op, opts.headGate, q, dims.Hq);
   let out: Tensor;
   let lse: Tensor;
-  if (impl === 'naive') ({ out, lse } = naiveAttention(q, k, v, plan, dims, sigmoid, sigBias));
+  if (impl === 'naive') ({ out, lse } = naiveAttention(q, k, v, plan, dims, sigmoid, sigBias, docs && !opts.scoreMod ? docs.rowBias : null));
   else ({ out, lse } = await flashAttention(q, k, v, plan, dims, sigmoid, sigBias, kernelOf(op, opts.kernel)));
   if (gate) {
     const gated = mul(out, gate);
@@ -307,9 +319,10 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
 }
 
 /** Materialised-scores attention through tensor ops (for comparison and benchmarks). */
-function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number): { out: Tensor; lse: Tensor } {
+function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: AttnShape, sigmoid: boolean, sigBias: number, rowBias: Float32Array | null = null): { out: Tensor; lse: Tensor } {
   const { B, Hq, Hkv, Nq, Nk } = dims;
-  if (plan.scoreMod) throw new TensorError('attention', "impl 'naive' does not support scoreMod; use impl 'flash'");
+  // rowBias: packed documents' per-row sigmoid bias (the only score mod the naive path takes).
+  if (plan.scoreMod && !rowBias) throw new TensorError('attention', "impl 'naive' does not support scoreMod; use impl 'flash'");
   const G = Hq / Hkv;
   const expand = (t: Tensor): Tensor => {
     const d = t.shape[3]!;
@@ -341,7 +354,7 @@ function naiveAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, dims: 
   let p: Tensor;
   let lse: Tensor;
   if (sigmoid) {
-    p = sigmoidOp(addScalar(s, sigBias));
+    p = sigmoidOp(rowBias ? add(s, tensor(rowBias, [1, 1, Nq, 1], { device: q.device })) : addScalar(s, sigBias));
     if (keep) p = mul(p, keep);
     lse = log(sum(p, [-1], false));
   } else {

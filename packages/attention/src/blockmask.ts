@@ -1,5 +1,6 @@
 import { ModError } from './mods/parse.js';
-import { perHead, toMaskMod, type MaskLike, type MaskMod } from './mods/mods.js';
+import { perHead, toMaskMod, type Intervals, type MaskLike, type MaskMod } from './mods/mods.js';
+import { documentMask, documentMaskInfo, documentRowIntervals } from './varlen.js';
 
 export interface BlockMaskOptions {
   B: number;
@@ -145,6 +146,12 @@ export class BlockMask {
     return out;
   }
 
+  /** The packed documents of a document block mask (createDocumentBlockMask / documentMask), else null. */
+  get documents(): { cuSeqlens: number[]; cuSeqlensK: number[] } | null {
+    const info = documentMaskInfo(this.mask);
+    return info ? { cuSeqlens: Array.from(info.layout.cuQ), cuSeqlensK: Array.from(info.layout.cuK) } : null;
+  }
+
   toString(): string {
     return `BlockMask(${this.mask.name}, B=${this.B}, H=${this.H}, Nq=${this.Nq}, Nk=${this.Nk}, block=${this.qBlock}x${this.kBlock}, density=${this.density().toFixed(3)})`;
   }
@@ -182,7 +189,15 @@ export function createBlockMask(mask: MaskLike | MaskLike[], opts: BlockMaskOpti
   const state = new Uint8Array(Bm * Hm * nQB * nKB);
   const fullCnt = new Int32Array(nKB + 1);
   const anyCnt = new Int32Array(nKB + 1);
-  const f = m.isNamed ? null : m.evaluator(Nq, Nk);
+  // Named masks and document masks give each row's kept keys as intervals; others are evaluated.
+  const doc = documentMaskInfo(m);
+  if (doc && (doc.layout.qDoc.length !== Nq || doc.layout.kDoc.length !== Nk)) {
+    throw new ModError(`createBlockMask: the document mask covers Nq = ${doc.layout.qDoc.length}, Nk = ${doc.layout.kDoc.length}, got Nq = ${Nq}, Nk = ${Nk}`);
+  }
+  const rowIv: ((b: number, h: number, q: number) => Intervals) | null = m.isNamed
+    ? (_b, h, q) => m.rowIntervals(h, q, Nq, Nk)
+    : doc ? (b, h, q) => documentRowIntervals(doc, b, h, q) : null;
+  const f = rowIv ? null : m.evaluator(Nq, Nk);
   const keep = new Uint8Array(f ? Nk : 0);
   for (let b = 0; b < Bm; b++) {
     for (let h = 0; h < Hm; h++) {
@@ -204,7 +219,7 @@ export function createBlockMask(mask: MaskLike | MaskLike[], opts: BlockMaskOpti
             }
           } else {
             // Difference arrays over key blocks: touched blocks and fully covered blocks.
-            for (const [lo, hi] of m.rowIntervals(h, q, Nq, Nk)) {
+            for (const [lo, hi] of rowIv!(b, h, q)) {
               const b0 = Math.floor(lo / kBlock);
               const b1 = Math.floor(hi / kBlock);
               anyCnt[b0]!++;
@@ -231,4 +246,35 @@ export function createBlockMask(mask: MaskLike | MaskLike[], opts: BlockMaskOpti
     }
   }
   return new BlockMask({ B, H, Nq, Nk, qBlock, kBlock, Bm, Hm, mask: m, state });
+}
+
+export interface DocumentBlockMaskOptions {
+  /** Mask inside each document, at positions local to it (default: the whole document). */
+  mask?: MaskLike | MaskLike[] | null;
+  /** Heads (default 1: one table shared by all heads unless the mask reads h). */
+  H?: number;
+  /** Tile size, or [query block, key block]. Default 64. */
+  blockSize?: number | [number, number];
+  /** Cumulative key lengths when keys are packed differently from queries. */
+  cuSeqlensK?: ArrayLike<number> | null;
+}
+
+/**
+ * The block mask of packed documents (FlexAttention's document_masking example): tiles that lie
+ * wholly across documents are absent (skipped), tiles inside one document follow `mask` at
+ * document positions. B = 1; Nq and Nk are the totals of cuSeqlens (and cuSeqlensK).
+ */
+export function createDocumentBlockMask(cuSeqlens: ArrayLike<number>, opts: DocumentBlockMaskOptions = {}): BlockMask {
+  const H = opts.H ?? 1;
+  checkDim('H', H);
+  let inner: MaskMod | null = null;
+  if (Array.isArray(opts.mask)) {
+    if (opts.mask.length !== H) throw new ModError(`createDocumentBlockMask: got ${opts.mask.length} per-head masks for H = ${H}`);
+    inner = perHead(opts.mask);
+  } else if (opts.mask) {
+    inner = toMaskMod(opts.mask as MaskLike);
+  }
+  const m = documentMask(inner, cuSeqlens, { cuSeqlensK: opts.cuSeqlensK ?? null });
+  const L = documentMaskInfo(m)!.layout;
+  return createBlockMask(m, { B: 1, H, Nq: L.qDoc.length, Nk: L.kDoc.length, ...(opts.blockSize === undefined ? {} : { blockSize: opts.blockSize }) });
 }

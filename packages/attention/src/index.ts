@@ -4,8 +4,10 @@ export {
   MaskMod, ScoreMod, maskMod, scoreMod, causal, slidingWindow, sinks, and, or, perHead, wgslMods, toMaskMod, toScoreMod,
 } from './mods/mods.js';
 export type { MaskFn, ScoreFn, ModOptions, MaskLike, Intervals, WgslMods } from './mods/mods.js';
-export { BlockMask, createBlockMask } from './blockmask.js';
-export type { BlockMaskOptions, BlockRow } from './blockmask.js';
+export { BlockMask, createBlockMask, createDocumentBlockMask } from './blockmask.js';
+export type { BlockMaskOptions, BlockRow, DocumentBlockMaskOptions } from './blockmask.js';
+export { documentMask, cuSeqlensFromDocumentIds } from './varlen.js';
+export type { DocumentOptions } from './varlen.js';
 export * as reference from './reference/index.js';
 export { attention, checkQkv } from './attention.js';
 export type { AttentionOptions, AttentionResult, ProbsRequest } from './attention.js';

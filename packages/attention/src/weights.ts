@@ -8,6 +8,7 @@ import { BlockMask } from './blockmask.js';
 import { MaskMod, type ScoreMod } from './mods/mods.js';
 import { featureDim, featurize, type FeatureMap } from './reference/linear.js';
 import { hostArray } from './tensor-io.js';
+import { varlenPlan } from './varlen.js';
 
 export interface WeightsOptions {
   scale: number;
@@ -41,9 +42,12 @@ export async function attentionWeights(q: Tensor, k: Tensor, opts: WeightsOption
   const G = Hq / Hkv;
   const [qa, ka] = await Promise.all([hostArray(q, 'attention weights'), hostArray(k, 'attention weights')]);
   const keep = maskPredicate(opts.mask, Nq, Nk);
-  const mod = opts.scoreMod ? opts.scoreMod.evaluators(Nq, Nk)[0] : null;
+  // A document mask (varlen.ts): the score mod reads document positions, sigmoid's bias is per document.
+  const docs = varlenPlan('attention weights', B, Nq, Nk, opts.mask, opts.scoreMod ?? null, { normalize: opts.normalize ?? 'softmax', sigmoidBias: opts.sigmoidBias });
+  const scoreMod = docs ? docs.scoreMod : opts.scoreMod;
+  const mod = scoreMod ? scoreMod.evaluators(Nq, Nk)[0] : null;
   const sigmoid = opts.normalize === 'sigmoid';
-  const bias = opts.sigmoidBias ?? -Math.log(Nk);
+  const bias = (docs ? docs.sigmoidBias : opts.sigmoidBias) ?? -Math.log(Nk);
   const scores = new Float32Array(B * Hq * Nq * Nk);
   const probs = new Float32Array(B * Hq * Nq * Nk);
   const row = new Float64Array(Nk);
@@ -149,7 +153,8 @@ export function attentionWeightsFromLse(q: Tensor, k: Tensor, lse: Tensor, opts:
   }
   let probs: Tensor;
   if (opts.normalize === 'sigmoid') {
-    probs = sigmoid(addScalar(s, opts.sigmoidBias ?? -Math.log(Nk)));
+    const docs = varlenPlan('attention weights', B, Nq, Nk, opts.mask, null, { normalize: 'sigmoid', sigmoidBias: opts.sigmoidBias });
+    probs = sigmoid(docs?.rowBias ? add(s, tensor(docs.rowBias, [1, 1, Nq, 1], { device: q.device })) : addScalar(s, opts.sigmoidBias ?? -Math.log(Nk)));
   } else {
     // A fully masked row has lse -Infinity: clamp so its weights are exp(-Infinity) = 0, not NaN.
     const l = maximum(reshape(lse, [B, Hq, Nq, 1]), tensor(new Float32Array([-1e30]), [1], { device: q.device }));
