@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+// Trains the F2 attention-sink checkpoints in examples/models/sink-*/ on natural text (Moby Dick,
+// examples/data/moby-dick.txt, characters as tokens), recording H7's sink metric during training.
+// Usage (after building tensor, attention, models and sparse):
+//   nice -n 10 node packages/sparse/scripts/train-sinks.mjs <recipe> [--steps N] [--snapshot-every K] [--out DIR]
+// Recipes:
+//   sink-softmax     (a) softmax attention
+//   sink-token       (b) softmax with a learnable sink token: a dedicated token id prepended to
+//                        every training sequence (StreamingLLM's "learnable placeholder token")
+//   sink-sigmoid     (c) sigmoid attention without normalisation, σ(q·k/√d + b) with K3's b = -log n
+// The text's first 90% trains, the last 10% is held out (evaluation, sink snapshots, the notebook's
+// streaming runs). metrics.json holds the sink-metric curve over training (`snapshots`), the final
+// report, the held-out NLL, the command, steps, wall time and tokens/s. CPU, deterministic.
+import { cpuDevice, Rng } from '@attnlab/tensor';
+import { CharTokenizer, Transformer, evaluate, saveModel, train } from '@attnlab/models';
+import { sinkMetrics } from '../dist/src/index.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const DATA = 'examples/data/moby-dick.txt';
+const T = 256;
+const base = {
+  model: { dModel: 128, nLayers: 2, nHeads: 4, dMlp: 512, nCtx: T, positional: 'rotary', norm: 'layernorm' },
+  train: { steps: 600, batchSize: 8, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 21 },
+  initSeed: 21,
+  snapshotEvery: 25,
+};
+export const recipes = {
+  'sink-softmax': { ...base, attention: 'softmax', sinkToken: false, description: '(a) softmax attention, 2 layers, d=128, 4 heads, RoPE, T=256, characters of Moby Dick' },
+  'sink-token': { ...base, attention: 'softmax', sinkToken: true, description: '(b) as (a) with a learnable sink token (a dedicated id) prepended to every sequence' },
+  'sink-sigmoid': { ...base, attention: 'sigmoid', sinkToken: false, description: '(c) sigmoid attention without normalisation, σ(s + b) with b = -log n (K3), otherwise as (a)' },
+};
+
+/** Alphabet, ids and the train / held-out split of the shipped text (the notebook rebuilds the same). */
+export function loadText(file = join(root, DATA)) {
+  const text = readFileSync(file, 'utf8');
+  const tok = CharTokenizer.fromText(text);
+  const ids = Int32Array.from(tok.encode(text));
+  const cut = Math.floor(ids.length * 0.9);
+  return { tok, ids, train: ids.subarray(0, cut), heldOut: ids.subarray(cut) };
+}
+
+/** Next-token windows of length T from ids; with a sink id, position 0 holds it and T - 1 text tokens follow. */
+function windowTask(ids, vocabSize, sinkId, name) {
+  const textLen = sinkId === null ? T : T - 1;
+  const starts = ids.length - textLen - 1;
+  return {
+    name,
+    vocabSize,
+    seqLen: T,
+    params: { seqLen: T, tokens: ids.length, sinkToken: sinkId },
+    sample(rng, batchSize) {
+      const n = batchSize * T;
+      const b = { batchSize, seqLen: T, tokens: new Int32Array(n), targets: new Int32Array(n), lossMask: new Float32Array(n).fill(1), evalMask: new Float32Array(n).fill(1) };
+      for (let r = 0; r < batchSize; r++) {
+        const s = rng.int(starts);
+        if (sinkId === null) {
+          b.tokens.set(ids.subarray(s, s + T), r * T);
+          b.targets.set(ids.subarray(s + 1, s + T + 1), r * T);
+        } else {
+          b.tokens[r * T] = sinkId;
+          b.tokens.set(ids.subarray(s, s + T - 1), r * T + 1);
+          b.targets.set(ids.subarray(s, s + T), r * T);
+        }
+      }
+      return b;
+    },
+  };
+}
+
+/** Fixed held-out rows for the sink snapshots (same rows at every step). */
+function snapshotRows(heldOut, sinkId, rows = 4) {
+  const r = new Rng(777);
+  const textLen = sinkId === null ? T : T - 1;
+  return Array.from({ length: rows }, () => {
+    const s = r.int(heldOut.length - textLen);
+    const row = Array.from(heldOut.subarray(s, s + textLen));
+    return sinkId === null ? row : [sinkId, ...row];
+  });
+}
+
+const summary = (rep) => ({
+  metric: rep.metric,
+  meanMass: rep.mass.flat().reduce((a, b) => a + b, 0) / rep.mass.flat().length,
+  valueNormRatio: rep.valueNorm?.ratio ?? null,
+  mass: rep.mass.map((r) => r.map((x) => +x.toFixed(4))),
+  share: rep.share.map((r) => r.map((x) => +x.toFixed(4))),
+});
+
+async function main() {
+  const args = process.argv.slice(2);
+  const name = args[0];
+  const recipe = recipes[name] && structuredClone(recipes[name]);
+  if (!recipe) {
+    console.error(`usage: train-sinks.mjs <${Object.keys(recipes).join('|')}> [--steps N] [--snapshot-every K] [--out DIR]`);
+    process.exit(2);
+  }
+  const flag = (f) => {
+    const i = args.indexOf(f);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const positive = (f, dflt) => {
+    const raw = flag(f);
+    if (raw === undefined) return dflt;
+    const v = Number(raw);
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`${f} must be a positive integer, got ${raw}`);
+    return v;
+  };
+  const steps = positive('--steps', recipe.train.steps);
+  const every = positive('--snapshot-every', recipe.snapshotEvery);
+  const out = flag('--out') ?? join(root, 'examples', 'models', name);
+
+  const { tok, train: trainIds, heldOut } = loadText();
+  const sinkId = recipe.sinkToken ? tok.vocabSize : null;
+  const vocabSize = tok.vocabSize + (recipe.sinkToken ? 1 : 0);
+  const model = new Transformer({ ...recipe.model, vocabSize }, { seed: recipe.initSeed, device: cpuDevice() });
+  if (recipe.attention !== 'softmax') model.setAttention('all', recipe.attention);
+  const task = windowTask(trainIds, vocabSize, sinkId, 'text:moby-dick[0:90%]');
+  const evalTask = windowTask(heldOut, vocabSize, sinkId, 'text:moby-dick[90%:]');
+  const rows = snapshotRows(heldOut, sinkId);
+  console.log(`${name}: ${model} on ${task.name}, vocab ${vocabSize}${sinkId === null ? '' : ` (sink token id ${sinkId})`}`);
+
+  const snapshots = [];
+  const snap = async (step, loss) => {
+    const s = { step, loss, ...summary(await sinkMetrics.measureSinks(model, rows)) };
+    snapshots.push(s);
+    console.log(`step ${step} loss ${loss === null ? '-' : loss.toFixed(4)} sink metric ${s.metric.toFixed(3)} mean mass on token 0 ${s.meanMass.toFixed(3)} value-norm ratio ${s.valueNormRatio?.toFixed(3)}`);
+  };
+  await snap(0, null);
+  const t0 = Date.now();
+  const result = await train(model, task, {
+    ...recipe.train,
+    steps,
+    progress: false,
+    progressLine: false,
+    onStep: async ({ step, loss, tokensPerSecond }) => {
+      if ((step + 1) % every === 0 || step === steps - 1) {
+        console.log(`  ${tokensPerSecond.toFixed(0)} tok/s`);
+        await snap(step + 1, loss);
+      }
+    },
+  });
+  const ev = await evaluate(model, evalTask, { batches: 4, batchSize: 8, seed: 424242 });
+  const final = await sinkMetrics.measureSinks(model, rows);
+  const metrics = {
+    recipe: name,
+    description: recipe.description,
+    command: `nice -n 10 node packages/sparse/scripts/train-sinks.mjs ${args.join(' ')}`,
+    data: { file: DATA, split: 'first 90% trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' },
+    tokenizer: { kind: 'char', chars: tok.chars, sinkToken: sinkId },
+    model: { ...recipe.model, vocabSize },
+    attention: recipe.attention,
+    ...(recipe.attention === 'sigmoid' ? { sigmoidBias: '-log(n), n = keys visible to the call (the variant default)' } : {}),
+    train: { ...recipe.train, steps: result.steps, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },
+    eval: { task: evalTask.name, batches: 4, batchSize: 8, seed: 424242, nll: ev.nll, accuracy: ev.accuracy },
+    sinks: { eps: final.eps, queryShare: final.queryShare, snapshotEvery: every, rows: rows.length, final: summary(final), snapshots },
+    params: model.numParams,
+    device: 'cpu',
+    trainedAt: new Date().toISOString(),
+    wallSeconds: (Date.now() - t0) / 1000,
+  };
+  await saveModel(model, out, { 'metrics.json': metrics });
+  console.log(`${name}: held-out nll ${ev.nll.toFixed(4)}, sink metric ${final.metric.toFixed(3)} -> ${relative(root, out)}`);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
