@@ -125,6 +125,13 @@ test('streaming-llm: streamingNLL through the model equals the masked full forwa
       const want = (await fullNLL(model, ctx)).at(-1)!;
       assert.ok(Math.abs(rec[r]! - want) <= 1e-4, `${dev.kind}: recompute at ${i}`);
     }
+    // With a prefix (a sink token) the context is prefix + the W - 1 tokens before i.
+    const recP = await recomputeNLL(model, toks, { window: W, at, prefix: [12] });
+    for (const [r, i] of at.entries()) {
+      const ctx = [12, ...toks.slice(Math.max(0, i - W + 1), i + 1)];
+      const want = (await fullNLL(model, ctx)).at(-1)!;
+      assert.ok(Math.abs(recP[r]! - want) <= 1e-4, `${dev.kind}: recompute with a prefix at ${i}`);
+    }
     const gen = await streamingGenerate(model, toks.slice(0, 5), { sinks: 1, window: 4, maxNewTokens: 20 });
     assert.equal(gen.length, 25);
     assert.deepEqual(gen.slice(0, 5), toks.slice(0, 5));
@@ -133,4 +140,5 @@ test('streaming-llm: streamingNLL through the model equals the masked full forwa
   await assert.rejects(streamingNLL(model, [1], { sinks: 1, window: 2 }), /streamingNLL: needs at least 2 tokens/);
   await assert.rejects(streamingNLL(model, [1, 99], { sinks: 1, window: 2 }), /token 99 at 1 is outside the vocabulary of 13/);
   await assert.rejects(recomputeNLL(model, [1, 2, 3], { window: 2, at: [3] }), /index 3 must be in \[1, 2\]/);
+  await assert.rejects(recomputeNLL(model, [1, 2, 3], { window: 1, prefix: [4] }), /window 1 leaves no room after a prefix of 1/);
 });

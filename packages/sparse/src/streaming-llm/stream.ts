@@ -77,11 +77,14 @@ export interface RecomputeOptions {
   at?: readonly number[];
   /** Rows per forward (default 16). */
   batch?: number;
+  /** Tokens put before every context (a model trained with a sink token gets it back); they count in W. */
+  prefix?: readonly number[];
 }
 
 /**
  * The sliding-window recompute baseline: tokens[i] predicted from a fresh forward over
- * tokens[max(0, i - W) .. i - 1] (positions 0..W-1). Returns NLL per requested index, in order.
+ * prefix + tokens[max(0, i - W + P) .. i - 1] (P = prefix length, positions from 0). Returns NLL
+ * per requested index, in order.
  */
 export async function recomputeNLL(model: Transformer, tokens: ArrayLike<number>, opts: RecomputeOptions): Promise<Float64Array> {
   checkTokens(tokens, model, 'recomputeNLL');
@@ -90,18 +93,21 @@ export async function recomputeNLL(model: Transformer, tokens: ArrayLike<number>
   const n = tokens.length;
   const at = opts.at ?? Array.from({ length: n - 1 }, (_, i) => i + 1);
   for (const i of at) if (!Number.isInteger(i) || i < 1 || i >= n) throw new TensorError('recomputeNLL', `index ${i} must be in [1, ${n - 1}]`);
+  const prefix = [...(opts.prefix ?? [])];
+  const C = W - prefix.length;
+  if (C < 1) throw new TensorError('recomputeNLL', `window ${W} leaves no room after a prefix of ${prefix.length}`);
   const V = model.config.vocabSize;
   const out = new Float64Array(at.length);
   const B = opts.batch ?? 16;
-  // Rows of equal length batch together: short prefixes (i < W) run one by one.
-  const full = at.map((i, r) => [i, r] as const).filter(([i]) => i >= W);
-  for (const [i, r] of at.map((i, r) => [i, r] as const).filter(([i]) => i < W)) {
-    const l = await logitsOf(model, [Array.from({ length: i }, (_, j) => tokens[j]!)]);
-    out[r] = nllOf(l, (i - 1) * V, V, tokens[i]!);
+  // Rows of equal length batch together: short contexts (i < W - P) run one by one.
+  const full = at.map((i, r) => [i, r] as const).filter(([i]) => i >= C);
+  for (const [i, r] of at.map((i, r) => [i, r] as const).filter(([i]) => i < C)) {
+    const l = await logitsOf(model, [[...prefix, ...Array.from({ length: i }, (_, j) => tokens[j]!)]]);
+    out[r] = nllOf(l, (prefix.length + i - 1) * V, V, tokens[i]!);
   }
   for (let s = 0; s < full.length; s += B) {
     const part = full.slice(s, s + B);
-    const rows = part.map(([i]) => Array.from({ length: W }, (_, j) => tokens[i - W + j]!));
+    const rows = part.map(([i]) => [...prefix, ...Array.from({ length: C }, (_, j) => tokens[i - C + j]!)]);
     const l = await logitsOf(model, rows);
     part.forEach(([i, r], b) => (out[r] = nllOf(l, (b * W + W - 1) * V, V, tokens[i]!)));
   }
