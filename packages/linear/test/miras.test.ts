@@ -176,7 +176,9 @@ test('testTimeMemory, momentum and MLP memory (sequential) on CPU and WebGPU equ
       // One token at lr 0 leaves the seeded initial weights (and zero momentum) as the state.
       const z = (w: number): Tensor => T(new Float32Array(c.B * c.H * w), [c.B, c.H, 1, w]);
       const init = testTimeMemory(z(c.Dk), z(c.Dk), z(c.Dv), { memory: 'mlp', bias: 'l2', lr: 0, momentum: 0, hidden: Dh, init: { seed: 3 }, mode: 'sequential', outputFinalState: true });
-      const want = memoryNaive(q, k, v, c, { memory: 'mlp', bias: 'l2', lr: 0.2, momentum: 0.8, retention: 0.01, hidden: Dh, s0: await f64(init.finalState!) });
+      const s0 = await f64(init.finalState!);
+      assert.ok(relErr(await f64(miras.initialMemoryState({ memory: 'mlp', hidden: Dh, momentum: 0, init: { seed: 3 } }, c.B, c.H, c.Dk, c.Dv, dev)), s0) === 0, 'initialMemoryState is the seeded start');
+      const want = memoryNaive(q, k, v, c, { memory: 'mlp', bias: 'l2', lr: 0.2, momentum: 0.8, retention: 0.01, hidden: Dh, s0 });
       const e = err(await f64(ti.out), want.out);
       assert.ok(e <= 1e-5, `${dev.kind} titans preset: err ${e}`);
     }

@@ -84,14 +84,17 @@ export function chunkLinearMemory(q: Tensor, k: Tensor, v: Tensor, x: ChunkInput
       const la = typeof a === 'number' ? tensor(new Float32Array(n).fill(Math.log(a)), [1, 1, n, 1], { device: dev }) : log(a.shape[2] === n ? a : mul(a, tensor(new Float32Array(n).fill(1), [1, 1, n, 1], { device: dev })));
       const [b0, h0] = la.shape as [number, number];
       Gc = matmul(m.incl, la); // [b0, h0, n, 1] cumulative sums
-      const Gr = reshape(Gc, [b0, h0, 1, n]);
       const Gp = sub(Gc, la);
-      Dincl = mul(exp(where(m.incl, sub(Gc, Gr), 0)), m.incl);
-      DprevStrict = mul(exp(where(m.strict, sub(Gp, Gr), 0)), m.strict);
+      // G_t - G_s as sums of the log decays between s and t (sum_{s < r <= t} la_r), not as a difference
+      // of two cumulative sums: late in a long chunk |G| is large and the difference would lose
+      // float32 digits exactly where the weight e^{G_t - G_s} is near 1.
+      const laRow = reshape(la, [b0, h0, 1, n]);
+      const between = matmul(mul(m.incl, laRow), m.strict); // [t, s]: sum_{s < r <= t}
+      Dincl = mul(exp(where(m.incl, between, 0)), m.incl);
+      DprevStrict = mul(exp(where(m.strict, matmul(mul(m.strict, laRow), m.strict), 0)), m.strict); // sum_{s < r < t}
       gPrev = exp(Gp);
-      const GendS = slice(Gc, [0, 0, n - 1, 0], [b0, h0, 1, 1]);
-      gEnd = exp(GendS);
-      wEnd = exp(sub(GendS, Gc));
+      gEnd = exp(slice(Gc, [0, 0, n - 1, 0], [b0, h0, 1, 1]));
+      wEnd = exp(reshape(slice(between, [0, 0, n - 1, 0], [b0, h0, 1, n]), [b0, h0, n, 1])); // G_end - G_s
     }
     let U = scal(V, theta);
     if (x.bias === 'l2') {

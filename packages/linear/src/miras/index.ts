@@ -4,7 +4,7 @@
  * Hebbian = linear attention; L2 = the delta rule), with a retention gate (forgetting) and
  * optional momentum (Titans' "surprise"), and read at the query.
  */
-export { testTimeMemory, mlpInnerGrad, linearInnerGrad, mlpRead, memoryStateShape, type MemoryOptions, type MemoryResult, type Gate } from './memory.js';
+export { testTimeMemory, mlpInnerGrad, linearInnerGrad, mlpRead, memoryStateShape, initialMemoryState, type MemoryOptions, type MemoryResult, type Gate } from './memory.js';
 export { chunkLinearMemory } from './chunk.js';
 export { mirasVariant, MIRAS_OPTIONS } from './variant.js';
 export { memoryNaive, decayedLinearAttentionNaive, innerGrad, innerLoss, memoryRead, memorySize, gateAt } from './naive.js';

@@ -16,7 +16,7 @@
  */
 import {
   add, broadcastTo, concat, isGradEnabled, matmul, mul, mulScalar, neg, randn, reshape, scope, sigmoid, slice, sub,
-  tanh, tensor, TensorError, zeros, addScalar, type Tensor,
+  tanh, tensor, TensorError, zeros, addScalar, getDefaultDevice, type Tensor,
 } from '@attnlab/tensor';
 import type { Activation, Bias, GradAt, MemoryKind } from './naive.js';
 import { chunkLinearMemory } from './chunk.js';
@@ -177,6 +177,21 @@ export function memoryStateShape(memory: MemoryKind, momentum: boolean, B: numbe
   if (memory === 'linear') return [B, H, momentum ? 2 * Dk : Dk, Dv];
   const P = Dk * hidden + hidden * Dv;
   return [B, H, momentum ? 2 * P : P];
+}
+
+/**
+ * The state a memory starts from without initialState (zeros; an MLP's seeded W1 and W2 = 0), in
+ * the layout of initialState / finalState: e.g. to run the float64 reference from the same weights.
+ */
+export function initialMemoryState(o: Pick<MemoryOptions, 'memory' | 'hidden' | 'init' | 'momentum'>, B: number, H: number, Dk: number, Dv: number, device?: Tensor['device']): Tensor {
+  const memory = o.memory ?? 'linear';
+  const mom = o.momentum !== undefined;
+  if (memory === 'linear') return zeros(memoryStateShape('linear', mom, B, H, Dk, Dv), device ? { device } : {});
+  const Dh = o.hidden ?? 0;
+  if (!(Number.isInteger(Dh) && Dh >= 1)) throw new TensorError('initialMemoryState', `an MLP memory needs hidden (an integer >= 1), got ${String(o.hidden)}`);
+  const dev = device ?? getDefaultDevice();
+  const m = mlpInit(B, H, Dk, Dh, Dv, dev, o.init);
+  return pack(mom ? [...m, ...m.map((x) => zeros(x.shape, { device: dev }))] : m, 'mlp', B, H);
 }
 
 export function testTimeMemory(q: Tensor, k: Tensor, v: Tensor, opts: MemoryOptions): MemoryResult {
