@@ -1,8 +1,10 @@
 /**
  * DuoAttention's optimisation-based head classification (H2): on synthetic passkey batches, with
- * the model frozen, learn α ∈ [0, 1] per head minimising ‖y_mix − y_full‖² (logits at the scored
- * positions, mean over them) + λ·mean|α| (the L1 push that sends heads which do not need the full
- * context to 0). The loss form is papers.md's assumption. Heads that keep a high α are retrieval
+ * the model frozen, learn α ∈ [0, 1] per head minimising the relative distillation error
+ * mean‖y_mix − y_full‖² / mean‖y_full‖² (logits at the scored positions) + λ·mean|α| (the L1 push that
+ * sends heads which do not need the full context to 0). The loss form is papers.md's assumption; the
+ * normalisation makes λ independent of the logits' scale (at α = 1 the distillation gradient is 0,
+ * so without it λ's effect would depend on the model). Heads that keep a high α are retrieval
  * heads (full cache); the rest become streaming heads (sinks + window).
  */
 import { add, embedding, mean, mulScalar, noGrad, reshape, Rng, scope, square, sub, sum, tensor, type Tensor } from '@attnlab/tensor';
@@ -64,9 +66,11 @@ export async function trainDuoGates(model: Transformer, o: DuoTrainOptions): Pro
       const flat = (logits: Tensor): Tensor => embedding(reshape(logits, [batch.batchSize * batch.seqLen, V]), tensor(idx, [idx.length], { dtype: 'int32', device: model.device }));
       const tokens = (): Tensor => tensor(batch.tokens, [batch.batchSize, batch.seqLen], { dtype: 'int32', device: model.device });
       const ref = await noGrad(() => scope(async () => flat(await model.forward(tokens()))));
+      const refNorm = await noGrad(() => scope(() => mean(sum(square(ref), [1])).item()));
+      if (!(refNorm > 0)) throw new HeadsError('trainDuoGates', `the full model's logits at the scored positions are all zero (norm ${refNorm})`);
       const [loss, distill] = await scope(async () => {
         const mixed = flat(await model.run(tokens(), { hooks, grad: true }));
-        const d = mean(sum(square(sub(mixed, ref)), [1]));
+        const d = mulScalar(mean(sum(square(sub(mixed, ref)), [1])), 1 / refNorm);
         const total = add(d, mulScalar(gates.l1(), lambda / (L * H)));
         total.backward();
         return [await total.item(), await d.item()];
