@@ -3,7 +3,7 @@
  * others, and the KV policy that keeps what each needs for decode (the recurrent state only, or
  * the last W tokens).
  */
-import { sinksWindow, slidingWindow, type KVPolicy } from '@attnlab/attention';
+import { positionPolicy, slidingWindow, type KVPolicy } from '@attnlab/attention';
 import type { AttentionSelector, Transformer } from '@attnlab/models';
 import { TensorError } from '@attnlab/tensor';
 import { stateOnlyPolicy } from '../lightning/state.js';
@@ -31,7 +31,7 @@ export function basedCachePolicy(model: Transformer, windowSize: number): (layer
   return (l, h) => {
     const c = model.getAttentionChoice(l, h);
     if (c.name === 'based-linear' || c.name === 'lightning' || c.name === 'aaren') return stateOnlyPolicy();
-    if (c.name === 'softmax' && c.options['mask']) return sinksWindow({ sinks: 0, window: windowSize });
+    if (c.name === 'softmax' && c.options['mask']) return positionPolicy(`sinks-window(0, ${windowSize})`, (k, q) => k > q - windowSize);
     return null;
   };
 }
