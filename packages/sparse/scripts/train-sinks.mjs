@@ -13,7 +13,7 @@
 // report, the held-out NLL, the command, steps, wall time and tokens/s. CPU, deterministic.
 import { cpuDevice, Rng } from '@attnlab/tensor';
 import { CharTokenizer, Transformer, evaluate, saveModel, train } from '@attnlab/models';
-import { sinkMetrics } from '../dist/src/index.js';
+import { sinkMetrics, streamingLLM } from '../dist/src/index.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,33 +42,8 @@ export function loadText(file = join(root, DATA)) {
   return { tok, ids, train: ids.subarray(0, cut), heldOut: ids.subarray(cut) };
 }
 
-/** Next-token windows of length T from ids; with a sink id, position 0 holds it and T - 1 text tokens follow. */
-function windowTask(ids, vocabSize, sinkId, name) {
-  const textLen = sinkId === null ? T : T - 1;
-  const starts = ids.length - textLen - 1;
-  return {
-    name,
-    vocabSize,
-    seqLen: T,
-    params: { seqLen: T, tokens: ids.length, sinkToken: sinkId },
-    sample(rng, batchSize) {
-      const n = batchSize * T;
-      const b = { batchSize, seqLen: T, tokens: new Int32Array(n), targets: new Int32Array(n), lossMask: new Float32Array(n).fill(1), evalMask: new Float32Array(n).fill(1) };
-      for (let r = 0; r < batchSize; r++) {
-        const s = rng.int(starts);
-        if (sinkId === null) {
-          b.tokens.set(ids.subarray(s, s + T), r * T);
-          b.targets.set(ids.subarray(s + 1, s + T + 1), r * T);
-        } else {
-          b.tokens[r * T] = sinkId;
-          b.tokens.set(ids.subarray(s, s + T - 1), r * T + 1);
-          b.targets.set(ids.subarray(s, s + T), r * T);
-        }
-      }
-      return b;
-    },
-  };
-}
+/** Next-token windows of length T (streamingLLM.sinkTokenTask: with a sink id, position 0 holds it and T - 1 text tokens follow). */
+const windowTask = (ids, vocabSize, sinkId, name) => streamingLLM.sinkTokenTask(ids, { seqLen: T, vocabSize, sinkId, name });
 
 /** Fixed held-out rows for the sink snapshots (same rows at every step). */
 function snapshotRows(heldOut, sinkId, rows = 4) {

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KVCache, getKVPolicy, hasAttention, listKVPolicies, registerKVPolicy, type MaskMod } from '@attnlab/attention';
 import { Transformer } from '@attnlab/models';
-import { tensor, type Device } from '@attnlab/tensor';
-import { duoPolicy, heldPositions, naiveStreamingAttention, recomputeNLL, ropeRow, sinksWindow, sinksWindowFactory, streamingGenerate, streamingMask, streamingNLL } from '../src/streaming-llm/index.js';
+import { Rng, tensor, type Device } from '@attnlab/tensor';
+import { duoPolicy, heldPositions, sinkTokenTask, naiveStreamingAttention, recomputeNLL, ropeRow, sinksWindow, sinksWindowFactory, streamingGenerate, streamingMask, streamingNLL } from '../src/streaming-llm/index.js';
 import { maxAbsDiff } from '../src/flash-attention/naive.js';
 import { gaussian, rng } from '../src/common/random.js';
 import { attnlabPlugin, registerVariants } from '../src/index.js';
@@ -141,4 +141,25 @@ test('streaming-llm: streamingNLL through the model equals the masked full forwa
   await assert.rejects(streamingNLL(model, [1, 99], { sinks: 1, window: 2 }), /token 99 at 1 is outside the vocabulary of 13/);
   await assert.rejects(recomputeNLL(model, [1, 2, 3], { window: 2, at: [3] }), /index 3 must be in \[1, 2\]/);
   await assert.rejects(recomputeNLL(model, [1, 2, 3], { window: 1, prefix: [4] }), /window 1 leaves no room after a prefix of 1/);
+});
+
+test('streaming-llm: sinkTokenTask puts the dedicated token first and shifts the targets; plain windows without it', () => {
+  const ids = Int32Array.from({ length: 50 }, (_, i) => i % 10);
+  const withSink = sinkTokenTask(ids, { seqLen: 8, vocabSize: 11, sinkId: 10 });
+  const plain = sinkTokenTask(ids, { seqLen: 8, vocabSize: 11, sinkId: null });
+  const b = withSink.sample(new Rng(3), 4);
+  const p = plain.sample(new Rng(3), 4);
+  for (let r = 0; r < 4; r++) {
+    const t = [...b.tokens.subarray(r * 8, r * 8 + 8)];
+    const y = [...b.targets.subarray(r * 8, r * 8 + 8)];
+    assert.equal(t[0], 10);
+    assert.deepEqual(y.slice(0, 7), t.slice(1), 'each target is the next token');
+    assert.equal(y[7], (t[7]! + 1) % 10);
+    const pt = [...p.tokens.subarray(r * 8, r * 8 + 8)];
+    const py = [...p.targets.subarray(r * 8, r * 8 + 8)];
+    assert.ok(!pt.includes(10));
+    assert.deepEqual(py, pt.map((x) => (x + 1) % 10));
+  }
+  assert.throws(() => sinkTokenTask(ids, { seqLen: 8, vocabSize: 10, sinkId: 10 }), /sinkId 10 is outside the vocabulary of 10/);
+  assert.throws(() => sinkTokenTask(ids.subarray(0, 8), { seqLen: 8, vocabSize: 11, sinkId: null }), /the stream has 8 tokens; windows need more than 9/);
 });
