@@ -3,20 +3,22 @@
 // Usage (after building tensor, attention, models and sparse):
 //   nice -n 10 node packages/sparse/scripts/train-passkey.mjs <recipe> [--steps N] [--out DIR]
 // Recipes: passkey-nope (dense), passkey-window, passkey-power, passkey-s2 (the same model trained
-// under F3's static masks at equal per-row key budget). CPU, deterministic for the recipe's seeds.
+// under F3's static masks at equal per-row key budget), passkey-landmark (landmark tokens, grouped softmax). CPU, deterministic for the recipe's seeds.
 // The model has no positional encoding (NoPE): the task's digit tokens carry their slot, so the
 // lookup is content-addressed and the model runs unchanged at 4x the training length.
 import { cpuDevice } from '@attnlab/tensor';
 import { slidingWindow } from '@attnlab/attention';
 import { Transformer, saveModel, train } from '@attnlab/models';
-import { passkey, powerAttention, s2 } from '../dist/src/index.js';
+import { passkey, powerAttention, s2, registerVariants } from '../dist/src/index.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@attnlab/tensor';
 
+registerVariants();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const T = 128;
+const TRAIN_T = 128;
+const T = TRAIN_T;
 const base = {
   task: { seqLen: T, keyLen: 4, digits: 10, vocabSize: 64 },
   model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 4, attnOnly: true, nCtx: 4 * T, positional: 'none', norm: 'layernorm' },
@@ -29,6 +31,10 @@ export const recipes = {
   'passkey-window': { ...base, mask: { kind: 'window', window: 8 }, description: 'sliding window of 8 keys in every layer' },
   'passkey-power': { ...base, mask: { kind: 'power', local: 1 }, description: 'PowerAttention offsets {0} ∪ {2^m} in every layer (8 keys per row at T = 128)' },
   'passkey-s2': { ...base, mask: { kind: 's2' }, description: 'S2-Attention: head h of 4 attends keys with k mod 4 = h' },
+  // S3: a LANDMARK token closes every block of 8 positions; every layer trains through the grouped softmax
+  // ('landmark-grouped'), so a landmark's key learns to stand for its block; evaluated with top-2 block retrieval.
+  // Trained at T = 64 (the dense grouped softmax costs ~8x the flash kernel per step on the CPU).
+  'passkey-landmark': { ...base, T: 64, task: { ...base.task, seqLen: 64, landmarkEvery: 8 }, landmark: { blockSize: 8, topK: 2 }, mask: null, description: 'landmark tokens every 8 positions, grouped-softmax landmark attention in every layer' },
 };
 
 export function maskFor(spec, length) {
@@ -44,14 +50,15 @@ function arg(name, fallback) {
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-async function evalAt(model, spec, seqLen, rows, seed) {
+async function evalAt(model, spec, seqLen, rows, seed, topK) {
   const task = passkey.passkeyTask({ ...spec.task, seqLen });
   const mask = maskFor(spec.mask, seqLen);
   if (mask) model.setAttention('all', 'softmax', { mask });
+  if (spec.landmark) model.setAttention('all', 'landmark-grouped', { blockSize: spec.landmark.blockSize, landmarks: task.landmarks, ...(topK !== undefined ? { topK } : {}) });
   const batch = task.sample(new Rng(seed), rows);
   const s = await passkey.scorePasskey((t) => model.forward(t), batch);
   model.setAttention('all', 'softmax');
-  return { seqLen, rows, seed, accuracy: s.accuracy, digitAccuracy: s.digitAccuracy };
+  return { seqLen, rows, seed, ...(topK !== undefined ? { topK } : {}), accuracy: s.accuracy, digitAccuracy: s.digitAccuracy };
 }
 
 async function main() {
@@ -62,14 +69,19 @@ async function main() {
   const out = arg('--out', join(root, 'examples', 'models', name));
   const task = passkey.passkeyTask(spec.task);
   const model = new Transformer(spec.model, { seed: spec.initSeed, device: cpuDevice() });
+  const T = spec.T ?? TRAIN_T;
   const mask = maskFor(spec.mask, T);
   if (mask) model.setAttention('all', 'softmax', { mask });
+  if (spec.landmark) model.setAttention('all', 'landmark-grouped', { blockSize: spec.landmark.blockSize, landmarks: task.landmarks });
   const t0 = performance.now();
   const res = await train(model, task, { ...spec.train, steps, progressLine: true });
   const seconds = (performance.now() - t0) / 1000;
   model.setAttention('all', 'softmax');
   const evals = [];
-  for (const n of [T, 4 * T]) evals.push(await evalAt(model, spec, n, 64, 424242));
+  for (const n of [T, 4 * T]) {
+    evals.push(await evalAt(model, spec, n, 64, 424242));
+    if (spec.landmark) evals.push(await evalAt(model, spec, n, 64, 424242, spec.landmark.topK));
+  }
   mkdirSync(out, { recursive: true });
   await saveModel(model, out);
   const metrics = {
@@ -79,6 +91,7 @@ async function main() {
     task: { name: 'passkey-slots', ...spec.task },
     model: spec.model,
     mask: spec.mask,
+    ...(spec.landmark ? { landmark: spec.landmark } : {}),
     train: { ...spec.train, steps, finalLoss: res.losses.at(-1), seconds, tokensPerSecond: (steps * spec.train.batchSize * T) / seconds },
     eval: evals,
   };

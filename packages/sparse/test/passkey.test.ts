@@ -44,3 +44,20 @@ test('passkey: scorePasskey counts a row right only when every answer token is t
   assert.equal(s.accuracy, 2 / 3);
   assert.equal(s.digitAccuracy, 5 / 6);
 });
+
+test('passkey: with landmarkEvery B, LANDMARK closes every block but the last and never lands inside the needle', () => {
+  const B = 8;
+  const task = passkeyTask({ seqLen: 64, landmarkEvery: B });
+  assert.equal(task.landmarkId, 43);
+  const b = task.sample(new Rng(5), 40);
+  for (let r = 0; r < 40; r++) {
+    const row = b.tokens.subarray(r * 64, (r + 1) * 64);
+    for (let p = 0; p < 64; p++) assert.equal(row[p] === 43, p % B === B - 1 && p < 64 - B, `row ${r} position ${p}`);
+    const first = task.queryPos - b.distances[r]!;
+    assert.equal(row[first - 1], KEY);
+    for (let s = 0; s < 4; s++) assert.equal(row[first + s], 3 + s * 10 + b.keys[r]![s]!);
+    for (let p = 0; p < 64; p++) if (row[p]! >= 44) assert.ok(row[p]! < 64);
+  }
+  assert.throws(() => passkeyTask({ seqLen: 64, landmarkEvery: 4 }), /must leave QUERY and the 4 answers in the last block/);
+  assert.throws(() => passkeyTask({ seqLen: 64, landmarkEvery: 1 }), /landmarkEvery must be an integer in 2\.\.seqLen/);
+});

@@ -1,3 +1,3 @@
-export { flexPrefillPlan, jsDivergence, cumulativeTopP, type FlexPrefillOptions, type FlexPrefillPlan } from './plan.js';
+export { flexPrefillPlan, pooledBlockScores, jsDivergence, cumulativeTopP, type FlexPrefillOptions, type FlexPrefillPlan } from './plan.js';
 export { flexPrefillVariant } from './variant.js';
 export { naiveVerticalSlashTiles } from './naive.js';

@@ -67,6 +67,31 @@ function softmaxInPlace(x: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) x[i]! /= z;
 }
 
+/**
+ * Pooled block estimate of one head: for each query block, softmax over its causal key blocks of
+ * (mean q of the block)·(mean k of the key block)·scale -> [nQB, nKB] (0 on non-causal blocks).
+ * The query-aware pattern's scores, and a fixed top-k over them is the non-adaptive baseline.
+ */
+export function pooledBlockScores(q: ArrayLike<number>, k: ArrayLike<number>, nq: number, nk: number, d: number, bs: number, scale = 1 / Math.sqrt(d)): Float64Array {
+  const nQB = Math.ceil(nq / bs);
+  const nKB = Math.ceil(nk / bs);
+  const pq = meanPool(q, nq, d, bs);
+  const pk = meanPool(k, nk, d, bs);
+  const out = new Float64Array(nQB * nKB);
+  for (let qb = 0; qb < nQB; qb++) {
+    const n = lastKeyBlock(qb, nq, nk, bs) + 1;
+    if (n <= 0) continue;
+    const row = out.subarray(qb * nKB, qb * nKB + n);
+    for (let kb = 0; kb < n; kb++) {
+      let s = 0;
+      for (let e = 0; e < d; e++) s += pq[qb * d + e]! * pk[kb * d + e]!;
+      row[kb] = s * scale;
+    }
+    softmaxInPlace(row, n);
+  }
+  return out;
+}
+
 /** The plan for one head, q [nq, d], k [nk, d] (end-aligned causal). */
 export function flexPrefillPlan(q: ArrayLike<number>, k: ArrayLike<number>, nq: number, nk: number, d: number, o: FlexPrefillOptions = {}): FlexPrefillPlan {
   const gamma = o.gamma ?? 0.9;

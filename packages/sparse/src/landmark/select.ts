@@ -9,7 +9,7 @@
  * whether it still finds the needle on a model trained without landmarks.
  */
 import { TensorError } from '@attnlab/tensor';
-import { meanPool, topIndices } from '../block-select/index.js';
+import { maxPool, meanPool, topIndices } from '../block-select/index.js';
 
 export interface LandmarkOptions {
   /** Block size B. Default 16. */
@@ -18,16 +18,20 @@ export interface LandmarkOptions {
   topK?: number;
   /** Most recent keys every query keeps (its local window, itself included). Default blockSize. */
   local?: number;
+  /** How a block's keys make its representative: 'mean' (default) or 'max' (per dimension). */
+  pool?: 'mean' | 'max';
 }
 
-export function landmarkParams(o: LandmarkOptions): { bs: number; topK: number; local: number } {
+export function landmarkParams(o: LandmarkOptions): { bs: number; topK: number; local: number; pool: 'mean' | 'max' } {
   const bs = o.blockSize ?? 16;
   const topK = o.topK ?? 2;
   const local = o.local ?? bs;
   if (!Number.isInteger(bs) || bs < 1) throw new TensorError('landmark', `blockSize must be a positive integer, got ${String(bs)}`);
   if (!Number.isInteger(topK) || topK < 0) throw new TensorError('landmark', `topK must be a non-negative integer, got ${String(topK)}`);
   if (!Number.isInteger(local) || local < 1) throw new TensorError('landmark', `local must be a positive integer, got ${String(local)}`);
-  return { bs, topK, local };
+  const pool = o.pool ?? 'mean';
+  if (pool !== 'mean' && pool !== 'max') throw new TensorError('landmark', `pool must be 'mean' or 'max', got ${String(pool)}`);
+  return { bs, topK, local, pool };
 }
 
 /**
@@ -35,9 +39,9 @@ export function landmarkParams(o: LandmarkOptions): { bs: number; topK: number; 
  * blocks wholly before the query's local window (end-aligned causal positions).
  */
 export function landmarkRows(q: ArrayLike<number>, k: ArrayLike<number>, nq: number, nk: number, d: number, o: LandmarkOptions = {}): Int32Array {
-  const { bs, topK, local } = landmarkParams(o);
+  const { bs, topK, local, pool } = landmarkParams(o);
   const nKB = Math.ceil(nk / bs);
-  const reps = meanPool(k, nk, d, bs);
+  const reps = pool === 'max' ? maxPool(k, nk, d, bs) : meanPool(k, nk, d, bs);
   const out = new Int32Array(nq * nKB);
   const score = new Float64Array(nKB);
   const off = nk - nq;

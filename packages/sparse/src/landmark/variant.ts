@@ -6,10 +6,15 @@ import { landmarkParams, landmarkRows, type LandmarkOptions } from './select.js'
 
 export const landmarkVariant: AttentionVariant = {
   name: 'landmark',
-  description: 'S3 Landmark-style retrieval: each query keeps its top-k blocks by q·mean(k_block) plus its local window (options blockSize, topK, local)',
-  optionNames: ['blockSize', 'topK', 'local'],
+  description: 'S3 Landmark-style retrieval: each query keeps its top-k blocks by q·mean(k_block) plus its local window (options blockSize, topK, local, pool)',
+  optionNames: ['blockSize', 'topK', 'local', 'pool'],
   async forward(q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext): Promise<VariantResult> {
     const o: LandmarkOptions = {};
+    const pool = ctx.options['pool'];
+    if (pool !== undefined) {
+      if (pool !== 'mean' && pool !== 'max') throw new TensorError('landmark', `option pool must be 'mean' or 'max', got ${String(pool)}`);
+      o.pool = pool;
+    }
     for (const n of ['blockSize', 'topK', 'local'] as const) {
       const x = ctx.options[n];
       if (x === undefined) continue;
