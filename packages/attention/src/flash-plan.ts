@@ -6,6 +6,7 @@
 import { BlockMask, createBlockMask } from './blockmask.js';
 import { wgslMods, type MaskMod, type ScoreMod } from './mods/mods.js';
 import { ModError } from './mods/parse.js';
+import { checkModRanges } from './mods/int-range.js';
 import type { FlashKernelConfig, FlashParams } from './wgsl/flash.js';
 
 export interface FlashDims {
@@ -102,6 +103,8 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   let bcMax = 1;
   while (bcMax < 32 && (bcMax * 2) * (4 * D + 4 * DV + 12) + 64 <= 16384) bcMax *= 2;
   const mask = bm ? bm.mask : null;
+  // Integers in mods are i32 in WGSL and exact in JS: refuse ones that could differ, on both devices.
+  checkModRanges(mask, opts.scoreMod, { B, H: Hq, Nq, Nk });
   // aux layout: 8 tables, then mod data.
   const tables = bm ? [bm.kvNum, bm.kvIdx, bm.fullKvNum, bm.fullKvIdx, bm.qNum, bm.qIdx, bm.fullQNum, bm.fullQIdx] : [];
   const offs: number[] = [];

@@ -322,3 +322,19 @@ test('cuSeqlens: bad layouts throw naming the problem', async () => {
   assert.throws(() => cuSeqlensFromDocumentIds([0, 0, 1, 0]), /documentIds\[3\] = 0 returns to a document that ended earlier/);
   assert.deepEqual(cuSeqlensFromDocumentIds([7, 7, 7, 2, 5, 5]), [0, 3, 4, 6]);
 });
+
+test('cuSeqlens edges: one token, decode (Nq = 1, split-K on the tiled kernel), huge finite scores, documents with only empty rows', async () => {
+  // The first two keys of every document score 1e8: weights 1/2 each, lse 1e8 + log 2 (float32 cannot
+  // hold it; the backward must not recompute the weights from it).
+  const huge = { mod: scoreMod((s, b, h, q, k) => (k <= 1 ? 1e8 : s), { name: 'first two keys 1e8' }), f: (s: number, _h: number, _q: number, k: number) => (k <= 1 ? 1e8 : s), df: (_s: number, _h: number, _q: number, k: number) => (k <= 1 ? 0 : 1) };
+  const late = maskMod((b, h, q, k) => q + k > 20, { name: 'q + k > 20' });
+  const edges: Case[] = [
+    { label: 'N = 1', cuQ: [0, 1], Hq: 1, Hkv: 1, D: 3 },
+    { label: 'N = 1, causal, sigmoid', cuQ: [0, 1], Hq: 2, Hkv: 1, D: 4, mask: causal(), keep: causalKeep, sigmoid: true },
+    { label: 'decode: Nq = 1 against 37 keys', cuQ: [0, 1], cuK: [0, 37], Hq: 2, Hkv: 1, D: 8, mask: causal(), keep: causalKeep },
+    { label: 'first two keys of each document at 1e8', cuQ: [0, 1, 4, 5, 30, 31, 70], Hq: 2, Hkv: 1, D: 4, mask: causal(), keep: causalKeep, mod: huge },
+    { label: 'short documents with no kept key', cuQ: [0, 3, 4, 9, 40, 41, 52], Hq: 1, Hkv: 1, D: 4, mask: late, keep: (_h, q, k) => q + k > 20 },
+  ];
+  let seed = 300;
+  for (const [dev, kernel] of await targets()) for (const c of edges) await check(dev, kernel, c, seed++);
+});

@@ -254,7 +254,11 @@ function wgslExpr(e: Expr, offs: number[], p: Program, ref: WgslDataRef): string
       if (c.kind !== 'tensor') throw new ModError('internal: element of a scalar');
       const idx = elemIndexWgsl(e, c.shape, c.strides, w);
       const at = `${ref.buf}[${ref.base} + ${offs[e.cap]}u + ${idx}]`;
-      return e.ty === 'int' ? `bitcast<i32>(${at})` : `bitcast<f32>(${at})`;
+      if (e.ty === 'int') return `bitcast<i32>(${at})`;
+      // Out of range: NaN (the CPU throws), never a silently clamped neighbour. Inside select() only
+      // the branch taken counts, as in JavaScript.
+      const oob = e.indices.map((x, i) => `u32(${w(x)}) >= ${c.shape[i]}u`).join(' || ');
+      return `select(bitcast<f32>(${at}), mods_bits(0x7fc00000u), ${oob})`;
     }
     case 'unary':
       return `(${e.op}${w(e.arg)})`;
