@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@attnlab/tensor';
-import { or, sinks, sinksWindow, slidingWindow } from '@attnlab/attention';
+import { or, positionPolicy, sinks, slidingWindow } from '@attnlab/attention';
 import type { ModelConfigInput } from '../src/index.js';
 import { SEED, randomModel, randomTokens, webgpuOrNull } from './helpers.js';
 import { gpt2Ref64, maxDiff } from './gpt2-ref64.js';
@@ -14,7 +14,7 @@ test('decode through an evicting cache (DuoAttention-style per head) equals the 
   const [S, W, P, T] = [2, 4, 7, 47]; // sinks, window, prompt (longer than the window), total: 10x the window decoded
   const toks = randomTokens(new Rng(SEED + 20), 2, T, V);
   // Heads 0, 1 keep everything (retrieval); heads 2, 3 keep sinks + window (streaming).
-  const kv = model.createKVCache({ batch: 2, policy: [null, null, sinksWindow({ sinks: S, window: W }), { sinks: S, window: W }] });
+  const kv = model.createKVCache({ batch: 2, policy: [null, null, positionPolicy('sinks-window', (k, q) => k < S || k > q - W), { sinks: S, window: W }] });
   const steps: Float32Array[] = [];
   steps.push((await (await model.forward(toks.map((r) => r.slice(0, P)), { kvCache: kv })).data()) as Float32Array);
   const streamBytes: number[] = [];
