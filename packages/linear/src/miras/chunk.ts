@@ -12,7 +12,7 @@
  * A is strictly lower (nilpotent): (I + A)^{-1} = (I - A)(I + A^2)(I + A^4)... For 'dot', A = 0 and
  * this is chunked decayed linear attention.
  */
-import { add, addScalar, exp, log, matmul, mul, mulScalar, neg, reshape, slice, sub, tensor, where, concat, type Tensor } from '@attnlab/tensor';
+import { add, addScalar, concat, exp, isGradEnabled, log, matmul, mul, mulScalar, neg, reshape, scope, slice, sub, tensor, where, type Tensor } from '@attnlab/tensor';
 import type { Bias, GradAt } from './naive.js';
 
 interface ChunkInputs {
@@ -65,7 +65,7 @@ export function chunkLinearMemory(q: Tensor, k: Tensor, v: Tensor, x: ChunkInput
   const decays = !(typeof x.retention === 'number' && x.retention === 0);
   let S = x.s0;
   const outs: Tensor[] = [];
-  for (let t0 = 0; t0 < N; t0 += C) {
+  const body = (t0: number): [Tensor, Tensor] => {
     const n = Math.min(C, N - t0);
     const m = n === C ? full : masks(dev, n);
     const rows = (t: Tensor, w: number): Tensor => slice(t, [0, 0, t0, 0], [B, H, n, w]);
@@ -107,11 +107,21 @@ export function chunkLinearMemory(q: Tensor, k: Tensor, v: Tensor, x: ChunkInput
     }
     const QS = matmul(Q, S);
     const QK = mul(matmul(Q, K, { transB: true }), Dincl ?? m.incl);
-    outs.push(add(Gc ? mul(QS, exp(Gc)) : QS, matmul(QK, U)));
     const Kw = wEnd ? mul(K, wEnd) : K;
-    S = add(gEnd ? mul(S, gEnd) : S, matmul(Kw, U, { transA: true }));
+    return [add(Gc ? mul(QS, exp(Gc)) : QS, matmul(QK, U)), add(gEnd ? mul(S, gEnd) : S, matmul(Kw, U, { transA: true }))];
+  };
+  // Without autograd each chunk's intermediates are freed at once (scope), as the previous state.
+  const grad = isGradEnabled() && [q, k, v, x.s0, x.lr, x.retention].some((t) => typeof t === 'object' && t.requiresGrad);
+  for (let t0 = 0; t0 < N; t0 += C) {
+    const prev = S;
+    const [o, next] = grad ? body(t0) : scope(() => body(t0));
+    outs.push(o);
+    S = next;
+    if (!grad && prev !== x.s0) prev.dispose();
   }
-  return { out: outs.length === 1 ? outs[0]! : concat(outs, 2), S };
+  const out = outs.length === 1 ? outs[0]! : concat(outs, 2);
+  if (!grad && outs.length > 1) outs.forEach((o) => o.dispose());
+  return { out, S };
 }
 
 /** The strictly lower decay mask, or the plain strict mask without retention. */

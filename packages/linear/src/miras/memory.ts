@@ -31,7 +31,11 @@ export interface MemoryOptions {
   bias?: Bias;
   /** theta_t, the inner learning rate (required). */
   lr: Gate;
-  /** alpha_t in [0, 1): the retention gate (fraction forgotten per token). Default 0. */
+  /**
+   * alpha_t in [0, 1): the retention gate (fraction forgotten per token). Default 0. Numbers are
+   * checked; a tensor's values are not (reading them back would wait for the device): in chunk mode
+   * a value >= 1 gives NaN (log(1 - alpha)).
+   */
   retention?: Gate;
   /** eta_t: momentum of the inner update (Titans); given, the state carries the momentum too. */
   momentum?: Gate;
@@ -117,9 +121,10 @@ function activateGrad(a: Activation, x: Tensor): Tensor {
   return mul(s, addScalar(mul(x, addScalar(neg(s), 1)), 1)); // s (1 + x (1 - s))
 }
 
-/** dl/dy of the bias at the memory's output y for value v. */
-function outGrad(bias: Bias, y: Tensor | null, v: Tensor): Tensor {
-  return bias === 'dot' ? neg(v) : sub(y!, v);
+/** dl/dy of the bias at the memory's output y for value v, times coef (every gradient is linear in it). */
+function outGrad(bias: Bias, y: Tensor | null, v: Tensor, coef: number | Tensor = 1): Tensor {
+  if (bias === 'dot') return typeof coef === 'number' ? mulScalar(v, -coef) : mul(v, neg(coef));
+  return scal(sub(y!, v), coef);
 }
 
 /** The read y = M(x) of an MLP memory, x [B, H, R, Dk]. */
@@ -130,19 +135,21 @@ export function mlpRead(W1: Tensor, W2: Tensor, x: Tensor, activation: Activatio
 /**
  * The inner gradient of an MLP memory for rows k [B, H, R, Dk], v [B, H, R, Dv] (summed over the
  * R rows): dW1 [B, H, Dk, Dh], dW2 [B, H, Dh, Dv], computed by hand (it is part of the forward pass).
+ * `coef` (a number or a [B|1, H, R|1, 1] tensor) multiplies the gradient: applied to dl/dy, before
+ * the outer products, it costs a row instead of a whole parameter matrix (the update uses -theta).
  */
-export function mlpInnerGrad(W1: Tensor, W2: Tensor, k: Tensor, v: Tensor, bias: Bias, activation: Activation = 'silu'): { dW1: Tensor; dW2: Tensor } {
+export function mlpInnerGrad(W1: Tensor, W2: Tensor, k: Tensor, v: Tensor, bias: Bias, activation: Activation = 'silu', coef: number | Tensor = 1): { dW1: Tensor; dW2: Tensor } {
   const pre = matmul(k, W1);
   const a = activate(activation, pre);
-  const e = outGrad(bias, bias === 'l2' ? matmul(a, W2) : null, v);
+  const e = outGrad(bias, bias === 'l2' ? matmul(a, W2) : null, v, coef);
   const dW2 = matmul(a, e, { transA: true });
   const dh = mul(matmul(e, W2, { transB: true }), activateGrad(activation, pre));
   return { dW1: matmul(k, dh, { transA: true }), dW2 };
 }
 
-/** The inner gradient of a linear memory S [B, H, Dk, Dv] for rows k, v (summed over rows). */
-export function linearInnerGrad(S: Tensor, k: Tensor, v: Tensor, bias: Bias): Tensor {
-  return matmul(k, outGrad(bias, bias === 'l2' ? matmul(k, S) : null, v), { transA: true });
+/** The inner gradient of a linear memory S [B, H, Dk, Dv] for rows k, v (summed over rows), times `coef`. */
+export function linearInnerGrad(S: Tensor, k: Tensor, v: Tensor, bias: Bias, coef: number | Tensor = 1): Tensor {
+  return matmul(k, outGrad(bias, bias === 'l2' ? matmul(k, S) : null, v, coef), { transA: true });
 }
 
 /** Seeded MLP weights per model head (so a head slice gets the same weights as the whole model). */
@@ -256,15 +263,16 @@ export function testTimeMemory(q: Tensor, k: Tensor, v: Tensor, opts: MemoryOpti
     const a = keepFrac(at(ret, t));
     const ws = parts.slice(0, nm);
     const wg = gradAt === 'retained' ? ws.map((w) => scal(w, a)) : ws;
-    let g: Tensor[];
-    if (memory === 'linear') g = [linearInnerGrad(wg[0]!, kt, vt, bias)];
-    else {
-      const d = mlpInnerGrad(wg[0]!, wg[1]!, kt, vt, bias, activation);
-      g = [d.dW1, d.dW2];
-    }
     const th = at(lr, t);
     const negTh = typeof th === 'number' ? -th : neg(th);
-    const steps = mom ? g.map((gi, i) => add(scal(parts[nm + i]!, at(eta, t)), scal(gi, negTh))) : g.map((gi) => scal(gi, negTh));
+    // -theta g, scaled on the output row before the outer products.
+    let g: Tensor[];
+    if (memory === 'linear') g = [linearInnerGrad(wg[0]!, kt, vt, bias, negTh)];
+    else {
+      const d = mlpInnerGrad(wg[0]!, wg[1]!, kt, vt, bias, activation, negTh);
+      g = [d.dW1, d.dW2];
+    }
+    const steps = mom ? g.map((gi, i) => add(scal(parts[nm + i]!, at(eta, t)), gi)) : g;
     const next = ws.map((w, i) => add(scal(w, a), steps[i]!));
     const y = memory === 'linear' ? matmul(qt, next[0]!) : mlpRead(next[0]!, next[1]!, qt, activation);
     return [y, ...next, ...(mom ? steps : [])];
