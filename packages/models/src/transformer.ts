@@ -470,6 +470,8 @@ export class Transformer {
     let q: Tensor;
     let k: Tensor;
     let v: Tensor;
+    // Whether q, k, v come out already in [B, H, N, Dh] (no hook wants them as [B, N, H, Dh]).
+    const inHeads = !this.splitQkvInput && !['hook_q', 'hook_k', 'hook_v', 'hook_rot_q', 'hook_rot_k'].some((n) => wants(`${a}.${n}`));
     if (this.splitQkvInput) {
       // TransformerLens's split inputs: a copy of resid_pre per head for each of q, k, v, each
       // normalised by ln1 and projected by its head's slice of the weights.
@@ -487,6 +489,17 @@ export class Transformer {
       q = await proj(0, 'hook_q_input');
       k = await proj(1, 'hook_k_input');
       v = await proj(2, 'hook_v_input');
+    } else if (inHeads) {
+      // No q/k/v hook wants [B, N, H, Dh]: each of q, k, v is its own product with a column slice of
+      // W, put into heads by one permute. Slicing the fused [B, N, 3D] output instead costs, in the
+      // backward, a zero-filled [B, N, 3D] gradient per part and two full-size sums.
+      const D = c.dModel;
+      const HD = H * Dh;
+      const heads = (i: number): Tensor =>
+        permute(reshape(add(matmul(x, slice(W, [0, i * HD], [D, HD])), slice(bias, [i * HD], [HD])), [B, N, H, Dh]), [0, 2, 1, 3]);
+      q = heads(0);
+      k = heads(1);
+      v = heads(2);
     } else {
       const qkv = reshape(add(matmul(x, W), bias), [B, N, 3, H, Dh]);
       const part = (i: number): Tensor => reshape(slice(qkv, [0, 0, i, 0, 0], [B, N, 1, H, Dh]), [B, N, H, Dh]);
@@ -495,12 +508,17 @@ export class Transformer {
       v = part(2);
     }
     // TransformerLens shapes: hook_q/k/v [B, N, H, Dh]; attention works on [B, H, N, Dh].
-    q = permute(await point(`${a}.hook_q`, q, l), [0, 2, 1, 3]);
-    k = permute(await point(`${a}.hook_k`, k, l), [0, 2, 1, 3]);
-    v = permute(await point(`${a}.hook_v`, v, l), [0, 2, 1, 3]);
+    if (!inHeads) {
+      q = permute(await point(`${a}.hook_q`, q, l), [0, 2, 1, 3]);
+      k = permute(await point(`${a}.hook_k`, k, l), [0, 2, 1, 3]);
+      v = permute(await point(`${a}.hook_v`, v, l), [0, 2, 1, 3]);
+    }
     // 'cache' positions (StreamingLLM): keys are stored before rotation and rotated at their cache index.
     const cachePositions = kv?.positionMode === 'cache' && c.positional === 'rotary';
-    if (c.positional === 'rotary' && !cachePositions) {
+    if (c.positional === 'rotary' && !cachePositions && !wants(`${a}.hook_rot_q`) && !wants(`${a}.hook_rot_k`)) {
+      q = rotary(q, { base: c.rotaryBase, offset: start });
+      k = rotary(k, { base: c.rotaryBase, offset: start });
+    } else if (c.positional === 'rotary' && !cachePositions) {
       q = permute(await point(`${a}.hook_rot_q`, permute(rotary(q, { base: c.rotaryBase, offset: start }), [0, 2, 1, 3]), l), [0, 2, 1, 3]);
       k = permute(await point(`${a}.hook_rot_k`, permute(rotary(k, { base: c.rotaryBase, offset: start }), [0, 2, 1, 3]), l), [0, 2, 1, 3]);
     } else if (cachePositions) {

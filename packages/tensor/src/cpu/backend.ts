@@ -56,6 +56,12 @@ export class CpuBackend implements Backend {
     const out = arrayFor(COMPARISONS.has(op) ? 'float32' : a.dtype, n);
     if (n === 0) return new CpuStorage(out);
     const c = collapse(outShape, [aStrides, bStrides]);
+    const code = ARITH_CODE[op] ?? -1;
+    if (code >= 0 && c.shape.length <= 3 && A instanceof Float32Array && B instanceof Float32Array && out instanceof Float32Array) {
+      // Bias and broadcast arithmetic (many short runs): plain nested loops, no call per run.
+      arith32Nd(code, out, A, B, c.shape, c.strides[0]!, c.strides[1]!);
+      return new CpuStorage(out);
+    }
     const f = binaryFn(op);
     forEachRun(c, [0, 0], (o, off, len) => binaryRun(op, f, out, o, A, off[0]!, c.strides[0]!.at(-1)!, B, off[1]!, c.strides[1]!.at(-1)!, len));
     return new CpuStorage(out);
@@ -241,6 +247,31 @@ function binaryRun(
     }
   }
   for (let i = 0; i < len; i++, ia += sa, ib += sb) out[o + i] = f(A[ia]!, B[ib]!);
+}
+
+const ARITH_CODE: Partial<Record<BinaryOp, number>> = { add: 0, sub: 1, mul: 2, div: 3 };
+
+/** out (contiguous) = A op B over up to 3 collapsed dims with per-operand strides. */
+function arith32Nd(code: number, out: Float32Array, A: Float32Array, B: Float32Array, shape: readonly number[], sa: readonly number[], sb: readonly number[]): void {
+  const pad = 3 - shape.length;
+  const d0 = pad > 0 ? 1 : shape[0]!;
+  const d1 = pad > 1 ? 1 : shape[1 - pad]!;
+  const d2 = shape[2 - pad]!;
+  const a0 = pad > 0 ? 0 : sa[0]!;
+  const a1 = pad > 1 ? 0 : sa[1 - pad]!;
+  const a2 = sa[2 - pad]!;
+  const b0 = pad > 0 ? 0 : sb[0]!;
+  const b1 = pad > 1 ? 0 : sb[1 - pad]!;
+  const b2 = sb[2 - pad]!;
+  let o = 0;
+  for (let i0 = 0; i0 < d0; i0++) {
+    for (let i1 = 0; i1 < d1; i1++, o += d2) {
+      const ia = i0 * a0 + i1 * a1;
+      const ib = i0 * b0 + i1 * b1;
+      if (a2 === 1 && b2 === 1) arith32Contig(code, out, o, A, ia, B, ib, d2);
+      else arith32(code, out, o, A, ia, a2, B, ib, b2, d2);
+    }
+  }
 }
 
 function arith32Contig(code: number, out: Float32Array, o: number, A: Float32Array, ia: number, B: Float32Array, ib: number, len: number): void {

@@ -68,11 +68,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
     if (b.rank === 2 && a.rank > 2 && !transA && a.size === batch * m * k) {
       // A weight shared by the batch: one product over all rows (batch folded into the inner
       // dim) instead of a product per batch entry and a sum over them.
-      const a2 = reshape(a, [batch * m, k]);
-      const g2 = reshape(g, [batch * m, n]);
-      const gb = transB ? matmul(g2, a2, { transA: true }) : matmul(a2, g2, { transA: true });
-      a2.dispose();
-      g2.dispose();
+      // a and g are contiguous, so their storages already are the [batch*m, k] and [batch*m, n] matrices.
+      const rows = batch * m;
+      const gb = transB
+        ? fromStorage(a.device, a.device.backend.matmul(g.storage(op), a.storage(op), { batch: 1, m: n, k: rows, n: k, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [n, k], 'float32')
+        : fromStorage(a.device, a.device.backend.matmul(a.storage(op), g.storage(op), { batch: 1, m: k, k: rows, n, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [k, n], 'float32');
       return [sumTo(transA ? transpose(dA) : dA, a.shape), gb];
     }
     const dB = matmul(a, g, { transA: !transA });

@@ -2,13 +2,16 @@ import type { MatmulSpec } from '../../backend.js';
 import { GEMM_WASM_BASE64 } from './gemm-wasm.js';
 
 /**
- * The CPU device's matmul: operands are packed (4-row blocks of A, 8-column panels of B, zero
- * padded, transposition resolved while packing) into WebAssembly memory and multiplied by a
- * SIMD micro-kernel (gemm.wat). Instantiated synchronously so CPU ops stay synchronous.
+ * The CPU device's matmul: a SIMD micro-kernel (gemm.wat) computes 4 x 8 tiles of C reading A and
+ * B through strides in WebAssembly memory, so most operands are one memcpy away from the kernel:
+ * row-major A and B (up to DIRECT_B_MAX_N columns) are copied as they are; a transposed A is packed
+ * into 4-row blocks and a transposed or wide B into 8-column panels (k rows a few KB apart alias
+ * in the L1 cache); C comes back in one copy when n is a multiple of 8. Instantiated
+ * synchronously so CPU ops stay synchronous.
  */
 interface GemmExports {
   mem: WebAssembly.Memory;
-  gemm: (ap: number, bp: number, cp: number, mb: number, nb: number, k: number, ldc: number) => void;
+  gemm: (ap: number, abs: number, ars: number, acs: number, bp: number, bps: number, bld: number, cp: number, mb: number, nb: number, k: number, ldc: number, acc: number) => void;
   gelu: (x: number, y: number, n: number) => void;
   geluGrad: (x: number, g: number, out: number, n: number) => void;
 }
@@ -30,7 +33,7 @@ function ensureBytes(w: GemmExports, bytes: number): void {
   if (have < bytes) w.mem.grow(Math.ceil((bytes - have) / 65536));
 }
 
-/** Whether the WebAssembly kernel is worth its packing copies for this size. */
+/** Whether the WebAssembly kernel is worth its copies for this size. */
 export function gemmWorthIt(m: number, k: number, n: number): boolean {
   return m * k * n >= 4096 && k >= 4;
 }
@@ -39,105 +42,114 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
   const { m, k, n } = s;
   const mb = Math.ceil(m / 4);
   const nb = Math.ceil(n / 8);
+  // C: whole 4 x 8 tiles; rows of exactly n floats when n is a multiple of 8 (copied out at once).
   const ldc = nb * 8;
-  const apFloats = mb * 4 * k;
-  const bpFloats = nb * 8 * k;
-  const cpFloats = mb * 4 * ldc;
+  // Row-major A as it is (the last block's rows past m read zeros), or Aᵀ packed into 4-row blocks.
+  const aFloats = mb * 4 * k;
+  // B row-major as it is (the last panel's columns past n read the next floats: 8 spare), or packed
+  // into panels: when transposed, and when its rows are long (k rows a few KB apart alias in the L1
+  // cache, which then cannot hold a panel across the row blocks).
+  const packed = s.transB || n > DIRECT_B_MAX_N;
+  const bFloats = packed ? nb * 8 * k : k * n + 8;
+  const cFloats = mb * 4 * ldc;
   const w = instance();
-  ensureBytes(w, (apFloats + bpFloats + cpFloats) * 4);
+  ensureBytes(w, (aFloats + bFloats + cFloats) * 4);
   const heap = new Float32Array(w.mem.buffer);
   const ap = 0;
-  const bp = apFloats;
-  const cp = apFloats + bpFloats;
+  const bp = aFloats;
+  const cp = aFloats + bFloats;
+  // Junk in the spare floats only reaches C rows and columns that are never copied out; zeros keep
+  // it free of NaN and subnormals all the same.
+  if (!s.transA) heap.fill(0, ap + m * k, bp);
+  if (!packed) heap.fill(0, bp + k * n, cp);
+  const ars = s.transA ? 4 : 4 * k;
+  const acs = s.transA ? 16 : 4;
+  const bps = packed ? 32 * k : 32;
+  const bld = packed ? 32 : 4 * n;
   let lastB = -1;
   for (let bt = 0; bt < s.batch; bt++) {
     const ao = bt * s.aBatchStride;
     const bo = bt * s.bBatchStride;
-    packA(heap, ap, a, ao, m, k, mb, s.transA);
-    // Pack B once per distinct matrix (a broadcast B is packed once).
+    if (bt === 0 || s.aBatchStride !== 0) {
+      if (s.transA) packAt(heap, ap, a, ao, m, k, mb);
+      else heap.set(a.subarray(ao, ao + m * k), ap);
+    }
+    // B once per distinct matrix (a broadcast B is copied once).
     if (bo !== lastB) {
       lastB = bo;
-      packB(heap, bp, b, bo, n, k, nb, s.transB);
+      if (s.transB) packBt(heap, bp, b, bo, n, k, nb);
+      else if (packed) packB(heap, bp, b, bo, n, k, nb);
+      else heap.set(b.subarray(bo, bo + k * n), bp);
     }
-    w.gemm(ap * 4, bp * 4, cp * 4, mb, nb, k, ldc);
-    unpackC(heap, cp, ldc, out, bt * m * n, m, n);
+    // k in chunks, each continuing the sums in C (bit-identical to one pass): a chunk's B panels
+    // stay in the L1 cache while every row block of A goes past them.
+    for (let p0 = 0; p0 < k; p0 += K_CHUNK) {
+      const kc = Math.min(K_CHUNK, k - p0);
+      w.gemm((ap * 4) + p0 * acs, 16 * k, ars, acs, (bp * 4) + p0 * bld, bps, bld, cp * 4, mb, nb, kc, ldc, p0 > 0 ? 1 : 0);
+    }
+    const oo = bt * m * n;
+    if (ldc === n) out.set(heap.subarray(cp, cp + m * n), oo);
+    else for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
   }
 }
 
-// Packing loops are small functions of typed arrays and numbers so V8 optimises them once.
+/** Steps of k per kernel pass (8-column B panels of 16 KB). */
+const K_CHUNK = 512;
 
-/** A into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] (0 past m). Writes are sequential. */
-function packA(heap: Float32Array, ap: number, a: Float32Array, ao: number, m: number, k: number, mb: number, transA: boolean): void {
+/** Aᵀ ([k, m] row-major) into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] = a[p*m + ib*4 + r] (0 past m). */
+function packAt(heap: Float32Array, ap: number, a: Float32Array, ao: number, m: number, k: number, mb: number): void {
   for (let ib = 0; ib < mb; ib++) {
-    let d = ap + ib * 4 * k;
     const i0 = ib * 4;
+    let d = ap + ib * 4 * k;
     if (i0 + 4 <= m) {
-      if (transA) {
-        // a is [k, m]: the 4 lanes of step p are consecutive.
-        for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
-          heap[d] = a[src]!;
-          heap[d + 1] = a[src + 1]!;
-          heap[d + 2] = a[src + 2]!;
-          heap[d + 3] = a[src + 3]!;
-        }
-      } else {
-        const r0 = ao + i0 * k;
-        const r1 = r0 + k;
-        const r2 = r1 + k;
-        const r3 = r2 + k;
-        for (let p = 0; p < k; p++, d += 4) {
-          heap[d] = a[r0 + p]!;
-          heap[d + 1] = a[r1 + p]!;
-          heap[d + 2] = a[r2 + p]!;
-          heap[d + 3] = a[r3 + p]!;
-        }
+      for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
+        heap[d] = a[src]!;
+        heap[d + 1] = a[src + 1]!;
+        heap[d + 2] = a[src + 2]!;
+        heap[d + 3] = a[src + 3]!;
       }
       continue;
     }
-    for (let r = 0; r < 4; r++) {
-      const i = i0 + r;
-      const base = ap + ib * 4 * k;
-      if (i >= m) {
-        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = 0;
-      } else if (transA) {
-        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[ao + p * m + i]!;
-      } else {
-        const row = ao + i * k;
-        for (let p = 0; p < k; p++) heap[base + p * 4 + r] = a[row + p]!;
-      }
+    for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
+      for (let r = 0; r < 4; r++) heap[d + r] = i0 + r < m ? a[src + r]! : 0;
     }
   }
 }
 
-/** B into 8-column panels: panel jb, step p, lane c = B[p][jb*8 + c] (0 past n). */
-function packB(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: number, k: number, nb: number, transB: boolean): void {
+/** Row-major B past this many columns is packed (measured on the transformer's shapes and n = 1024). */
+const DIRECT_B_MAX_N = 128;
+
+/** B ([k, n] row-major) into 8-column panels: panel jb, step p, lane c = B[p][jb*8 + c] (0 past n). */
+function packB(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: number, k: number, nb: number): void {
   for (let jb = 0; jb < nb; jb++) {
     const base = bp + jb * 8 * k;
-    if (!transB && (jb + 1) * 8 <= n) {
-      // Whole panel from row-major B: 8 consecutive floats per step.
-      for (let p = 0; p < k; p++) {
-        const src = bo + p * n + jb * 8;
-        const dst = base + p * 8;
-        for (let c = 0; c < 8; c++) heap[dst + c] = b[src + c]!;
+    if ((jb + 1) * 8 <= n) {
+      for (let p = 0, src = bo + jb * 8, d = base; p < k; p++, src += n, d += 8) {
+        for (let c = 0; c < 8; c++) heap[d + c] = b[src + c]!;
       }
       continue;
     }
     for (let c = 0; c < 8; c++) {
       const j = jb * 8 + c;
-      if (j >= n) {
-        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = 0;
-      } else if (transB) {
-        const row = bo + j * k;
-        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[row + p]!;
-      } else {
-        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = b[bo + p * n + j]!;
-      }
+      for (let p = 0, d = base + c; p < k; p++, d += 8) heap[d] = j < n ? b[bo + p * n + j]! : 0;
     }
   }
 }
 
-function unpackC(heap: Float32Array, cp: number, ldc: number, out: Float32Array, oo: number, m: number, n: number): void {
-  for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
+/** Bᵀ ([n, k] row-major) into 8-column panels: panel jb, step p, lane c = B[j][p] with j = jb*8 + c (0 past n). */
+function packBt(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: number, k: number, nb: number): void {
+  for (let jb = 0; jb < nb; jb++) {
+    const base = bp + jb * 8 * k;
+    for (let c = 0; c < 8; c++) {
+      const j = jb * 8 + c;
+      if (j >= n) {
+        for (let p = 0; p < k; p++) heap[base + p * 8 + c] = 0;
+      } else {
+        const row = bo + j * k;
+        for (let p = 0, d = base + c; p < k; p++, d += 8) heap[d] = b[row + p]!;
+      }
+    }
+  }
 }
 
 /** Below this many elements the copies in and out of WebAssembly memory outweigh the SIMD. */

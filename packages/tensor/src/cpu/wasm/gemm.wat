@@ -1,15 +1,19 @@
-;; Packed SIMD GEMM micro-kernel for @attnlab/tensor's CPU device (and GELU forward/backward on 4 lanes, below).
-;; C[4 x 8 tile] += Ap[ib] (k x 4, row values splatted) * Bp[jb] (k x 8) for every tile.
-;; Ap: for each block of 4 rows, k groups of 4 floats (A[i..i+4][p]).
-;; Bp: for each panel of 8 columns, k groups of 8 floats (B[p][j..j+8]).
-;; Cp: row-major, ldc floats per row; tiles are written (not accumulated).
+;; Strided SIMD GEMM micro-kernel for @attnlab/tensor's CPU device (and GELU forward/backward on 4 lanes, below).
 (module
   (memory (export "mem") 1)
+  ;; C[4 x 8 tile] = sum over p of A[4 rows][p] (splatted) * B[p][8 columns] for every tile, A and B
+  ;; read in place through strides (bytes), so neither needs packing:
+  ;;   A row block ib (4 rows) starts at ap + ib*abs, its row r at + r*ars and step p adds acs (row-major A:
+  ;;   abs = 16k, ars = 4k, acs = 4; packed 4-row blocks: abs = 16k, ars = 4, acs = 16);
+  ;;   B panel jb (8 columns) starts at bp + jb*bps and step p adds bld (row-major B: bps = 32, bld = 4n;
+  ;;   packed panels: bps = 32k, bld = 32);
+  ;;   C is row-major with ldc floats per row; whole tiles are written (acc = 0) or added to (acc = 1), so C has mb*4 rows of nb*8 columns
+  ;;   (or of ldc >= nb*8). Rows past m and columns past n hold junk the caller does not read.
   (func (export "gemm")
-    (param $ap i32) (param $bp i32) (param $cp i32)
-    (param $mb i32) (param $nb i32) (param $k i32) (param $ldc i32)
-    (local $ib i32) (local $jb i32) (local $p i32)
-    (local $a i32) (local $b i32) (local $c i32) (local $rowBytes i32)
+    (param $ap i32) (param $abs i32) (param $ars i32) (param $acs i32) (param $bp i32) (param $bps i32) (param $bld i32)
+    (param $cp i32) (param $mb i32) (param $nb i32) (param $k i32) (param $ldc i32) (param $acc i32)
+    (local $ib i32) (local $jb i32) (local $end i32)
+    (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $b i32) (local $c i32) (local $rowBytes i32)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local $b0 v128) (local $b1 v128) (local $av v128)
@@ -22,38 +26,55 @@
         (block $done_i
           (loop $loop_i
             (br_if $done_i (i32.ge_u (local.get $ib) (local.get $mb)))
-            (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
-            (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
-            (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
-            (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))
-            (local.set $a (i32.add (local.get $ap) (i32.mul (local.get $ib) (i32.shl (local.get $k) (i32.const 4)))))
-            (local.set $b (i32.add (local.get $bp) (i32.mul (local.get $jb) (i32.shl (local.get $k) (i32.const 5)))))
-            (local.set $p (local.get $k))
-            (block $done_p
-              (loop $loop_p
-                (br_if $done_p (i32.eqz (local.get $p)))
-                (local.set $b0 (v128.load offset=0 (local.get $b)))
-                (local.set $b1 (v128.load offset=16 (local.get $b)))
-                (local.set $av (v128.load32_splat offset=0 (local.get $a)))
-                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
-                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
-                (local.set $av (v128.load32_splat offset=4 (local.get $a)))
-                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
-                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
-                (local.set $av (v128.load32_splat offset=8 (local.get $a)))
-                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
-                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
-                (local.set $av (v128.load32_splat offset=12 (local.get $a)))
-                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
-                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
-                (local.set $a (i32.add (local.get $a) (i32.const 16)))
-                (local.set $b (i32.add (local.get $b) (i32.const 32)))
-                (local.set $p (i32.sub (local.get $p) (i32.const 1)))
-                (br $loop_p)))
             ;; c = cp + (ib*4) * rowBytes + jb*32
             (local.set $c (i32.add (local.get $cp)
               (i32.add (i32.mul (i32.shl (local.get $ib) (i32.const 2)) (local.get $rowBytes))
                        (i32.shl (local.get $jb) (i32.const 5)))))
+            (if (local.get $acc)
+              (then
+                ;; Continue the sums already in C (a later chunk of k): the same order as one pass.
+                (local.set $c00 (v128.load offset=0 (local.get $c)))
+                (local.set $c01 (v128.load offset=16 (local.get $c)))
+                (local.set $c10 (v128.load offset=0 (i32.add (local.get $c) (local.get $rowBytes))))
+                (local.set $c11 (v128.load offset=16 (i32.add (local.get $c) (local.get $rowBytes))))
+                (local.set $c20 (v128.load offset=0 (i32.add (local.get $c) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+                (local.set $c21 (v128.load offset=16 (i32.add (local.get $c) (i32.shl (local.get $rowBytes) (i32.const 1)))))
+                (local.set $c30 (v128.load offset=0 (i32.add (local.get $c) (i32.mul (local.get $rowBytes) (i32.const 3)))))
+                (local.set $c31 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $rowBytes) (i32.const 3))))))
+              (else
+                (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+                (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+                (local.set $c20 (v128.const i32x4 0 0 0 0)) (local.set $c21 (v128.const i32x4 0 0 0 0))
+                (local.set $c30 (v128.const i32x4 0 0 0 0)) (local.set $c31 (v128.const i32x4 0 0 0 0))))
+            (local.set $a0 (i32.add (local.get $ap) (i32.mul (local.get $ib) (local.get $abs))))
+            (local.set $a1 (i32.add (local.get $a0) (local.get $ars)))
+            (local.set $a2 (i32.add (local.get $a1) (local.get $ars)))
+            (local.set $a3 (i32.add (local.get $a2) (local.get $ars)))
+            (local.set $end (i32.add (local.get $a0) (i32.mul (local.get $k) (local.get $acs))))
+            (local.set $b (i32.add (local.get $bp) (i32.mul (local.get $jb) (local.get $bps))))
+            (block $done_p
+              (loop $loop_p
+                (br_if $done_p (i32.eq (local.get $a0) (local.get $end)))
+                (local.set $b0 (v128.load offset=0 (local.get $b)))
+                (local.set $b1 (v128.load offset=16 (local.get $b)))
+                (local.set $av (v128.load32_splat (local.get $a0)))
+                (local.set $c00 (f32x4.add (local.get $c00) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c01 (f32x4.add (local.get $c01) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat (local.get $a1)))
+                (local.set $c10 (f32x4.add (local.get $c10) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c11 (f32x4.add (local.get $c11) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat (local.get $a2)))
+                (local.set $c20 (f32x4.add (local.get $c20) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c21 (f32x4.add (local.get $c21) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $av (v128.load32_splat (local.get $a3)))
+                (local.set $c30 (f32x4.add (local.get $c30) (f32x4.mul (local.get $av) (local.get $b0))))
+                (local.set $c31 (f32x4.add (local.get $c31) (f32x4.mul (local.get $av) (local.get $b1))))
+                (local.set $a0 (i32.add (local.get $a0) (local.get $acs)))
+                (local.set $a1 (i32.add (local.get $a1) (local.get $acs)))
+                (local.set $a2 (i32.add (local.get $a2) (local.get $acs)))
+                (local.set $a3 (i32.add (local.get $a3) (local.get $acs)))
+                (local.set $b (i32.add (local.get $b) (local.get $bld)))
+                (br $loop_p)))
             (v128.store offset=0 (local.get $c) (local.get $c00))
             (v128.store offset=16 (local.get $c) (local.get $c01))
             (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
