@@ -110,6 +110,7 @@ async function main() {
   }
   const metrics = {
     recipe: a.name,
+    package: '@attnlab/linear',
     description: recipe.description,
     task: { name: evalTask.name, ...evalTask.params },
     model: recipe.model,

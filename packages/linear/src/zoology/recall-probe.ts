@@ -13,7 +13,7 @@
  *   rat(L, a)     @attnlab/linear ratAttention on the sequence (L = 1: softmax; L > N: the RNN)
  * The query row itself carries a zero value, so it adds weight but nothing recalled.
  */
-import { attention, linearAttention } from '@attnlab/attention';
+import { attention, causal, linearAttention } from '@attnlab/attention';
 import { TensorError, tensor, type Device } from '@attnlab/tensor';
 import { rng as mulberry, randnArray } from '../common/numeric.js';
 import { ratAttention } from '../rat/attention.js';
@@ -162,7 +162,7 @@ function sequences(p: RecallProblem, device?: Device) {
 export async function mixWithOps(p: RecallProblem, m: { kind: 'softmax' } | { kind: 'taylor' } | { kind: 'rat'; chunkSize: number; decay: number }, beta: number, device?: Device): Promise<Float32Array> {
   const { q, k, v } = sequences(p, device);
   const out = m.kind === 'softmax'
-    ? (await attention(q, k, v, { mask: (b: number, h: number, qi: number, ki: number) => ki <= qi, scale: beta })).out
+    ? (await attention(q, k, v, { mask: causal(), scale: beta })).out
     : m.kind === 'taylor'
       ? (await linearAttention(q, k, v, { featureMap: 'taylor2', normalize: true, scale: beta, mode: 'chunk' })).out
       : (await ratAttention(q, k, v, { chunkSize: m.chunkSize, decay: m.decay, scale: beta })).out;

@@ -30,8 +30,9 @@ export function keyShiftVariant(base: string): AttentionVariant {
     description: `${base} on keys with half their channels shifted by one position (short convolution)`,
     async forward(q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext): Promise<VariantResult> {
       const b = getAttention(base);
-      const r = await b.forward(q, shiftKeys(k), v, { ...ctx, cache: null, state: null });
-      return r.state ? { ...r, state: undefined } as VariantResult : r;
+      // The base runs as a plain forward: no cache to attend through, no recurrent state to carry.
+      const { state: _unused, ...r } = await b.forward(q, shiftKeys(k), v, { ...ctx, cache: null, state: null });
+      return r;
     },
   };
 }
