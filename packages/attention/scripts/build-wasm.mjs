@@ -46,17 +46,64 @@ const wat = `(module
       (f32x4.gt (local.get $x0) ${splat(-87)})))
 
   ;; x[i] = x > 0 ? x + 1 : e^x in place over n floats (n % 4 == 0): the elu1 feature map of
-  ;; linear attention (cpu/linear-wasm.ts).
+  ;; linear attention (cpu/linear-stream.ts). NaN stays NaN (x + 1 is taken for NaN lanes); e^x inline.
   (func (export "elu1") (param $p i32) (param $n i32)
-    (local $end i32) (local $x v128)
+    (local $end i32) (local $x v128) (local $e v128)
+    (local $ex v128) (local $en v128) (local $ef v128) (local $ep v128)
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
       (local.set $x (v128.load (local.get $p)))
+      ${exp4('$e', '$x')}
       (v128.store (local.get $p)
-        (v128.bitselect (f32x4.add (local.get $x) ${splat(1)}) (call $exp4 (local.get $x)) (f32x4.gt (local.get $x) ${splat(0)})))
+        (v128.bitselect (f32x4.add (local.get $x) ${splat(1)}) (local.get $e)
+          (v128.or (f32x4.gt (local.get $x) ${splat(0)}) (f32x4.ne (local.get $x) (local.get $x)))))
       (local.set $p (i32.add (local.get $p) (i32.const 16)))
       (br $l))))
+
+  ;; dst[c * rows + r] = src[r * stride + c] * sc[r] for r < rows, c < cols (floats; cols % 4 == 0):
+  ;; the decayed keys of the linear-attention state update, transposed (cpu/linear-wasm.ts).
+  (func (export "tscale") (param $src i32) (param $stride i32) (param $dst i32) (param $rows i32) (param $cols i32) (param $sc i32)
+    (local $r i32) (local $c i32) (local $rb i32) (local $row i32) (local $out i32) (local $s v128) (local $x v128)
+    (local.set $rb (i32.shl (local.get $rows) (i32.const 2)))
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $s (f32x4.splat (f32.load (i32.add (local.get $sc) (i32.shl (local.get $r) (i32.const 2))))))
+      (local.set $row (i32.add (local.get $src) (i32.shl (i32.mul (local.get $r) (local.get $stride)) (i32.const 2))))
+      (local.set $out (i32.add (local.get $dst) (i32.shl (local.get $r) (i32.const 2))))
+      (local.set $c (i32.const 0))
+      (block $dc (loop $lc
+        (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+        (local.set $x (f32x4.mul (v128.load (i32.add (local.get $row) (i32.shl (local.get $c) (i32.const 2)))) (local.get $s)))
+        (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $x)))
+        (f32.store (i32.add (local.get $out) (local.get $rb)) (f32x4.extract_lane 1 (local.get $x)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $rb) (i32.const 1))) (f32x4.extract_lane 2 (local.get $x)))
+        (f32.store (i32.add (local.get $out) (i32.mul (local.get $rb) (i32.const 3))) (f32x4.extract_lane 3 (local.get $x)))
+        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $rb) (i32.const 2))))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $lc)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr))))
+
+  ;; g[r][c] *= min(phi[r][c], 1) for r < rows, c < cols (row strides in floats; cols % 4 == 0):
+  ;; elu1's derivative from its value (phi > 1 exactly where x > 0; NaN stays NaN), for the
+  ;; linear-attention backward (cpu/linear-stream.ts).
+  (func (export "elu1grad") (param $phi i32) (param $ps i32) (param $g i32) (param $gs i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $pa i32) (local $ga i32)
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $pa (i32.add (local.get $phi) (i32.shl (i32.mul (local.get $r) (local.get $ps)) (i32.const 2))))
+      (local.set $ga (i32.add (local.get $g) (i32.shl (i32.mul (local.get $r) (local.get $gs)) (i32.const 2))))
+      (local.set $c (i32.const 0))
+      (block $dc (loop $lc
+        (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+        (v128.store (local.get $ga) (f32x4.mul (v128.load (local.get $ga)) (f32x4.min (v128.load (local.get $pa)) ${splat(1)})))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+        (local.set $ga (i32.add (local.get $ga) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $lc)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr))))
 
   ;; S[i*keys + j] = scale * (q_i . k_j); q, k rows of D floats (D % 4 == 0). Blocks of 2 rows x 4 keys.
   (func (export "qk") (param $q i32) (param $k i32) (param $s i32) (param $rows i32) (param $keys i32) (param $D i32) (param $scale f32)

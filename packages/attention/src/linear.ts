@@ -8,7 +8,8 @@
 import { concat, customGrad, isGradEnabled, reshape, slice, TensorError, type Tensor } from '@attnlab/tensor';
 import { featureDim, featurize, featurizeBackward, type FeatureMap } from './reference/linear.js';
 import { linearCore, linearCoreBackward, withOnes, type Arr } from './cpu/linear-core.js';
-import { elu1Wasm, linearWasmAvailable } from './cpu/linear-wasm.js';
+import { linearKernels, linearWasmAvailable } from './cpu/linear-wasm.js';
+import { linearChunkCpu } from './cpu/linear-chunk-cpu.js';
 import { cpuArray, fromHost, hostArray } from './tensor-io.js';
 import { featurizeTensor, linearAttentionGpu, logDecayTensor } from './linear-gpu.js';
 import { deltaRule } from './linear-delta.js';
@@ -56,22 +57,20 @@ export interface LinearAttentionResult {
 const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /**
- * Featurised rows phi(x) for all rows: [rows, F], float32 where the WebAssembly core runs (it
- * computes in float32), float64 otherwise. `rescale` (elu1 with normalize): a row with no positive
- * entry is divided by e^{max}: the output does not change (numerator and normaliser scale alike)
- * and float32 no longer underflows on rows like x = -120.
+ * Featurised rows phi(x) for all rows, float64 (the plain JS cores). `rescale` (elu1 with
+ * normalize): a row with no positive entry is divided by e^{max}: the output does not change
+ * (numerator and normaliser scale alike) and no longer underflows on rows like x = -120.
  */
-function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean, f32: boolean): Arr {
+function featurizeAll(map: FeatureMap, x: Float32Array, rows: number, D: number, scale: number, F: number, rescale: boolean): Float64Array {
   if (map === 'taylor2') {
     const out = new Float64Array(rows * F);
     for (let r = 0; r < rows; r++) out.set(featurize(map, x, r * D, D, scale), r * F);
-    return f32 ? Float32Array.from(out) : out;
+    return out;
   }
   const n = rows * D;
-  const out = f32 ? new Float32Array(n) : new Float64Array(n);
+  const out = new Float64Array(n);
   if (map === 'identity') out.set(x);
   else if (map === 'relu') for (let i = 0; i < n; i++) out[i] = Math.max(x[i]!, 0);
-  else if (f32) elu1Wasm(x, out as Float32Array);
   else for (let i = 0; i < n; i++) { const z = x[i]!; out[i] = z > 0 ? z + 1 : Math.exp(z); }
   if (map !== 'elu1' || !rescale) return out;
   for (let r = 0; r < rows; r++) {
@@ -216,23 +215,29 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
     return linearAttentionGpu(q, k, v, s0t, gt, { map, scale, lam, normalize, C: Math.min(C, 64), outputFinalState: opts.outputFinalState ?? false });
   }
   const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
-  const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
   const BH = B * H;
   const rows = BH * N;
-  // The chunk core runs in float32 WebAssembly where it exists: hand it float32 rows.
-  const f32 = mode === 'chunk' && linearWasmAvailable();
-  const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1', f32);
-  const fk = featurizeAll(map, ka, rows, D, scale, F, false, f32);
+  const outScale = map === 'taylor2' ? 1 : scale;
+  const w = mode === 'chunk' && linearWasmAvailable() ? linearKernels() : null;
+  if (w) {
+    // Chunk mode on the WebAssembly kernels, streamed (cpu/linear-chunk-cpu.ts).
+    const logLam = Float64Array.from({ length: BH }, (_, bh) => Math.log(lam[bh % H]!));
+    const s0a = s0t ? await hostArray(s0t, op) : null;
+    const prob = { w, map, D, Dv, F, W, normalize, featScale: scale, outScale, BH, N, C, q: qa, k: ka, v: va, logLam, gate: ga, s0: s0a };
+    return linearChunkCpu(prob, { q, k, v, s0: s0t, gate: gt }, [B, H], opts.outputFinalState ?? false);
+  }
+  const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
+  const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1');
+  const fk = featurizeAll(map, ka, rows, D, scale, F, false);
   // v' = [v, 1] when normalising: the cores take v with an implicit ones column; [v, 1] itself
   // is built only for the backward.
-  const vIn: Arr = f32 ? va : Float64Array.from(va);
+  const vIn = Float64Array.from(va);
   // Log decay per row: log lambda_h + gate.
   const la = new Float64Array(rows);
   for (let bh = 0; bh < BH; bh++) {
     const l = Math.log(lam[bh % H]!);
     for (let t = 0; t < N; t++) la[bh * N + t] = ga ? l + ga[bh * N + t]! : l;
   }
-  const outScale = map === 'taylor2' ? 1 : scale;
   const cdims = { BH, N, F, W };
   const { y, S } = linearCore(mode, fq, fk, vIn, la, s0, cdims, outScale, C, false, normalize);
   const out = new Float32Array(rows * Dv);
@@ -259,7 +264,7 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const packed = customGrad(fromHost(dev, packedArr, [packedArr.length]), 'linearAttention', inputs, (g) => {
     const gAll = cpuArray(g, 'linearAttention backward');
     // dy through the normalisation o = y[:Dv] / y[Dv] (0 where y[Dv] is 0).
-    const dy = f32 ? new Float32Array(rows * W) : new Float64Array(rows * W);
+    const dy = new Float64Array(rows * W);
     for (let r = 0; r < rows; r++) {
       if (!normalize) { for (let c = 0; c < Dv; c++) dy[r * W + c] = gAll[r * Dv + c]!; continue; }
       const den = y[r * W + Dv]!;

@@ -1,100 +1,154 @@
-// Linear attention on the CPU device (B 1, H 2, D 64, elu1, normalised): chunk forward beside
-// causal flash softmax, forward + backward per mode, and per-token chunk time over N.
+// Issue 13's CPU targets on the CPU device (B 1, H 2, D 64, causal): linear chunk forward beside
+// causal flash softmax, every backward against its forward (flash softmax and sigmoid, linear
+// chunk with and without a per-token gate, recurrent and parallel modes, the gated delta rule),
+// and per-token chunk time over N.
+// The machine these run on is shared, so every case is measured in interleaved rounds (each round
+// runs every case at every N once, small N several times), in one process: a case's best-of-k
+// (the least disturbed run: other jobs only ever add time) and median are reported, in process CPU
+// time (steadier under load: waiting for a core is not counted) and wall time, with the noise
+// (median / best - 1) of each.
 import { tensor, cpuDevice, sum, mul } from '@attnlab/tensor';
 import { attention, linearAttention, causal } from '@attnlab/attention';
 import { rand } from './attention-common.mjs';
 
 export const LIN = { B: 1, H: 2, D: 64 };
 
-/** Warm-up calls: ~10 until V8 has optimised the glue (measured: 1024 tokens settle after ~10 calls). */
-const warmFor = (reps) => (reps >= 5 ? 10 : reps >= 3 ? 4 : 2);
+const chunkOpts = { featureMap: 'elu1', normalize: true, mode: 'chunk', chunkSize: 64 };
 
-/**
- * Median wall time and median process CPU time (ms) of `reps` runs after one warm-up. On a shared
- * machine the CPU time is the steadier figure (other jobs stretch wall time, not our CPU time).
- */
-async function time2(fn, { reps }) {
-  // Several warm-up runs: the JS glue around the SIMD kernels needs a few calls to be optimised.
-  for (let i = 0; i < warmFor(reps); i++) await fn();
-  const wall = [];
-  const cpu = [];
-  for (let i = 0; i < reps; i++) {
+/** Log sigmoid gates (fla's usual per-token decay), deterministic. */
+function gates(n, seed) {
+  const x = rand(n, seed);
+  return Float32Array.from(x, (z) => -Math.log1p(Math.exp(-4 * z)));
+}
+
+/** The cases measured at N: name -> { fwd, loss } (loss: a forward with gradients, whose backward is timed). */
+function casesAt(N, { flashUpTo, sigmoidNs, gatedNs, otherModesNs, deltaNs }) {
+  const dev = cpuDevice();
+  const { H, D } = LIN;
+  const shape = [1, H, N, D];
+  const [qa, ka, va, ga] = [1, 2, 3, 4].map((s) => rand(H * N * D, s));
+  const [q, k, v] = [qa, ka, va].map((a) => tensor(a, shape, { device: dev }));
+  const g = tensor(ga, shape, { device: dev });
+  const grads = () => [qa, ka, va].map((a) => tensor(a, shape, { device: dev, requiresGrad: true }));
+  const cases = {};
+  const add = (name, fwd, lossOf) => {
+    cases[name] = {
+      fwd: async () => { const r = await fwd(q, k, v); r.out.dispose(); r.lse?.dispose(); },
+      loss: async () => { const [qg, kg, vg] = grads(); return sum(mul((await lossOf(qg, kg, vg)).out, g)); },
+    };
+  };
+  if (N <= flashUpTo) {
+    const f = (x, y, z) => attention(x, y, z, { mask: causal() });
+    add('flash', f, f);
+  }
+  if (sigmoidNs.includes(N)) {
+    const f = (x, y, z) => attention(x, y, z, { mask: causal(), normalize: 'sigmoid' });
+    add('sigmoid', f, f);
+  }
+  const lin = (x, y, z) => linearAttention(x, y, z, chunkOpts);
+  add('chunk', lin, lin);
+  if (gatedNs.includes(N)) {
+    const gate = tensor(gates(H * N, 5), [1, H, N], { device: dev });
+    const gl = (x, y, z) => linearAttention(x, y, z, { ...chunkOpts, gate });
+    add('gatedChunk', gl, gl);
+  }
+  if (otherModesNs.includes(N)) {
+    for (const mode of ['recurrent', 'parallel']) {
+      const f = (x, y, z) => linearAttention(x, y, z, { ...chunkOpts, mode });
+      add(mode, f, f);
+    }
+  }
+  if (deltaNs.includes(N)) {
+    const gate = tensor(gates(H * N, 6), [1, H, N], { device: dev });
+    const beta = tensor(Float32Array.from(rand(H * N, 7), (z) => 1 / (1 + Math.exp(-z))), [1, H, N], { device: dev });
+    const f = (x, y, z) => linearAttention(x, y, z, { featureMap: 'identity', mode: 'chunk', chunkSize: 64, gate, beta });
+    add('gatedDelta', f, f);
+  }
+  return cases;
+}
+
+function sample(fn) {
+  return async () => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     await fn();
-    wall.push(performance.now() - t0);
+    const wall = performance.now() - t0;
     const c = process.cpuUsage(c0);
-    cpu.push((c.user + c.system) / 1000);
+    return { wall, cpu: (c.user + c.system) / 1000 };
+  };
+}
+
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+/**
+ * One record per N. Per case X (ms): X (best CPU), XWall (best wall), XMed (median CPU), XWallMed,
+ * XNoise (median / best - 1, CPU); backward/forward ratios of best CPU (XBwdOverFwd) and of
+ * medians (XBwdOverFwdMed); chunk per token (µs) and chunk / flash.
+ */
+export async function linearCpuRecords(Ns, opts = {}) {
+  const o = {
+    rounds: 5, flashUpTo: 8192, sigmoidNs: [1024, 4096], gatedNs: [1024, 16384], otherModesNs: [1024], deltaNs: [1024],
+    log: () => {}, ...opts,
+  };
+  const at = new Map(Ns.map((N) => [N, casesAt(N, o)]));
+  const samples = new Map(); // `${N} ${name} fwd|bwd` -> [{wall, cpu}]
+  const push = (key, s) => { if (!samples.has(key)) samples.set(key, []); samples.get(key).push(s); };
+  // Warm-up: the JS glue is the same code at every N, so the smallest N warms it for all.
+  for (const c of Object.values(at.get(Math.min(...Ns)))) {
+    for (let i = 0; i < 6; i++) { await c.fwd(); (await c.loss()).backward(); }
   }
-  return stats(wall, cpu);
-}
-
-/** Medians, and minima (the least disturbed run: other jobs only ever add time). */
-function stats(wall, cpu) {
-  const med = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
-  return { wall: med(wall), cpu: med(cpu), wallMin: Math.min(...wall), cpuMin: Math.min(...cpu) };
-}
-
-/** Backward alone: time2 around loss.backward() of a fresh forward. */
-async function timeBackward(forward, { reps }) {
-  const walls = [];
-  const cpus = [];
-  const warm = warmFor(reps);
-  for (let i = 0; i < warm + reps; i++) {
-    const loss = await forward();
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    loss.backward();
-    if (i < warm) continue;
-    walls.push(performance.now() - t0);
-    const c = process.cpuUsage(c0);
-    cpus.push((c.user + c.system) / 1000);
+  for (let r = 0; r < o.rounds; r++) {
+    // Alternate the order of sizes each round, so a drift in machine load does not tilt the spread.
+    const order = r % 2 ? [...Ns].reverse() : Ns;
+    for (const N of order) {
+      const reps = Math.max(1, Math.round(8192 / N));
+      for (const [name, c] of Object.entries(at.get(N))) {
+        for (let i = 0; i < reps; i++) push(`${N} ${name} fwd`, await sample(c.fwd)());
+        for (let i = 0; i < Math.max(1, reps >> 1); i++) {
+          const loss = await c.loss();
+          push(`${N} ${name} bwd`, await sample(() => loss.backward())());
+        }
+      }
+    }
+    o.log(`round ${r + 1}/${o.rounds} done`);
   }
-  return stats(walls, cpus);
-}
-
-/** One record per N: flash and linear forward and backward alone (ms, wall and CPU). */
-export async function linearCpuRows(Ns, { modes = ['chunk'], flashUpTo = 16384, log = console.log } = {}) {
-  const dev = cpuDevice();
-  const { H, D } = LIN;
   const rows = [];
   for (const N of Ns) {
-    const shape = [1, H, N, D];
-    const [qa, ka, va, ga] = [1, 2, 3, 4].map((s) => rand(H * N * D, s));
-    const reps = N <= 2048 ? 5 : 3;
-    const row = { N };
-    const put = (name, t) => { row[name] = t.wall; row[`${name}Cpu`] = t.cpu; row[`${name}CpuMin`] = t.cpuMin; };
-    if (N <= flashUpTo) {
-      const [q, k, v] = [qa, ka, va].map((a) => tensor(a, shape, { device: dev }));
-      put('flash', await time2(async () => { const r = await attention(q, k, v, { mask: causal() }); r.out.dispose(); r.lse.dispose(); }, { reps }));
+    const row = { N, rounds: o.rounds };
+    for (const name of Object.keys(at.get(N))) {
+      for (const dir of ['fwd', 'bwd']) {
+        const s = samples.get(`${N} ${name} ${dir}`);
+        const key = name === 'flash' && dir === 'fwd' ? 'flash' : `${name}${dir === 'fwd' ? 'Fwd' : 'Bwd'}`;
+        const cpu = s.map((x) => x.cpu);
+        const wall = s.map((x) => x.wall);
+        row[key] = Math.min(...cpu);
+        row[`${key}Wall`] = Math.min(...wall);
+        row[`${key}Med`] = median(cpu);
+        row[`${key}WallMed`] = median(wall);
+        row[`${key}Noise`] = median(cpu) / Math.min(...cpu) - 1;
+        row[`${key}Samples`] = s.length;
+      }
+      const f = name === 'flash' ? 'flash' : `${name}Fwd`;
+      row[`${name}BwdOverFwd`] = row[`${name}Bwd`] / row[f];
+      row[`${name}BwdOverFwdMed`] = row[`${name}BwdMed`] / row[`${f}Med`];
+      row[`${name}BwdOverFwdWall`] = row[`${name}BwdWall`] / row[`${f}Wall`];
     }
-    for (const mode of modes) {
-      if (mode === 'parallel' && N > 4096) continue;
-      const opts = { featureMap: 'elu1', normalize: true, mode, chunkSize: 64 };
-      const [q, k, v] = [qa, ka, va].map((a) => tensor(a, shape, { device: dev }));
-      put(`${mode}Fwd`, await time2(async () => { const r = await linearAttention(q, k, v, opts); r.out.dispose(); }, { reps }));
-      const g = tensor(ga, shape, { device: dev });
-      put(`${mode}Bwd`, await timeBackward(async () => {
-        const [qg, kg, vg] = [qa, ka, va].map((a) => tensor(a, shape, { device: dev, requiresGrad: true }));
-        const r = await linearAttention(qg, kg, vg, opts);
-        return sum(mul(r.out, g));
-      }, { reps: Math.min(reps, 3) }));
-      row[`${mode}BwdOverFwd`] = +(row[`${mode}Bwd`] / row[`${mode}Fwd`]).toFixed(3);
-      row[`${mode}BwdOverFwdCpu`] = +(row[`${mode}BwdCpu`] / row[`${mode}FwdCpu`]).toFixed(3);
-      row[`${mode}BwdOverFwdCpuMin`] = +(row[`${mode}BwdCpuMin`] / row[`${mode}FwdCpuMin`]).toFixed(3);
+    if (row.flash !== undefined) {
+      row.chunkOverFlash = row.chunkFwd / row.flash;
+      row.chunkOverFlashMed = row.chunkFwdMed / row.flashMed;
+      row.chunkOverFlashWall = row.chunkFwdWall / row.flashWall;
     }
-    if (row.flash && row.chunkFwd) {
-      row.chunkOverFlash = +(row.chunkFwd / row.flash).toFixed(3);
-      row.chunkOverFlashCpu = +(row.chunkFwdCpu / row.flashCpu).toFixed(3);
-      row.chunkOverFlashCpuMin = +(row.chunkFwdCpuMin / row.flashCpuMin).toFixed(3);
-    }
-    if (row.chunkFwd) {
-      row.chunkUsPerToken = +((row.chunkFwd * 1000) / N).toFixed(3);
-      row.chunkUsPerTokenCpu = +((row.chunkFwdCpu * 1000) / N).toFixed(3);
-      row.chunkUsPerTokenCpuMin = +((row.chunkFwdCpuMin * 1000) / N).toFixed(3);
-    }
+    row.chunkUsPerToken = (row.chunkFwd * 1000) / N;
+    row.chunkUsPerTokenMed = (row.chunkFwdMed * 1000) / N;
+    row.chunkUsPerTokenWall = (row.chunkFwdWall * 1000) / N;
     rows.push(row);
-    log(JSON.stringify(row));
+    o.log(JSON.stringify(row));
   }
   return rows;
+}
+
+/** Largest |x / median(xs) - 1| over xs. */
+export function devFromMedian(xs) {
+  const m = median(xs);
+  return Math.max(...xs.map((x) => Math.abs(x / m - 1)));
 }

@@ -5,16 +5,15 @@
  *
  * q, k [BH*N, F], v [BH*N, W], a [BH*N] (log lambda_h + gate), S0 [BH, F, W] or null, all float64.
  * Three algorithms: recurrent (step by step), parallel (quadratic, exp(G_t - G_s) weights) and
- * chunk (Lightning Attention-2 / fla chunk: intra-chunk scores plus the state before the chunk;
- * WebAssembly SIMD in cpu/linear-wasm.ts, this plain JS form where SIMD is missing).
+ * chunk (Lightning Attention-2 / fla chunk: intra-chunk scores plus the state before the chunk).
+ * This is the plain JS float64 form (recurrent and parallel modes, and chunk mode where SIMD is
+ * missing); chunk mode on WebAssembly SIMD streams through cpu/linear-stream.ts.
  * Decays inside a chunk are exp of differences of chunk-local cumulative sums, so they never
  * overflow (every exponent is <= 0 for decays <= 1).
  * `linearCoreBackward` gives every gradient from three chunk runs of the same core (forward time
  * for dq, reverse time for dk and dv), plus the gate gradient from
  *   dG_t = q_t . dq_t - k_t . dk_t (+ <dS_fin, S_fin> at t = N-1),  da_t = sum_{t' >= t} dG_t'.
  */
-
-import { linearChunkWasm, linearWasmAvailable } from './linear-wasm.js';
 
 export type LinearMode = 'parallel' | 'recurrent' | 'chunk';
 
@@ -40,8 +39,6 @@ export interface CoreResult {
  * and y comes back in row order. `vOnes`: v has W - 1 columns, the last one is implicitly 1.
  */
 export function linearCore(mode: LinearMode, q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false, vOnes = false): CoreResult {
-  // The chunk form runs on the WebAssembly SIMD kernels where they exist (float32).
-  if (mode === 'chunk' && linearWasmAvailable()) return linearChunkWasm(q, k, v, a, s0, d, scale, C, reverse, vOnes);
   const { BH, N, F, W } = d;
   if (vOnes) return linearCore(mode, q, k, withOnes(v, BH * N, W - 1), a, s0, d, scale, C, reverse);
   if (reverse) {

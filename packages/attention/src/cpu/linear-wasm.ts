@@ -6,138 +6,217 @@
  *   Y_c  = A V_c + (scale e^{L_i} Q_c) S                     pv twice
  *   S    = e^{L_last} S + (e^{L_last - L_j} K_c)^T V_c       pv on the transposed, decayed keys
  *
- * Only one chunk lives in WebAssembly memory at a time (rows copied in and out), so memory stays
- * O(C (F + W) + F W) whatever N is. Feature widths are padded with zeros to 4 (q/k) and 16 (v/state)
- * lanes, as the kernels need.
+ * Operands stream: a RowSource writes each chunk's rows straight into WebAssembly memory (raw
+ * rows, feature-mapped rows, [v, 1], the gradient rows of a normalised output) and a RowSink
+ * takes each chunk's result, so a run holds O(C (F + W) + F W) floats whatever N is and
+ * allocates nothing that grows with N: the per-token cost stays flat from 1k to 64k tokens
+ * (fresh N-sized arrays cost page faults and cache misses that grow with N).
+ * A chunk's rows sit in memory in row order in both time directions; a reverse-time run (the
+ * backward's dk and dv) flips the causal mask and the decays instead of the rows.
+ * Feature widths are padded with zeros to 4 (q/k) and 16 (v/state) lanes, as the kernels need.
  */
 import { wasmKernels } from './wasm.js';
-import type { Arr, CoreDims, CoreResult } from './linear-core.js';
 
-interface Kernels {
+export interface LinearKernels {
   memory: WebAssembly.Memory;
   qk(q: number, k: number, s: number, rows: number, keys: number, D: number, scale: number): void;
   pv(p: number, v: number, acc: number, rows: number, keys: number, D: number): void;
   elu1(p: number, n: number): void;
+  tscale(src: number, stride: number, dst: number, rows: number, cols: number, sc: number): void;
+  elu1grad(phi: number, phiStride: number, g: number, gStride: number, rows: number, cols: number): void;
 }
 
-function kernels(): Kernels | null {
-  const w = wasmKernels() as unknown as Kernels | null;
-  return w && typeof w.elu1 === 'function' ? w : null;
+export function linearKernels(): LinearKernels | null {
+  const w = wasmKernels() as unknown as LinearKernels | null;
+  return w && typeof w.elu1grad === 'function' ? w : null;
 }
-
-function reserve(w: Kernels, bytes: number): Float32Array {
-  const have = w.memory.buffer.byteLength;
-  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
-  return new Float32Array(w.memory.buffer);
-}
-
-/** elu1 (x > 0 ? x + 1 : e^x) of every element into `out`, in SIMD blocks of 64K floats. */
-export function elu1Wasm(x: Float32Array, out: Float32Array): Float32Array {
-  const w = kernels()!;
-  const block = 1 << 16;
-  const mem = reserve(w, block * 4);
-  for (let i = 0; i < x.length; i += block) {
-    const n = Math.min(block, x.length - i);
-    mem.set(x.subarray(i, i + n), 0);
-    w.elu1(0, Math.ceil(n / 4) * 4);
-    out.set(mem.subarray(0, n), i);
-  }
-  return out;
-}
-
-const up = (x: number, m: number): number => Math.ceil(x / m) * m;
 
 /** Whether the SIMD kernels are there (and not turned off with ATTNLAB_CPU_KERNELS=js). */
 export function linearWasmAvailable(): boolean {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
   if (env?.['ATTNLAB_CPU_KERNELS'] === 'js') return false;
-  return kernels() !== null;
+  return linearKernels() !== null;
+}
+
+/** One operand of a run: `width` columns per row. */
+export interface RowSource {
+  readonly width: number;
+  /**
+   * Write rows r0 .. r0 + len - 1 (in row order) to `mem` at float offset `off`, `stride` floats
+   * apart. Columns width .. stride - 1 must be left zero. `ops` are the operands loaded before
+   * this one in the chunk (a source may derive its rows from them).
+   */
+  read(mem: Float32Array, off: number, stride: number, r0: number, len: number, ops: ChunkOperands): void;
+}
+
+/** Where a chunk's operands sit in WebAssembly memory: operand i at off[i], stride[i] floats a row. */
+export interface ChunkOperands {
+  off: number[];
+  stride: number[];
+}
+
+/** Where a job's output rows go. */
+export interface RowSink {
+  /** Rows r0 .. r0 + len - 1 of the result are at `mem[off + i * stride]`; `ops`: the chunk's operands. */
+  write(mem: Float32Array, off: number, stride: number, r0: number, len: number, ops: ChunkOperands): void;
+}
+
+/** One causal linear attention over a pass's operands: indices into the operand list. */
+export interface ChunkJob {
+  q: number;
+  k: number;
+  v: number;
+  sink: RowSink;
+  /** [BH, F, W] initial states (F = width of q, W = width of v), or null for zeros. */
+  s0: ArrayLike<number> | null;
+}
+
+export interface ChunkPass {
+  BH: number;
+  N: number;
+  /** Rows per chunk. */
+  C: number;
+  scale: number;
+  /** Log decay of the step into row t of sequence bh (time order), or null for none. */
+  logDecay: ((bh: number, t: number) => number) | null;
+  /**
+   * Time runs backwards: run position u is row N-1-u, and the step into it decays by the
+   * forward step out of it (logDecay(bh, N-u); none at u = 0).
+   */
+  reverse?: boolean;
+}
+
+const up = (x: number, m: number): number => Math.ceil(x / m) * m;
+
+function reserve(w: LinearKernels, bytes: number): Float32Array {
+  const have = w.memory.buffer.byteLength;
+  if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
+  return new Float32Array(w.memory.buffer);
 }
 
 /**
- * `reverse`: run time backwards (run position u reads row N-1-u of q, k, v and writes row N-1-u of y);
- * `a` is then in run order (linear-core.ts reverseDecays). `vOnes`: v holds W - 1 columns and the
- * last column is 1 (the normaliser's), so callers need not build [v, 1].
+ * Chunk by chunk: load every operand's rows once, then run each job (y = causal linear attention
+ * of its q, k, v operands) into its sink. Returns each job's final states [BH, F, W].
+ * The state is kept as scale * S, so the inter-chunk product needs no scaled copy of q when
+ * nothing decays (the scale rides on the decayed keys of the state update instead).
  */
-export function linearChunkWasm(q: Arr, k: Arr, v: Arr, a: Arr, s0: Arr | null, d: CoreDims, scale: number, C: number, reverse = false, vOnes = false): CoreResult {
-  const w = kernels();
-  if (!w) throw new Error('linearChunkWasm: WebAssembly SIMD is unavailable');
-  const { BH, N, F, W } = d;
-  const Fp = up(F, 4);
-  const Wp = up(W, 16);
-  // Layout in floats: Q | K | Qs (decayed q) | V | Y | S | A | Kt (decayed keys, transposed).
-  const oQ = 0;
-  const oK = oQ + C * Fp;
-  const oQs = oK + C * Fp;
-  const oV = oQs + C * Fp;
-  const oY = oV + C * Wp;
-  const oS = oY + C * Wp;
-  const oA = oS + Fp * Wp;
-  const oKt = oA + C * C;
-  const need = (oKt + Fp * C) * 4;
-  const mem = reserve(w, need);
-  mem.fill(0, 0, need / 4);
-  const Vw = vOnes ? W - 1 : W;
-  if (vOnes) for (let i = 0; i < C; i++) mem[oV + i * Wp + W - 1] = 1;
-  const y = new Float32Array(BH * N * W);
-  const Sall = new Float32Array(BH * F * W);
+export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs: readonly ChunkJob[], r: ChunkPass): Float32Array[] {
+  const { BH, N, C, scale, logDecay } = r;
+  const reverse = r.reverse ?? false;
+  // Operand rows are padded to 16 lanes where a job reads them as v (pv), else to 4 (qk); a job's
+  // q and k share one stride (qk reads both with one D).
+  const stride = operands.map((o, i) => up(o.width, jobs.some((j) => j.v === i) ? 16 : 4));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const j of jobs) {
+      const m = Math.max(stride[j.q]!, stride[j.k]!);
+      if (stride[j.q] !== m || stride[j.k] !== m) {
+        stride[j.q] = stride[j.k] = m;
+        changed = true;
+      }
+    }
+  }
+  let at = 0;
+  const ops: ChunkOperands = { off: [], stride };
+  for (let i = 0; i < operands.length; i++) {
+    ops.off.push(at);
+    at += C * stride[i]!;
+  }
+  const sigma = scale !== 0 ? scale : 1;
+  const qc = scale / sigma;
+  const lay = jobs.map((j) => {
+    const F = operands[j.q]!.width;
+    const W = operands[j.v]!.width;
+    if (operands[j.k]!.width !== F) throw new Error(`chunkPass: q has ${F} columns, k ${operands[j.k]!.width}`);
+    const Fp = ops.stride[j.q]!;
+    const Wp = ops.stride[j.v]!;
+    // Per job: Qs (decayed q) | Y | S | A | Kt (decayed keys, transposed).
+    const l = { F, W, Fp, Wp, oQs: at, oY: at + C * Fp, oS: at + C * Fp + C * Wp, oA: 0, oKt: 0 };
+    l.oA = l.oS + Fp * Wp;
+    l.oKt = l.oA + C * C;
+    at = l.oKt + Fp * C;
+    return l;
+  });
+  // Per-key factors of the state update.
+  const oCk = at;
+  at += C;
+  const mem = reserve(w, at * 4);
+  mem.fill(0, 0, at);
+  const Sall = lay.map((l) => new Float32Array(BH * l.F * l.W));
+  // L[u]: log decay from the state before the chunk to run position u of the chunk; Lp[p] the
+  // same for the row at position p of memory (p = u forward, len-1-u in reverse).
   const L = new Float64Array(C);
+  const Lp = new Float64Array(C);
   for (let bh = 0; bh < BH; bh++) {
-    mem.fill(0, oS, oS + Fp * Wp);
-    if (s0) for (let f = 0; f < F; f++) for (let c = 0; c < W; c++) mem[oS + f * Wp + c] = s0[(bh * F + f) * W + c]!;
+    jobs.forEach((j, n) => {
+      const { F, W, Wp, oS } = lay[n]!;
+      mem.fill(0, oS, oS + ops.stride[j.q]! * Wp);
+      if (j.s0) for (let f = 0; f < F; f++) for (let c = 0; c < W; c++) mem[oS + f * Wp + c] = j.s0[(bh * F + f) * W + c]! * sigma;
+    });
     for (let t0 = 0; t0 < N; t0 += C) {
       const len = Math.min(C, N - t0);
-      const r0 = bh * N + t0;
+      // First row (row order) of the chunk's rows.
+      const r0 = bh * N + (reverse ? N - t0 - len : t0);
       let decays = false;
-      for (let i = 0, acc = 0; i < len; i++) {
-        const ai = a[r0 + i]!;
-        if (ai !== 0) decays = true;
-        L[i] = acc += ai;
-      }
-      // Row of run position t0 + i in the arrays.
-      const at = (i: number): number => (reverse ? bh * N + N - 1 - (t0 + i) : r0 + i);
-      if (F === Fp && !reverse) {
-        mem.set(q.subarray(r0 * F, (r0 + len) * F), oQ);
-        mem.set(k.subarray(r0 * F, (r0 + len) * F), oK);
-      } else {
-        for (let i = 0; i < len; i++) {
-          const r = at(i) * F;
-          mem.set(q.subarray(r, r + F), oQ + i * Fp);
-          mem.set(k.subarray(r, r + F), oK + i * Fp);
+      if (logDecay) {
+        for (let u = 0, acc = 0; u < len; u++) {
+          const t = t0 + u;
+          const au = reverse ? (t === 0 ? 0 : logDecay(bh, N - t)) : logDecay(bh, t);
+          if (au !== 0) decays = true;
+          L[u] = acc += au;
         }
+        for (let p = 0; p < len; p++) Lp[p] = L[reverse ? len - 1 - p : p]!;
       }
-      if (Vw === Wp && !reverse) mem.set(v.subarray(r0 * Vw, (r0 + len) * Vw), oV);
-      else for (let i = 0; i < len; i++) mem.set(v.subarray(at(i) * Vw, (at(i) + 1) * Vw), oV + i * Wp);
-      mem.fill(0, oY, oY + len * Wp);
-      // Intra-chunk: causal, decayed scores (the tile is len x len).
-      w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
-      for (let i = 0; i < len; i++) {
-        const row = oA + i * len;
-        for (let j = i + 1; j < len; j++) mem[row + j] = 0;
-        if (decays) for (let j = 0; j <= i; j++) mem[row + j]! *= Math.exp(L[i]! - L[j]!);
+      operands.forEach((o, i) => o.read(mem, ops.off[i]!, ops.stride[i]!, r0, len, ops));
+      for (let n = 0; n < jobs.length; n++) {
+        const j = jobs[n]!;
+        const { F, Fp, Wp, oQs, oY, oS, oA, oKt } = lay[n]!;
+        const oQ = ops.off[j.q]!;
+        const oK = ops.off[j.k]!;
+        const oV = ops.off[j.v]!;
+        mem.fill(0, oY, oY + len * Wp);
+        // Intra-chunk: causal (anti-causal in row order when reversed), decayed scores.
+        w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
+        for (let i = 0; i < len; i++) {
+          const row = oA + i * len;
+          if (reverse) mem.fill(0, row, row + i);
+          else mem.fill(0, row + i + 1, row + len);
+          if (decays) {
+            const li = Lp[i]!;
+            const j0 = reverse ? i : 0;
+            const j1 = reverse ? len : i + 1;
+            for (let jj = j0; jj < j1; jj++) mem[row + jj]! *= Math.exp(li - Lp[jj]!);
+          }
+        }
+        w.pv(oA * 4, oV * 4, oY * 4, len, len, Wp);
+        // Inter-chunk: the state before the chunk (scale * S: q needs a factor only for decays).
+        if (decays || qc !== 1) {
+          for (let i = 0; i < len; i++) {
+            const c = decays ? qc * Math.exp(Lp[i]!) : qc;
+            const qi = oQ + i * Fp;
+            const qs = oQs + i * Fp;
+            for (let f = 0; f < F; f++) mem[qs + f] = mem[qi + f]! * c;
+          }
+          w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
+        } else {
+          w.pv(oQ * 4, oS * 4, oY * 4, len, Fp, Wp);
+        }
+        j.sink.write(mem, oY, Wp, r0, len, ops);
+        // State update.
+        const last = L[len - 1]!;
+        if (decays && last !== 0) {
+          const dec = Math.exp(last);
+          for (let i = oS; i < oS + Fp * Wp; i++) mem[i]! *= dec;
+        }
+        for (let jj = 0; jj < len; jj++) mem[oCk + jj] = decays ? sigma * Math.exp(last - Lp[jj]!) : sigma;
+        w.tscale(oK * 4, Fp, oKt * 4, len, Fp, oCk * 4);
+        w.pv(oKt * 4, oV * 4, oS * 4, F, len, Wp);
       }
-      w.pv(oA * 4, oV * 4, oY * 4, len, len, Wp);
-      // Inter-chunk: the state before the chunk.
-      for (let i = 0; i < len; i++) {
-        const c = scale * (decays ? Math.exp(L[i]!) : 1);
-        for (let f = 0; f < F; f++) mem[oQs + i * Fp + f] = mem[oQ + i * Fp + f]! * c;
-      }
-      w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
-      if (W === Wp && !reverse) y.set(mem.subarray(oY, oY + len * W), r0 * W);
-      else for (let i = 0; i < len; i++) y.set(mem.subarray(oY + i * Wp, oY + i * Wp + W), at(i) * W);
-      // State update.
-      const last = L[len - 1]!;
-      if (last !== 0) {
-        const dec = Math.exp(last);
-        for (let i = oS; i < oS + Fp * Wp; i++) mem[i]! *= dec;
-      }
-      for (let j = 0; j < len; j++) {
-        const c = decays ? Math.exp(last - L[j]!) : 1;
-        for (let f = 0; f < F; f++) mem[oKt + f * len + j] = mem[oK + j * Fp + f]! * c;
-      }
-      w.pv(oKt * 4, oV * 4, oS * 4, F, len, Wp);
     }
-    for (let f = 0; f < F; f++) for (let c = 0; c < W; c++) Sall[(bh * F + f) * W + c] = mem[oS + f * Wp + c]!;
+    lay.forEach((l, n) => {
+      const S = Sall[n]!;
+      for (let f = 0; f < l.F; f++) for (let c = 0; c < l.W; c++) S[(bh * l.F + f) * l.W + c] = mem[l.oS + f * l.Wp + c]! / sigma;
+    });
   }
-  return { y, S: Sall };
+  return Sall;
 }

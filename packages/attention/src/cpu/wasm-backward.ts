@@ -40,7 +40,11 @@ export function flashBackwardWasm(
   const oDS = oDP + tF;
   const oPT = oDS + tF;
   const oDST = oPT + tF;
-  const need = (oDST + tF) * 4;
+  // Scratch for the softmax kernel (P = exp(S - lse) on plain tiles): m, l per row, acc rows.
+  const oM = oDST + tF;
+  const oL = oM + qBlock;
+  const oAcc = oL + qBlock;
+  const need = (oAcc + qBlock * D) * 4;
   const have = w.memory.buffer.byteLength;
   if (need > have) w.memory.grow(Math.ceil((need - have) / 65536));
   const mem = new Float32Array(w.memory.buffer);
@@ -99,10 +103,10 @@ export function flashBackwardWasm(
             if (plain && !partial) {
               kept.fill(0, 0, rows);
               keptEnd.fill(keys, 0, rows);
-              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd);
+              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oPT, oDST, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
             } else if (plain && named && rowRanges(plan, h, q0, rows, k0, keys, Nq, Nk, kept, keptEnd)) {
               // A partial tile of a named mask (the causal diagonal): one kept key range per row.
-              softmaxTileGrad(mem, oS, oDP, oDS, oPT, oDST, rows, keys, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd);
+              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oPT, oDST, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
             } else for (let i = 0; i < rows; i++) {
               const L = lse[(b * Hq + h) * Nq + q0 + i]!;
               const di = delta[i]!;
@@ -161,27 +165,39 @@ function rowRanges(plan: FlashPlan, h: number, q0: number, rows: number, k0: num
 }
 
 /**
- * The common tile (softmax, no score mod; keys outside [kept, keptEnd) of a row are masked) as a
- * small function of typed arrays and numbers, which V8 optimises once:
- * P = exp(S - L), dS = P ⊙ (dP - δ) · scale, and Pᵀ, dSᵀ.
+ * The common tile (softmax, no score mod; keys outside [kept, keptEnd) of a row are masked):
+ * P = exp(S - lse) on the forward's SIMD softmax kernel, then dS = P ⊙ (dP - δ) · scale, and
+ * Pᵀ, dSᵀ in JS. With m = lse the kernel rescales nothing (lse >= every score of its row: the
+ * forward stored max + log(sum) with sum >= 1, from these same scores); a row where it did
+ * (which would mean a different max) is redone with Math.exp from a recomputed score row.
  */
-function softmaxTileGrad(
-  mem: Float32Array, oS: number, oDP: number, oDS: number, oPT: number, oDST: number, rows: number, keys: number,
-  lse: Float32Array, lseAt: number, delta: Float64Array, scale: number, kept: Int32Array, keptEnd: Int32Array,
+function softmaxTileGradSimd(
+  w: NonNullable<ReturnType<typeof wasmKernels>>, mem: Float32Array, oS: number, oDP: number, oDS: number, oPT: number, oDST: number,
+  oM: number, oL: number, oAcc: number, rows: number, keys: number, D: number,
+  lse: Float32Array, lseAt: number, delta: Float64Array, scale: number, kept: Int32Array, keptEnd: Int32Array, qAt: number, kAt: number,
 ): void {
   for (let i = 0; i < rows; i++) {
     const L = lse[lseAt + i]!;
+    const so = oS + i * keys;
+    if (L === -Infinity) mem.fill(-Infinity, so, so + keys);
+    else {
+      if (kept[i]! > 0) mem.fill(-Infinity, so, so + kept[i]!);
+      if (keptEnd[i]! < keys) mem.fill(-Infinity, so + keptEnd[i]!, so + keys);
+    }
+    mem[oM + i] = L;
+  }
+  w.softmax(oS * 4, rows, keys, oM * 4, oL * 4, oAcc * 4, D);
+  for (let i = 0; i < rows; i++) {
+    const L = lse[lseAt + i]!;
     const so = i * keys;
-    const lo = L === -Infinity ? keys : kept[i]!;
-    const hi = L === -Infinity ? keys : keptEnd[i]!;
+    if (L !== -Infinity && mem[oM + i] !== L) {
+      w.qk((qAt + i * D) * 4, kAt * 4, (oS + so) * 4, 1, keys, D, scale);
+      for (let j = 0; j < keys; j++) mem[oS + so + j] = j >= kept[i]! && j < keptEnd[i]! ? Math.exp(mem[oS + so + j]! - L) : 0;
+    }
     const di = delta[i]!;
     for (let j = 0; j < keys; j++) {
-      let p = 0;
-      let ds = 0;
-      if (j >= lo && j < hi) {
-        p = Math.exp(mem[oS + so + j]! - L);
-        ds = p * (mem[oDP + so + j]! - di) * scale;
-      }
+      const p = mem[oS + so + j]!;
+      const ds = p === 0 ? 0 : p * (mem[oDP + so + j]! - di) * scale;
       mem[oDS + so + j] = ds;
       mem[oPT + j * rows + i] = p;
       mem[oDST + j * rows + i] = ds;

@@ -1,0 +1,92 @@
+/**
+ * Chunk mode on the CPU's WebAssembly path (cpu/linear-stream.ts: operands streamed chunk by
+ * chunk into WebAssembly memory, dk and dv in one reverse-time pass, SIMD elu1 / elu1' /
+ * transposed keys) against the float64 reference, forward and every gradient, on randomized
+ * shapes: N = 1, odd N, N not a multiple of the chunk size, D and Dv not multiples of the SIMD
+ * widths, every feature map, with and without decay, gate, initial and final state.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cpuDevice, tensor, sum, mul, add, type Tensor } from '@attnlab/tensor';
+import { linearAttention, reference as R } from '../src/index.js';
+import type { FeatureMap } from '../src/reference/linear.js';
+import { rng, randn, relErr, maxAbs, maxAbsDiff } from './util.js';
+
+/**
+ * Error relative to the reference's largest magnitude, floored at 1% of the largest gradient of
+ * the case: a gradient that is zero in exact arithmetic (dq for one normalised token, o = v; any
+ * q with D = 1 under normalisation) is float32 rounding here (~1e-7), not a relative error.
+ */
+const relErrFloor = (a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number => maxAbsDiff(a, b) / Math.max(maxAbs(b), floor);
+
+const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+test('CPU chunk mode (streamed WebAssembly path): forward, final state and gradients match float64 on randomized shapes', async () => {
+  const dev = cpuDevice();
+  const r = rng(1301);
+  for (let c = 0; c < 28; c++) {
+    const map = pick(r, ['identity', 'elu1', 'elu1', 'relu', 'taylor2'] as FeatureMap[]);
+    const B = pick(r, [1, 2]);
+    const H = pick(r, [1, 3]);
+    const N = c === 0 ? 1 : pick(r, [1, 2, 7, 31, 63, 64, 65, 130, 201]);
+    const D = map === 'taylor2' ? pick(r, [1, 2, 3]) : pick(r, [1, 3, 4, 6, 16, 21, 64]);
+    const Dv = pick(r, [1, 5, 16, 17, D]);
+    const C = pick(r, [1, 3, 8, 16, 64]);
+    const normalize = map === 'elu1' ? r() < 0.7 : map === 'taylor2';
+    const decay = r() < 0.4 ? Array.from({ length: H }, () => 0.8 + 0.2 * r()) : 1;
+    const withGate = r() < 0.35;
+    const withS0 = r() < 0.4;
+    const withFin = r() < 0.5;
+    const F = R.featureDim(map, D);
+    const W = Dv + (normalize ? 1 : 0);
+    const qa = randn(r, B * H * N * D);
+    const ka = randn(r, B * H * N * D);
+    const va = randn(r, B * H * N * Dv);
+    const ga = withGate ? Float32Array.from(randn(r, B * H * N), (z) => -Math.log1p(Math.exp(-2 - z))) : null;
+    const sa = withS0 ? Float32Array.from(randn(r, B * H * F * W), (x) => Math.abs(x) + 0.1) : null;
+    const opt = { device: dev, requiresGrad: true };
+    const q = tensor(qa, [B, H, N, D], opt);
+    const k = tensor(ka, [B, H, N, D], opt);
+    const v = tensor(va, [B, H, N, Dv], opt);
+    const g = ga ? tensor(ga, [B, H, N], opt) : null;
+    const s0 = sa ? tensor(sa, [B, H, F, W], opt) : null;
+    const what = `case ${c}: ${map} B${B} H${H} N${N} D${D} Dv${Dv} C${C} norm ${normalize} decay ${decay !== 1} gate ${withGate} s0 ${withS0} fin ${withFin}`;
+    const res = await linearAttention(q, k, v, { featureMap: map, normalize, decay, chunkSize: C, mode: 'chunk', gate: g, initialState: s0, outputFinalState: withFin });
+    const refOpts = { featureMap: map, normalize, decay, initialState: sa, gate: ga };
+    const ref = R.linearAttentionRef(qa, ka, va, { B, H, N, D, Dv }, refOpts);
+    assert.ok(relErr(await res.out.data(), ref.out) < 1e-4, `${what}: out ${relErr(await res.out.data(), ref.out)}`);
+    if (withFin) assert.ok(relErr(await res.finalState!.data(), ref.finalState) < 1e-4, `${what}: finalState`);
+    const gOut = randn(r, B * H * N * Dv);
+    const gFin = withFin ? randn(r, B * H * F * W) : null;
+    let loss = sum(mul(res.out, tensor(gOut, res.out.shape, { device: dev })));
+    if (gFin) loss = add(loss, sum(mul(res.finalState!, tensor(gFin, res.finalState!.shape, { device: dev }))));
+    loss.backward();
+    const want = R.linearAttentionRefBackward(qa, ka, va, gOut, gFin, { B, H, N, D, Dv }, refOpts);
+    const checks: [string, Tensor, Float64Array][] = [['dq', q, want.dq], ['dk', k, want.dk], ['dv', v, want.dv]];
+    if (s0) checks.push(['dS0', s0, want.dInitialState]);
+    if (g) checks.push(['dGate', g, want.dGate]);
+    const floor = Math.max(1e-3, ...checks.map(([, , w]) => 0.01 * maxAbs(w)));
+    for (const [name, t, w] of checks) {
+      const e = relErrFloor(await (t.grad as Tensor).data(), w, floor);
+      assert.ok(e < 1e-4, `${what}: ${name} ${e}`);
+    }
+  }
+});
+
+test('CPU chunk mode (streamed WebAssembly path): NaN in q or k propagates exactly where it reaches (elu1, normalised)', async () => {
+  const dev = cpuDevice();
+  const r = rng(1302);
+  const [B, H, N, D] = [1, 2, 70, 8];
+  const qa = randn(r, B * H * N * D);
+  const ka = randn(r, B * H * N * D);
+  const va = randn(r, B * H * N * D);
+  qa[(0 * N + 5) * D + 3] = NaN; // head 0, row 5: only that output row
+  ka[(1 * N + 40) * D + 0] = NaN; // head 1, row 40: every later row of head 1
+  const out = (await (await linearAttention(tensor(qa, [B, H, N, D], { device: dev }), tensor(ka, [B, H, N, D], { device: dev }), tensor(va, [B, H, N, D], { device: dev }), { featureMap: 'elu1', normalize: true, chunkSize: 16 })).out.data()) as Float32Array;
+  for (let h = 0; h < H; h++) {
+    for (let t = 0; t < N; t++) {
+      const nan = h === 0 ? t === 5 : t >= 40;
+      for (let d = 0; d < D; d++) assert.equal(Number.isNaN(out[(h * N + t) * D + d]!), nan, `head ${h} row ${t} col ${d}`);
+    }
+  }
+});
