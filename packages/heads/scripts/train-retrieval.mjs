@@ -2,8 +2,11 @@
 // Trains the retrieval/induction checkpoint that F9 and F10 use (examples/models/retrieval-2l).
 // Usage (after building tensor, attention, models):
 //   nice -n 10 node packages/heads/scripts/train-retrieval.mjs [--steps N] [--batch N] [--lr X] [--out DIR] [--eval-every N]
-// A 2-layer attention-only model with 127 positions, trained on a 50/50 mix of
-//  - induction: [BOS, s, s, pad] with |s| drawn in [8, 63], so the repeat sits 8..63 tokens back and
+//     [--stop-after N] [--init DIR --schedule constant|cosine --warmup N --seed N]
+// --stop-after ends the run at the evaluation of step N, leaving that model (metrics.json marked partial) in --out.
+// --init continues from a saved model (its metrics.json is kept under `init` in the new one): a second stage.
+// A 2-layer attention-only model (RoPE) with 65 positions, trained on a 50/50 mix of
+//  - induction: [BOS, s, s, pad] with |s| drawn in [8, 32], so the repeat sits 8..32 tokens back and
 //    fixed-offset heads (what induction-2l learned at 32 positions) cannot copy it;
 //  - passkey (needle copy): filler, KEY + 4 digits at a random depth, QUERY + the 4 digits at the end.
 // Both need "find the earlier occurrence of the current token, copy what followed": an induction
@@ -11,20 +14,21 @@
 // Writes config.json, model.safetensors and metrics.json (per-task accuracy, steps, wall time,
 // tok/s, the exact command). CPU, deterministic for the seeds below.
 import { cpuDevice } from '@attnlab/tensor';
-import { Transformer, evaluate, induction, passkey, saveModel, train } from '@attnlab/models';
+import { Transformer, evaluate, induction, loadHFModel, passkey, saveModel, train } from '@attnlab/models';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const N = 127;
+const N = 65;
 const recipe = {
   name: 'retrieval-2l',
   tasks: {
-    induction: { vocabSize: 64, len: 63, minLen: 8 },
+    induction: { vocabSize: 64, len: 32, minLen: 8 },
     passkey: { vocabSize: 64, seqLen: N, keyLen: 4, digits: 10 },
   },
-  model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 8, dHead: 16, attnOnly: true, nCtx: 128, positional: 'learned', norm: 'layernorm' },
-  train: { steps: 2500, batchSize: 16, lr: 3e-3, warmupSteps: 100, weightDecay: 0.01, seed: 11 },
+  model: { vocabSize: 64, dModel: 64, nLayers: 2, nHeads: 8, attnOnly: true, nCtx: 128, positional: 'rotary', norm: 'layernorm' },
+  train: { steps: 1200, batchSize: 16, lr: 3e-3, warmupSteps: 100, weightDecay: 0.01, seed: 11 },
   initSeed: 11,
 };
 
@@ -49,6 +53,8 @@ export function retrievalMix(t = recipe.tasks) {
   };
 }
 
+class Stop extends Error {}
+
 async function main() {
   const args = process.argv.slice(2);
   const flag = (f, d) => {
@@ -66,17 +72,38 @@ async function main() {
   const ind = induction(recipe.tasks.induction);
   const pk = passkey(recipe.tasks.passkey);
   const model = new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
+  const ii = args.indexOf('--init');
+  const initDir = ii >= 0 ? args[ii + 1] : undefined;
+  let init;
+  if (initDir) {
+    const from = await loadHFModel(initDir, { device: cpuDevice() });
+    model.loadStateDict(await from.stateDict());
+    init = { from: initDir, metrics: JSON.parse(readFileSync(join(initDir, 'metrics.json'), 'utf8')) };
+    console.log(`${recipe.name}: starting from ${initDir}`);
+  }
+  const si = args.indexOf('--schedule');
+  const schedule = si >= 0 ? args[si + 1] : 'cosine';
+  if (schedule !== 'cosine' && schedule !== 'constant') throw new Error(`--schedule: cosine or constant, got ${schedule}`);
+  const warmupSteps = flag('--warmup', recipe.train.warmupSteps);
+  const seed = flag('--seed', recipe.train.seed); // a second stage draws fresh batches with another seed
   console.log(`${recipe.name}: ${model} (${model.numParams} params) on ${task.name}`);
   const held = { batches: 2, batchSize: 32, seed: 515151 };
+  const stopAfter = args.includes('--stop-after') ? flag('--stop-after') : undefined;
+  const command = `nice -n 10 node packages/heads/scripts/train-retrieval.mjs ${args.join(' ')}`.trim();
   const evals = [];
   const t0 = Date.now();
-  const result = await train(model, task, {
-    ...recipe.train, steps, batchSize, lr, progressLine: false,
+  let result;
+  try {
+  result = await train(model, task, {
+    ...recipe.train, steps, batchSize, lr, schedule, warmupSteps, seed, progressLine: false,
     evalEvery,
     onEval: async ({ step }) => {
       const a = (await evaluate(model, ind, held)).accuracy;
       const p = (await evaluate(model, pk, held)).accuracy;
       evals.push({ step, induction: a, passkey: p });
+      // A usable model at every evaluation (the final save overwrites it), marked as partial.
+      await saveModel(model, out, { 'metrics.json': { recipe: recipe.name, partial: true, step, evals, command, ...(init ? { init } : {}) } });
+      if (stopAfter !== undefined && step >= stopAfter) throw new Stop(`stopped at step ${step}; the model of this step is in ${out}`);
       console.log(`eval step ${step}: induction ${a.toFixed(3)} passkey ${p.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       return (a + p) / 2;
     },
@@ -84,18 +111,24 @@ async function main() {
       if (step % 50 === 0) console.log(`step ${step} loss ${loss.toFixed(4)} ${tokensPerSecond.toFixed(0)} tok/s`);
     },
   });
+  } catch (e) {
+    if (!(e instanceof Stop)) throw e;
+    console.log(`${recipe.name}: ${e.message}`);
+    return;
+  }
   const final = { batches: 8, batchSize: 32, seed: 424242 };
   const ei = await evaluate(model, ind, final);
   const ep = await evaluate(model, pk, final);
   const wallSeconds = (Date.now() - t0) / 1000;
   const metrics = {
     recipe: recipe.name,
-    description: '2-layer attention-only, 8 heads x 16, d=64, 127 positions; alternate rows of induction (repeat distance 8..63) and 4-digit passkey copy',
-    command: `nice -n 10 node packages/heads/scripts/train-retrieval.mjs ${args.join(' ')}`.trim(),
+    description: '2-layer attention-only, 8 heads x 8, d=64, RoPE, 65 positions; alternate rows of induction (repeat distance 8..32) and 4-digit passkey copy',
+    command,
     task: { name: task.name, ...task.params },
     model: recipe.model,
     attention: 'softmax',
-    train: { ...recipe.train, steps: result.steps, batchSize, lr, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond, evals },
+    ...(init ? { init } : {}),
+    train: { ...recipe.train, steps: result.steps, batchSize, lr, schedule, warmupSteps, seed, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond, evals },
     eval: {
       ...final,
       induction: { accuracy: ei.accuracy, nll: ei.nll, scored: ei.scored },
