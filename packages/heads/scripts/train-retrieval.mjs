@@ -3,7 +3,7 @@
 // Usage (after building tensor, attention, models):
 //   nice -n 10 node packages/heads/scripts/train-retrieval.mjs [--steps N] [--batch N] [--lr X] [--out DIR] [--eval-every N]
 //     [--stop-after N] [--init DIR --schedule constant|cosine --warmup N --seed N]
-// --stop-after ends the run at the evaluation of step N, leaving that model (metrics.json marked partial) in --out.
+// --stop-after ends the run at the evaluation of step N and evaluates and saves that model (metrics say stoppedAt).
 // --init continues from a saved model (its metrics.json is kept under `init` in the new one): a second stage.
 // A 2-layer attention-only model (RoPE) with 65 positions, trained on a 50/50 mix of
 //  - induction: [BOS, s, s, pad] with |s| drawn in [8, 32], so the repeat sits 8..32 tokens back and
@@ -53,7 +53,12 @@ export function retrievalMix(t = recipe.tasks) {
   };
 }
 
-class Stop extends Error {}
+class Stop extends Error {
+  constructor(step) {
+    super(`stopped at step ${step}`);
+    this.step = step;
+  }
+}
 
 async function main() {
   const args = process.argv.slice(2);
@@ -93,6 +98,7 @@ async function main() {
   const evals = [];
   const t0 = Date.now();
   let result;
+  const seen = { losses: [], tps: 0 };
   try {
   result = await train(model, task, {
     ...recipe.train, steps, batchSize, lr, schedule, warmupSteps, seed, progressLine: false,
@@ -103,18 +109,20 @@ async function main() {
       evals.push({ step, induction: a, passkey: p });
       // A usable model at every evaluation (the final save overwrites it), marked as partial.
       await saveModel(model, out, { 'metrics.json': { recipe: recipe.name, partial: true, step, evals, command, ...(init ? { init } : {}) } });
-      if (stopAfter !== undefined && step >= stopAfter) throw new Stop(`stopped at step ${step}; the model of this step is in ${out}`);
+      if (stopAfter !== undefined && step >= stopAfter) throw new Stop(step);
       console.log(`eval step ${step}: induction ${a.toFixed(3)} passkey ${p.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       return (a + p) / 2;
     },
     onStep: ({ step, loss, tokensPerSecond }) => {
+      seen.losses.push(loss);
+      seen.tps = tokensPerSecond;
       if (step % 50 === 0) console.log(`step ${step} loss ${loss.toFixed(4)} ${tokensPerSecond.toFixed(0)} tok/s`);
     },
   });
   } catch (e) {
     if (!(e instanceof Stop)) throw e;
-    console.log(`${recipe.name}: ${e.message}`);
-    return;
+    console.log(`${recipe.name}: stopped after the evaluation of step ${e.step}`);
+    result = { steps: e.step, stoppedAt: e.step, losses: seen.losses, seconds: (Date.now() - t0) / 1000, tokensPerSecond: seen.tps };
   }
   const final = { batches: 8, batchSize: 32, seed: 424242 };
   const ei = await evaluate(model, ind, final);
@@ -128,7 +136,7 @@ async function main() {
     model: recipe.model,
     attention: 'softmax',
     ...(init ? { init } : {}),
-    train: { ...recipe.train, steps: result.steps, batchSize, lr, schedule, warmupSteps, seed, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond, evals },
+    train: { ...recipe.train, steps: result.steps, ...(result.stoppedAt !== undefined ? { stoppedAt: result.stoppedAt } : {}), batchSize, lr, schedule, warmupSteps, seed, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond, evals },
     eval: {
       ...final,
       induction: { accuracy: ei.accuracy, nll: ei.nll, scored: ei.scored },
