@@ -18,6 +18,9 @@ import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { destroyPlan, flashBackwardGpu, flashForwardGpu, prepareFlashGpu, uploadPlan } from './gpu/flash.js';
 import { flashForwardTiledGpu, prepareFlashTiledGpu } from './gpu/flash-tiled.js';
 import { varlenPlan, type VarlenPlan } from './varlen.js';
+import { checkOptionNames } from './options.js';
+
+const ATTENTION_OPTIONS = ['scale', 'mask', 'scoreMod', 'normalize', 'sigmoidBias', 'impl', 'headGate', 'returnProbs', 'kernel', 'cuSeqlens', 'cuSeqlensK'] as const;
 
 export interface ProbsRequest {
   /** Query heads to return (default all). */
@@ -143,6 +146,7 @@ export function attentionPlan(op: string, q: Tensor, k: Tensor, v: Tensor, opts:
 
 export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Promise<AttentionResult> {
   const op = 'attention';
+  checkOptionNames(op, opts, ATTENTION_OPTIONS);
   const impl = opts.impl ?? 'flash';
   if (impl !== 'flash' && impl !== 'naive') throw new TensorError(op, `impl must be 'flash' or 'naive', got '${String(impl)}'`);
   const { plan, dims, sigmoid, sigBias, docs } = attentionPlan(op, q, k, v, await withCaptureValues(opts));

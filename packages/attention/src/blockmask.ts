@@ -1,6 +1,7 @@
 import { ModError } from './mods/parse.js';
 import { perHead, toMaskMod, type Intervals, type MaskLike, type MaskMod } from './mods/mods.js';
 import { documentMask, documentMaskInfo, documentRowIntervals } from './varlen.js';
+import { checkOptionNames } from './options.js';
 
 export interface BlockMaskOptions {
   B: number;
@@ -265,6 +266,7 @@ export interface DocumentBlockMaskOptions {
  * document positions. B = 1; Nq and Nk are the totals of cuSeqlens (and cuSeqlensK).
  */
 export function createDocumentBlockMask(cuSeqlens: ArrayLike<number>, opts: DocumentBlockMaskOptions = {}): BlockMask {
+  checkOptionNames('createDocumentBlockMask', opts, ['mask', 'H', 'blockSize', 'cuSeqlensK']);
   const H = opts.H ?? 1;
   checkDim('H', H);
   let inner: MaskMod | null = null;

@@ -319,6 +319,11 @@ test('cuSeqlens: bad layouts throw naming the problem', async () => {
     await assert.rejects(p, (e: unknown) => (e instanceof TensorError || e instanceof ModError) && re.test((e as Error).message), what);
   }
   assert.throws(() => createDocumentBlockMask([0, 3, 2]), /strictly increasing/);
+  // Cells are type-stripped: a misspelt option used to be ignored (attending across documents).
+  await assert.rejects(attention(x(6), x(6), x(6), { cuSeqLens: [0, 3, 6] } as never), /attention: unknown option 'cuSeqLens' \(did you mean 'cuSeqlens'\?\)/);
+  await assert.rejects(attention(x(6), x(6), x(6), { scoremod: null } as never), /unknown option 'scoremod' \(did you mean 'scoreMod'\?\)/);
+  await assert.rejects(attention(x(6), x(6), x(6), { documentIds: [0, 0, 1] } as never), /unknown option 'documentIds'; options are scale, mask/);
+  assert.throws(() => createDocumentBlockMask([0, 3], { blocksize: 16 } as never), /unknown option 'blocksize' \(did you mean 'blockSize'\?\)/);
   assert.throws(() => cuSeqlensFromDocumentIds([0, 0, 1, 0]), /documentIds\[3\] = 0 returns to a document that ended earlier/);
   assert.deepEqual(cuSeqlensFromDocumentIds([7, 7, 7, 2, 5, 5]), [0, 3, 4, 6]);
 });

@@ -98,3 +98,21 @@ test('mods: a captured float table read out of range is NaN on WebGPU (was a cla
   const guarded = scoreMod((s, b, h, q, k) => s + (q + k < 10 ? c[q + k]! : 0), { captures: { c }, name: 'guarded table' });
   await expectRef({ scoreMod: guarded }, N, (s, q, k) => s + (q + k < 10 ? c[q + k]! : 0), 'guarded');
 });
+
+test('mods: a captured int table read out of range in a score mod is NaN on WebGPU (was a clamped neighbour) and an error on the CPU', async () => {
+  const N = 10;
+  // T5-style buckets (int) indexing a float bias table: an out-of-range bucket read picked a wrong bucket.
+  const bucket = Int32Array.from({ length: N }, (_, i) => i % 3);
+  const bias = Float32Array.of(0.5, -0.25, 1);
+  const oob = scoreMod((s, b, h, q, k) => s + bias[bucket[q + k]!]!, { captures: { bucket, bias }, name: 'buckets' });
+  const [cpu, gpu] = await devices();
+  await assert.rejects(attention(...inputs(cpu!, N), { scoreMod: oob }), /index 10 out of range for captured 'bucket' \(dim 10\)/);
+  const out = await (await attention(...inputs(gpu!, N), { scoreMod: oob })).out.data();
+  for (let i = 0; i < N; i++) {
+    const row = Array.from(out.subarray(i * 4, i * 4 + 4));
+    assert.ok(i === 0 ? row.every(Number.isFinite) : row.every(Number.isNaN), `webgpu row ${i}: ${row}`);
+  }
+  // Reads JavaScript never makes (the other branch of ?:, the right of a false &&) do not count.
+  const guarded = scoreMod((s, b, h, q, k) => s + (q + k < 10 ? bias[bucket[q + k]!]! : 0) + (q + k < 10 && bucket[q + k]! === 2 ? 1 : 0), { captures: { bucket, bias }, name: 'guarded buckets' });
+  await expectRef({ scoreMod: guarded }, N, (s, q, k) => s + (q + k < 10 ? bias[bucket[q + k]!]! : 0) + (q + k < 10 && bucket[q + k]! === 2 ? 1 : 0), 'guarded');
+});

@@ -315,6 +315,53 @@ export function elemIndexProgram(p: Program, e: Expr & { kind: 'elem' }): Progra
 
 const WGSL_TY = { bool: 'bool', int: 'i32', float: 'f32' } as const;
 
+/**
+ * For a score program: one WGSL condition per read of a captured int array that JavaScript would
+ * evaluate (the branch taken of `?:`, the right side of `&&` / `||` only when it runs) and whose
+ * index is out of range. The CPU throws there; WGSL would read a clamped neighbour, so the score
+ * becomes NaN instead (a float read does this itself, see wgslExpr).
+ */
+function intReadGuards(p: Program, offs: number[], ref: WgslDataRef): string[] {
+  const w = (x: Expr): string => wgslExpr(x, offs, p, ref);
+  const both = (path: string | null, c: string): string => (path ? `(${path} && ${c})` : c);
+  const out: string[] = [];
+  const walk = (e: Expr, path: string | null): void => {
+    switch (e.kind) {
+      case 'elem': {
+        e.indices.forEach((x) => walk(x, path));
+        if (e.ty !== 'int') return;
+        const c = p.captures[e.cap]!;
+        if (c.kind !== 'tensor') return;
+        out.push(both(path, `(${e.indices.map((x, i) => `u32(${w(x)}) >= ${c.shape[i]}u`).join(' || ')})`));
+        return;
+      }
+      case 'unary':
+      case 'cast':
+        walk(e.arg, path);
+        return;
+      case 'binary':
+        walk(e.left, path);
+        if (e.op === '&&') walk(e.right, both(path, w(e.left)));
+        else if (e.op === '||') walk(e.right, both(path, `!${w(e.left)}`));
+        else walk(e.right, path);
+        return;
+      case 'cond':
+        walk(e.test, path);
+        walk(e.then, both(path, w(e.test)));
+        walk(e.else, both(path, `!${w(e.test)}`));
+        return;
+      case 'call':
+        e.args.forEach((x) => walk(x, path));
+        return;
+      default:
+        return;
+    }
+  };
+  p.locals.forEach((l) => walk(l.value, null));
+  walk(p.body, null);
+  return out;
+}
+
 /** Words of mod data this program's captures need. */
 export function captureWords(p: Program): number {
   return p.captures.reduce((n, c) => n + (c.kind === 'scalar' ? 1 : c.data.length), 0);
@@ -351,6 +398,7 @@ export function programToWgsl(p: Program, name: string, ref: WgslDataRef, offs: 
   const params = (p.role === 'mask' ? '' : 's: f32, ') + 'b: i32, h: i32, q: i32, k: i32, qoff: i32';
   const ret = p.role === 'mask' ? 'bool' : intResult ? 'i32' : 'f32';
   const lines = p.locals.map((l, i) => `  let l${i}: ${WGSL_TY[l.value.ty]} = ${wgslExpr(l.value, absOffs, p, ref)};`);
-  // Silence "unused" by touching every parameter once (WGSL does not warn, but keeps lets tidy).
+  const poison = p.role === 'score' && !intResult ? intReadGuards(p, absOffs, ref) : [];
+  if (poison.length) lines.push(`  if (${poison.join(' || ')}) { return mods_bits(0x7fc00000u); }`);
   return `fn ${name}(${params}) -> ${ret} {\n${lines.join('\n')}${lines.length ? '\n' : ''}  return ${wgslExpr(p.body, absOffs, p, ref)};\n}\n`;
 }
