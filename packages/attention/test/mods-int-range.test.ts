@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpuDevice, getDevice, tensor, type Device, type Tensor } from '@attnlab/tensor';
-import { attention, maskMod, scoreMod, ModError, type AttentionOptions } from '../src/index.js';
+import { attention, documentMask, maskMod, scoreMod, ModError, type AttentionOptions } from '../src/index.js';
 import { checkModRanges } from '../src/mods/int-range.js';
 import { rng, randn } from './util.js';
 
@@ -73,6 +73,10 @@ test('mods: integer expressions that can leave int32 are refused on both devices
   const sq = maskMod((b, h, q, k) => (q - k) * (q - k) <= 16, { name: 'square distance' });
   checkModRanges(sq, null, { B: 1, H: 1, Nq: 40000, Nk: 40000 });
   assert.throws(() => checkModRanges(sq, null, { B: 1, H: 1, Nq: 50000, Nk: 50000 }), /\(\(q - k\) \* \(q - k\)\) can reach \[-2499900001, 2499900001\]/);
+  // Packed documents: positions are bounded by the longest document, not by N.
+  const cu = Array.from({ length: 26 }, (_, i) => i * 2000);
+  checkModRanges(documentMask(sq, cu), null, { B: 1, H: 1, Nq: 50000, Nk: 50000 });
+  assert.throws(() => checkModRanges(documentMask(sq, [0, 49000, 50000]), null, { B: 1, H: 1, Nq: 50000, Nk: 50000 }), /can reach \[-2400902001, 2400902001\]/);
 });
 
 test('mods: an integer % whose divisor can be 0 is refused on both devices (JavaScript NaN, WGSL a number)', async () => {

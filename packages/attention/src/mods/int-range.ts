@@ -49,6 +49,26 @@ export function checkIntRanges(p: Program, label: string, d: RangeDims): void {
     }
     return r;
   };
+  /**
+   * `q - t[q]` (packed documents' position inside the document, varlen.ts): the exact range over
+   * the table instead of the interval bound, which would count q - t[q'] for q' != q.
+   */
+  const positionMinusTable = (e: Expr): Range | null => {
+    if (e.kind !== 'binary' || e.op !== '-' || e.left.kind !== 'var' || e.right.kind !== 'elem' || e.right.indices.length !== 1) return null;
+    const v = e.left.name;
+    const idx = e.right.indices[0]!;
+    const c = p.captures[e.right.cap]!;
+    if (idx.kind !== 'var' || idx.name !== v || c.kind !== 'tensor' || c.ty !== 'int') return null;
+    const n = v === 'q' ? d.Nq : v === 'k' ? d.Nk : -1;
+    if (n !== c.data.length) return null;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      lo = Math.min(lo, i - c.data[i]!);
+      hi = Math.max(hi, i - c.data[i]!);
+    }
+    return [lo, hi];
+  };
   const locals: (Range | null)[] = [];
   const range = (e: Expr): Range | null => {
     switch (e.kind) {
@@ -93,6 +113,8 @@ export function checkIntRanges(p: Program, label: string, d: RangeDims): void {
         const l = range(e.left);
         const r = range(e.right);
         if (e.ty !== 'int' || !l || !r) return null;
+        const exact = positionMinusTable(e);
+        if (exact) return exact;
         switch (e.op) {
           case '+': return check(e, [l[0] + r[0], l[1] + r[1]]);
           case '-': return check(e, [l[0] - r[1], l[1] - r[0]]);
