@@ -8,10 +8,10 @@
 // lookup is content-addressed and the model runs unchanged at 4x the training length.
 import { cpuDevice } from '@attnlab/tensor';
 import { slidingWindow } from '@attnlab/attention';
-import { Transformer, saveModel, train } from '@attnlab/models';
+import { Transformer, loadHFModel, saveModel, train } from '@attnlab/models';
 import { passkey, powerAttention, s2, registerVariants } from '../dist/src/index.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '@attnlab/tensor';
 
@@ -33,8 +33,13 @@ export const recipes = {
   'passkey-s2': { ...base, mask: { kind: 's2' }, description: 'S2-Attention: head h of 4 attends keys with k mod 4 = h' },
   // S3: a LANDMARK token closes every block of 8 positions; every layer trains through the grouped softmax
   // ('landmark-grouped'), so a landmark's key learns to stand for its block; evaluated with top-2 block retrieval.
-  // Trained at T = 64 (the dense grouped softmax costs ~8x the flash kernel per step on the CPU).
-  'passkey-landmark': { ...base, T: 64, task: { ...base.task, seqLen: 64, landmarkEvery: 8 }, landmark: { blockSize: 8, topK: 2 }, mask: null, description: 'landmark tokens every 8 positions, grouped-softmax landmark attention in every layer' },
+  // T = 64: the dense grouped softmax costs several times the flash kernel per step on the CPU. Layer 0 reads only the
+  // query's own block (topK 0: with no positions every LANDMARK has the same layer-0 key, so layer 0 cannot retrieve);
+  // there each landmark gathers its block. Layer 1 retrieves through the landmarks (all of them in training).
+  'passkey-landmark': {
+    ...base, T: 64, task: { ...base.task, seqLen: 64, landmarkEvery: 8 }, landmark: { blockSize: 8, topK: 2 }, mask: null,
+    description: 'landmark tokens every 8 positions; layer 0 attends within its block, layer 1 through the grouped softmax over earlier landmarks',
+  },
 };
 
 export function maskFor(spec, length) {
@@ -43,6 +48,12 @@ export function maskFor(spec, length) {
   if (spec.kind === 'power') return powerAttention.powerMask({ length, local: spec.local });
   if (spec.kind === 's2') return s2.s2Mask({ heads: 4, causal: false });
   throw new Error(`unknown mask kind ${spec.kind}`);
+}
+
+/** Layer 0 within its block, layer 1 through the landmarks (top-k blocks when topK is given). */
+export function setLandmarks(model, blockSize, landmarks, topK) {
+  model.setAttention({ layer: 0 }, 'landmark-grouped', { blockSize, landmarks, topK: 0 });
+  model.setAttention({ layer: 1 }, 'landmark-grouped', { blockSize, landmarks, ...(topK !== undefined ? { topK } : {}) });
 }
 
 function arg(name, fallback) {
@@ -54,7 +65,7 @@ async function evalAt(model, spec, seqLen, rows, seed, topK) {
   const task = passkey.passkeyTask({ ...spec.task, seqLen });
   const mask = maskFor(spec.mask, seqLen);
   if (mask) model.setAttention('all', 'softmax', { mask });
-  if (spec.landmark) model.setAttention('all', 'landmark-grouped', { blockSize: spec.landmark.blockSize, landmarks: task.landmarks, ...(topK !== undefined ? { topK } : {}) });
+  if (spec.landmark) setLandmarks(model, spec.landmark.blockSize, task.landmarks, topK);
   const batch = task.sample(new Rng(seed), rows);
   const s = await passkey.scorePasskey((t) => model.forward(t), batch);
   model.setAttention('all', 'softmax');
@@ -66,15 +77,21 @@ async function main() {
   const spec = recipes[name];
   if (!spec) throw new Error(`recipe must be one of ${Object.keys(recipes).join(', ')}, got ${name}`);
   const steps = Number(arg('--steps', spec.train.steps));
+  const lr = Number(arg('--lr', spec.train.lr));
   const out = arg('--out', join(root, 'examples', 'models', name));
   const task = passkey.passkeyTask(spec.task);
-  const model = new Transformer(spec.model, { seed: spec.initSeed, device: cpuDevice() });
+  // --init DIR continues from a saved model (fresh optimizer state), e.g. a run that stopped on a plateau.
+  const init = arg('--init', spec.init ? join(root, 'examples', 'models', spec.init) : undefined);
+  const previous = init && existsSync(join(init, 'metrics.json')) ? JSON.parse(readFileSync(join(init, 'metrics.json'), 'utf8')) : null;
+  const model = init
+    ? await loadHFModel(init, { device: cpuDevice() })
+    : new Transformer(spec.model, { seed: spec.initSeed, device: cpuDevice() });
   const T = spec.T ?? TRAIN_T;
   const mask = maskFor(spec.mask, T);
   if (mask) model.setAttention('all', 'softmax', { mask });
-  if (spec.landmark) model.setAttention('all', 'landmark-grouped', { blockSize: spec.landmark.blockSize, landmarks: task.landmarks });
+  if (spec.landmark) setLandmarks(model, spec.landmark.blockSize, task.landmarks);
   const t0 = performance.now();
-  const res = await train(model, task, { ...spec.train, steps, progressLine: true });
+  const res = await train(model, task, { ...spec.train, steps, lr, progressLine: true });
   const seconds = (performance.now() - t0) / 1000;
   model.setAttention('all', 'softmax');
   const evals = [];
@@ -87,12 +104,15 @@ async function main() {
   const metrics = {
     recipe: name,
     description: `2-layer attention-only NoPE LM on slot-tagged passkey prompts (T = ${T}); ${spec.description}`,
-    command: `nice -n 10 node packages/sparse/scripts/train-passkey.mjs ${name}${steps !== spec.train.steps ? ` --steps ${steps}` : ''}`,
+    command: `nice -n 10 node packages/sparse/scripts/train-passkey.mjs ${name}${steps !== spec.train.steps ? ` --steps ${steps}` : ''}${lr !== spec.train.lr ? ` --lr ${lr}` : ''}${init && !spec.init ? ` --init ${relative(root, init)}` : ''}`,
     task: { name: 'passkey-slots', ...spec.task },
     model: spec.model,
     mask: spec.mask,
+    ...(init ? { init: relative(root, init) } : {}),
+    // The run this one continued (its own metrics.json), so the whole recipe stays on record.
+    ...(previous ? { previous } : {}),
     ...(spec.landmark ? { landmark: spec.landmark } : {}),
-    train: { ...spec.train, steps, finalLoss: res.losses.at(-1), seconds, tokensPerSecond: (steps * spec.train.batchSize * T) / seconds },
+    train: { ...spec.train, steps, lr, finalLoss: res.losses.at(-1), seconds, tokensPerSecond: (steps * spec.train.batchSize * T) / seconds, note: 'seconds are wall clock on a shared 2-core machine' },
     eval: evals,
   };
   writeFileSync(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
