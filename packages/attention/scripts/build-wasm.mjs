@@ -85,6 +85,73 @@ const wat = `(module
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $lr))))
 
+  ;; dst[r][c] = src[r][c] * sc[r] for r < rows, c < cols (row strides in floats; cols % 4 == 0;
+  ;; dst may be src): decayed query rows and the decayed state of linear attention.
+  (func (export "rowscale") (param $src i32) (param $ss i32) (param $dst i32) (param $ds i32) (param $rows i32) (param $cols i32) (param $sc i32)
+    (local $r i32) (local $c i32) (local $pa i32) (local $pd i32) (local $s v128)
+    (block $dr (loop $lr
+      (br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $s (f32x4.splat (f32.load (i32.add (local.get $sc) (i32.shl (local.get $r) (i32.const 2))))))
+      (local.set $pa (i32.add (local.get $src) (i32.shl (i32.mul (local.get $r) (local.get $ss)) (i32.const 2))))
+      (local.set $pd (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $r) (local.get $ds)) (i32.const 2))))
+      (local.set $c (i32.const 0))
+      (block $dc (loop $lc
+        (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+        (v128.store (local.get $pd) (f32x4.mul (v128.load (local.get $pa)) (local.get $s)))
+        (local.set $pa (i32.add (local.get $pa) (i32.const 16)))
+        (local.set $pd (i32.add (local.get $pd) (i32.const 16)))
+        (local.set $c (i32.add (local.get $c) (i32.const 4)))
+        (br $lc)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $lr))))
+
+  ;; The causal, decayed score tile of chunked linear attention, in place: A[i][j] (len x len) times
+  ;; exp(L_i - L_j) for kept keys (j <= i; j >= i when $rev), 0 for the others. The factor is a
+  ;; running product of step[j] (f64, the decay between key j and the next key away from i, each
+  ;; <= 1); once it falls below 2^-100 the rest of the row is 0 (cpu/linear-wasm.ts says why).
+  (func (export "decaymask") (param $a i32) (param $len i32) (param $step i32) (param $rev i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $f f64) (local $at i32)
+    (block $di (loop $li
+      (br_if $di (i32.ge_u (local.get $i) (local.get $len)))
+      (local.set $row (i32.add (local.get $a) (i32.shl (i32.mul (local.get $i) (local.get $len)) (i32.const 2))))
+      (local.set $f (f64.const 1))
+      (local.set $j (local.get $i))
+      (if (local.get $rev)
+        (then
+          (block $dz (loop $lz
+            (br_if $dz (i32.ge_u (local.get $j) (local.get $len)))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (if (f64.lt (local.get $f) (f64.const 0x1p-100))
+              (then (f32.store (local.get $at) (f32.const 0)))
+              (else (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (f32.demote_f64 (local.get $f))))))
+            (local.set $f (f64.mul (local.get $f) (f64.load (i32.add (local.get $step) (i32.shl (local.get $j) (i32.const 3))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $lz)))
+          (local.set $j (i32.const 0))
+          (block $dm (loop $lm
+            (br_if $dm (i32.ge_u (local.get $j) (local.get $i)))
+            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (f32.const 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $lm))))
+        (else
+          (block $dz (loop $lz
+            (br_if $dz (i32.lt_s (local.get $j) (i32.const 0)))
+            (local.set $at (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))))
+            (if (f64.lt (local.get $f) (f64.const 0x1p-100))
+              (then (f32.store (local.get $at) (f32.const 0)))
+              (else (f32.store (local.get $at) (f32.mul (f32.load (local.get $at)) (f32.demote_f64 (local.get $f))))))
+            (local.set $f (f64.mul (local.get $f) (f64.load (i32.add (local.get $step) (i32.shl (local.get $j) (i32.const 3))))))
+            (local.set $j (i32.sub (local.get $j) (i32.const 1)))
+            (br $lz)))
+          (local.set $j (i32.add (local.get $i) (i32.const 1)))
+          (block $dm (loop $lm
+            (br_if $dm (i32.ge_u (local.get $j) (local.get $len)))
+            (f32.store (i32.add (local.get $row) (i32.shl (local.get $j) (i32.const 2))) (f32.const 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $lm)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $li))))
+
   ;; g[r][c] *= min(phi[r][c], 1) for r < rows, c < cols (row strides in floats; cols % 4 == 0):
   ;; elu1's derivative from its value (phi > 1 exactly where x > 0; NaN stays NaN), for the
   ;; linear-attention backward (cpu/linear-stream.ts).

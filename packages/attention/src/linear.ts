@@ -218,33 +218,44 @@ export async function linearAttention(q: Tensor, k: Tensor, v: Tensor, opts: Lin
   const BH = B * H;
   const rows = BH * N;
   const outScale = map === 'taylor2' ? 1 : scale;
-  const w = mode === 'chunk' && linearWasmAvailable() ? linearKernels() : null;
-  if (w) {
-    // Chunk mode on the WebAssembly kernels, streamed (cpu/linear-chunk-cpu.ts).
-    const logLam = Float64Array.from({ length: BH }, (_, bh) => Math.log(lam[bh % H]!));
-    const s0a = s0t ? await hostArray(s0t, op) : null;
-    const prob = { w, map, D, Dv, F, W, normalize, featScale: scale, outScale, BH, N, C, q: qa, k: ka, v: va, logLam, gate: ga, s0: s0a };
-    return linearChunkCpu(prob, { q, k, v, s0: s0t, gate: gt }, [B, H], opts.outputFinalState ?? false);
-  }
   const s0 = s0t ? Float64Array.from(await hostArray(s0t, op)) : null;
-  const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1');
-  const fk = featurizeAll(map, ka, rows, D, scale, F, false);
-  // v' = [v, 1] when normalising: the cores take v with an implicit ones column; [v, 1] itself
-  // is built only for the backward.
-  const vIn = Float64Array.from(va);
-  // Log decay per row: log lambda_h + gate.
-  const la = new Float64Array(rows);
-  for (let bh = 0; bh < BH; bh++) {
-    const l = Math.log(lam[bh % H]!);
-    for (let t = 0; t < N; t++) la[bh * N + t] = ga ? l + ga[bh * N + t]! : l;
-  }
   const cdims = { BH, N, F, W };
-  const { y, S } = linearCore(mode, fq, fk, vIn, la, s0, cdims, outScale, C, false, normalize);
-  const out = new Float32Array(rows * Dv);
-  for (let r = 0; r < rows; r++) {
-    const den = normalize ? y[r * W + Dv]! : 1;
-    for (let c = 0; c < Dv; c++) out[r * Dv + c] = den === 0 ? 0 : y[r * W + c]! / den;
+  // The float64 JS forward (recurrent and parallel modes; chunk mode without SIMD).
+  const jsForward = () => {
+    const fq = featurizeAll(map, qa, rows, D, scale, F, normalize && map === 'elu1');
+    const fk = featurizeAll(map, ka, rows, D, scale, F, false);
+    // v' = [v, 1] when normalising: the cores take v with an implicit ones column; [v, 1] itself
+    // is built only for the backward.
+    const vIn = Float64Array.from(va);
+    // Log decay per row: log lambda_h + gate.
+    const la = new Float64Array(rows);
+    for (let bh = 0; bh < BH; bh++) {
+      const l = Math.log(lam[bh % H]!);
+      for (let t = 0; t < N; t++) la[bh * N + t] = ga ? l + ga[bh * N + t]! : l;
+    }
+    const { y, S } = linearCore(mode, fq, fk, vIn, la, s0, cdims, outScale, C, false, normalize);
+    const out = new Float32Array(rows * Dv);
+    for (let r = 0; r < rows; r++) {
+      const den = normalize ? y[r * W + Dv]! : 1;
+      for (let c = 0; c < Dv; c++) out[r * Dv + c] = den === 0 ? 0 : y[r * W + c]! / den;
+    }
+    return { fq, fk, vIn, la, y, S, out };
+  };
+  const w = linearWasmAvailable() ? linearKernels() : null;
+  if (w) {
+    // The WebAssembly kernels, streamed (cpu/linear-chunk-cpu.ts): chunk mode's forward, and every
+    // mode's backward (the gradient is the same function in every mode).
+    const logLam = Float64Array.from({ length: BH }, (_, bh) => Math.log(lam[bh % H]!));
+    const prob = { w, map, D, Dv, F, W, normalize, featScale: scale, outScale, BH, N, C, q: qa, k: ka, v: va, logLam, gate: ga, s0: s0t ? await hostArray(s0t, op) : null };
+    const forward = mode === 'chunk' ? null : (o: Float32Array, den: Float32Array | null): Float32Array => {
+      const f = jsForward();
+      o.set(f.out);
+      if (den) for (let r = 0; r < rows; r++) den[r] = f.y[r * W + Dv]!;
+      return Float32Array.from(f.S);
+    };
+    return linearChunkCpu(prob, { q, k, v, s0: s0t, gate: gt }, [B, H], opts.outputFinalState ?? false, forward);
   }
+  const { fq, fk, vIn, la, y, S, out } = jsForward();
   const fin = Float32Array.from(S);
   const dev = q.device;
   const inputs = [q, k, v];

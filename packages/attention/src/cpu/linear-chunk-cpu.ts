@@ -1,5 +1,5 @@
 /**
- * linearAttention's chunk mode on the CPU device's WebAssembly kernels: tensors in and out of
+ * linearAttention on the CPU device's WebAssembly kernels: tensors in and out of
  * the streamed forward/backward of linear-stream.ts. Outputs and gradients are written straight
  * into fresh tensor storage (no staging arrays, no upload copies).
  */
@@ -22,7 +22,16 @@ export interface ChunkInputs {
   gate: Tensor | null;
 }
 
-export function linearChunkCpu(p: LinearProblem, x: ChunkInputs, [B, H]: [number, number], outputFinalState: boolean): { out: Tensor; finalState?: Tensor } {
+/**
+ * `forward` (recurrent and parallel modes) replaces the streamed chunk forward: it fills the
+ * output (and the normalisers when asked) and returns the final states; the backward is the
+ * streamed one either way.
+ */
+export function linearChunkCpu(
+  p: LinearProblem, x: ChunkInputs, [B, H]: [number, number], outputFinalState: boolean,
+  forward: ((out: Float32Array, den: Float32Array | null) => Float32Array) | null = null,
+): { out: Tensor; finalState?: Tensor } {
+  const fwd = forward ?? ((o: Float32Array, den: Float32Array | null) => linearForwardStream(p, o, den));
   const dev = x.q.device;
   const { BH, N, Dv, F, W } = p;
   const outShape = [B, H, N, Dv];
@@ -33,7 +42,7 @@ export function linearChunkCpu(p: LinearProblem, x: ChunkInputs, [B, H]: [number
   const needGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!needGrad) {
     const [out, o] = cpuOut(dev, outShape);
-    const S = linearForwardStream(p, o, null);
+    const S = fwd(o, null);
     if (!outputFinalState) return { out };
     const [fin, f] = cpuOut(dev, stateShape);
     f.set(S);
@@ -44,7 +53,7 @@ export function linearChunkCpu(p: LinearProblem, x: ChunkInputs, [B, H]: [number
   // With the final state: one packed [out | finalState] node so one backward gets both gradients.
   const [root, rootA] = cpuOut(dev, outputFinalState ? [nO + BH * F * W] : outShape);
   const o = rootA.subarray(0, nO);
-  const S = linearForwardStream(p, o, den);
+  const S = fwd(o, den);
   if (outputFinalState) rootA.set(S, nO);
   const node = customGrad(root, 'linearAttention', inputs, (g) => {
     const gAll = cpuArray(g, 'linearAttention backward');

@@ -218,7 +218,16 @@ function featureGradSink(p: LinearProblem, phiOp: number, x: Float32Array, dx: F
   const { w, map, D, F, featScale } = p;
   return {
     write(mem, off, stride, r0, len, ops) {
-      if (map === 'elu1' && !dots) {
+      if (map === 'elu1') {
+        if (dots) {
+          for (let i = 0; i < len; i++) {
+            const go = off + i * stride;
+            const po = ops.off[phiOp]! + i * ops.stride[phiOp]!;
+            let s = 0;
+            for (let f = 0; f < F; f++) s += mem[po + f]! * mem[go + f]!;
+            dots[r0 + i] = dots[r0 + i]! + sign * s;
+          }
+        }
         // phi' from phi in SIMD, in place, then the rows out.
         w.elu1grad(ops.off[phiOp]! * 4, ops.stride[phiOp]!, off * 4, stride, len, Math.ceil(D / 4) * 4);
         if (stride === D) dx.set(mem.subarray(off, off + len * D), r0 * D);
@@ -239,11 +248,8 @@ function featureGradSink(p: LinearProblem, phiOp: number, x: Float32Array, dx: F
           dx.set(featurizeBackward(map, x, xo, D, featScale, Float64Array.from(mem.subarray(go, go + F))), xo);
         } else if (map === 'identity') {
           for (let d = 0; d < D; d++) dx[xo + d] = mem[go + d]!;
-        } else if (map === 'relu') {
-          for (let d = 0; d < D; d++) dx[xo + d] = x[xo + d]! > 0 ? mem[go + d]! : 0;
         } else {
-          // elu1: phi > 1 exactly where x > 0 (phi' = 1), else phi' = phi (rescaled rows: phi <= 1).
-          for (let d = 0; d < D; d++) dx[xo + d] = mem[go + d]! * Math.min(mem[po + d]!, 1);
+          for (let d = 0; d < D; d++) dx[xo + d] = x[xo + d]! > 0 ? mem[go + d]! : 0;
         }
       }
     },

@@ -24,11 +24,13 @@ export interface LinearKernels {
   elu1(p: number, n: number): void;
   tscale(src: number, stride: number, dst: number, rows: number, cols: number, sc: number): void;
   elu1grad(phi: number, phiStride: number, g: number, gStride: number, rows: number, cols: number): void;
+  rowscale(src: number, srcStride: number, dst: number, dstStride: number, rows: number, cols: number, sc: number): void;
+  decaymask(a: number, len: number, step: number, reverse: number): void;
 }
 
 export function linearKernels(): LinearKernels | null {
   const w = wasmKernels() as unknown as LinearKernels | null;
-  return w && typeof w.elu1grad === 'function' ? w : null;
+  return w && typeof w.decaymask === 'function' ? w : null;
 }
 
 /** Whether the SIMD kernels are there (and not turned off with ATTNLAB_CPU_KERNELS=js). */
@@ -88,6 +90,15 @@ export interface ChunkPass {
 
 const up = (x: number, m: number): number => Math.ceil(x / m) * m;
 
+/**
+ * Decay factors below 2^-100 count as 0. Every output row also holds its own key with factor 1,
+ * so such a term is ~2^-100 of the row's terms, far below float32 resolution; kept, it makes
+ * subnormal floats in the SIMD kernels, which x86 runs many times slower (measured with
+ * log-sigmoid gates at N = 1024: backward 78 ms with them, 31 ms without).
+ */
+const TINY = 2 ** -100;
+const cut = (f: number): number => (f < TINY ? 0 : f);
+
 function reserve(w: LinearKernels, bytes: number): Float32Array {
   const have = w.memory.buffer.byteLength;
   if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
@@ -137,10 +148,17 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
     at = l.oKt + Fp * C;
     return l;
   });
-  // Per-key factors of the state update.
+  // Per-key factors of the state update; per-row factors (decayed q rows, decayed state); the
+  // decay steps between neighbouring keys (float64, 8-byte aligned).
   const oCk = at;
   at += C;
+  const oSc = at;
+  at += Math.max(C, ...lay.map((l) => l.Fp));
+  at += at % 2;
+  const oStep = at;
+  at += 2 * C;
   const mem = reserve(w, at * 4);
+  const step = new Float64Array(mem.buffer, oStep * 4, C);
   mem.fill(0, 0, at);
   const Sall = lay.map((l) => new Float32Array(BH * l.F * l.W));
   // L[u]: log decay from the state before the chunk to run position u of the chunk; Lp[p] the
@@ -166,6 +184,12 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
           L[u] = acc += au;
         }
         for (let p = 0; p < len; p++) Lp[p] = L[reverse ? len - 1 - p : p]!;
+        // step[p]: the decay between key p and the next key further from the query, exp(Lp[p] -
+        // Lp[p-1]) forward, exp(Lp[p] - Lp[p+1]) in reverse (row order).
+        for (let p = 0; p < len; p++) {
+          const nb = reverse ? p + 1 : p - 1;
+          step[p] = nb >= 0 && nb < len ? Math.exp(Lp[p]! - Lp[nb]!) : 0;
+        }
       }
       operands.forEach((o, i) => o.read(mem, ops.off[i]!, ops.stride[i]!, r0, len, ops));
       for (let n = 0; n < jobs.length; n++) {
@@ -177,26 +201,22 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
         mem.fill(0, oY, oY + len * Wp);
         // Intra-chunk: causal (anti-causal in row order when reversed), decayed scores.
         w.qk(oQ * 4, oK * 4, oA * 4, len, len, Fp, scale);
-        for (let i = 0; i < len; i++) {
-          const row = oA + i * len;
-          if (reverse) mem.fill(0, row, row + i);
-          else mem.fill(0, row + i + 1, row + len);
-          if (decays) {
-            const li = Lp[i]!;
-            const j0 = reverse ? i : 0;
-            const j1 = reverse ? len : i + 1;
-            for (let jj = j0; jj < j1; jj++) mem[row + jj]! *= Math.exp(li - Lp[jj]!);
+        if (decays) {
+          // exp(Lp_i - Lp_j) as a running product of the steps between neighbouring keys (each
+          // <= 1, so it only ever shrinks: no overflow, one exp per key instead of per pair).
+          w.decaymask(oA * 4, len, oStep * 4, reverse ? 1 : 0);
+        } else {
+          for (let i = 0; i < len; i++) {
+            const row = oA + i * len;
+            if (reverse) mem.fill(0, row, row + i);
+            else mem.fill(0, row + i + 1, row + len);
           }
         }
         w.pv(oA * 4, oV * 4, oY * 4, len, len, Wp);
         // Inter-chunk: the state before the chunk (scale * S: q needs a factor only for decays).
         if (decays || qc !== 1) {
-          for (let i = 0; i < len; i++) {
-            const c = decays ? qc * Math.exp(Lp[i]!) : qc;
-            const qi = oQ + i * Fp;
-            const qs = oQs + i * Fp;
-            for (let f = 0; f < F; f++) mem[qs + f] = mem[qi + f]! * c;
-          }
+          for (let i = 0; i < len; i++) mem[oSc + i] = decays ? qc * cut(Math.exp(Lp[i]!)) : qc;
+          w.rowscale(oQ * 4, Fp, oQs * 4, Fp, len, Fp, oSc * 4);
           w.pv(oQs * 4, oS * 4, oY * 4, len, Fp, Wp);
         } else {
           w.pv(oQ * 4, oS * 4, oY * 4, len, Fp, Wp);
@@ -205,10 +225,10 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
         // State update.
         const last = L[len - 1]!;
         if (decays && last !== 0) {
-          const dec = Math.exp(last);
-          for (let i = oS; i < oS + Fp * Wp; i++) mem[i]! *= dec;
+          mem.fill(cut(Math.exp(last)), oSc, oSc + Fp);
+          w.rowscale(oS * 4, Wp, oS * 4, Wp, Fp, Wp, oSc * 4);
         }
-        for (let jj = 0; jj < len; jj++) mem[oCk + jj] = decays ? sigma * Math.exp(last - Lp[jj]!) : sigma;
+        for (let jj = 0; jj < len; jj++) mem[oCk + jj] = decays ? sigma * cut(Math.exp(last - Lp[jj]!)) : sigma;
         w.tscale(oK * 4, Fp, oKt * 4, len, Fp, oCk * 4);
         w.pv(oKt * 4, oV * 4, oS * 4, F, len, Wp);
       }
