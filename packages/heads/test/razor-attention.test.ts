@@ -93,3 +93,43 @@ test('headOutputErrors: per-head relative errors of dropping and compensating = 
     await assert.rejects(razorAttention.headOutputErrors(model, rows, { sinks: 8, window: 4 }), /no query drops a token/);
   }
 });
+
+test("'razor' variant decodes through the KV cache (its heads on a { sinks, window } policy, compensation from the cache's state) = float64 forward (CPU and WebGPU)", async () => {
+  const { registerVariants } = await import('../src/index.js');
+  const reg = registerVariants();
+  try {
+    for (const dev of await devices()) {
+      const model = randomModel({ vocabSize: 9, dModel: 12, nLayers: 2, nHeads: 3, attnOnly: true, nCtx: 16 }, 81, dev);
+      const rng = new Rng(82);
+      const rows = Array.from({ length: 2 }, () => Array.from({ length: 12 }, () => rng.int(9)));
+      const razorHeads = [[0, 2], [1]];
+      const spec = { sinks: 1, window: 3 };
+      for (let l = 0; l < 2; l++) model.setAttention({ layer: l, heads: razorHeads[l]! }, 'razor', spec);
+      const isRazor = (l: number, h: number): boolean => razorHeads[l]!.includes(h);
+      const want = await attnOnlyRef64(model, rows, (l, h, Q, K, V, s) => (isRazor(l, h) ? compensatedRef(Q, K, V, 1, 3, s, true, false) : fullRef(Q, K, V, s)));
+      // Without a cache: the whole sequence at once.
+      const whole = await (await model.run(rows)).data();
+      assert.ok(maxAbsDiff(whole, want) < 2e-4, `${dev.kind} whole sequence: max error ${maxAbsDiff(whole, want)}`);
+      // Through the cache: prefill 5 tokens, then one at a time.
+      const cache = model.createKVCache({ batch: 2, policy: (l, h) => (isRazor(l, h) ? spec : null) });
+      const V = 9;
+      const got = new Float32Array(2 * 12 * V);
+      for (let s = 0; s < 12;) {
+        const n = s === 0 ? 5 : 1;
+        const t = tensor(Int32Array.from(rows.flatMap((r) => r.slice(s, s + n))), [2, n], { dtype: 'int32', device: dev });
+        const out = await (await model.forward(t, { kvCache: cache })).data();
+        for (let b = 0; b < 2; b++) got.set(out.subarray(b * n * V, (b + 1) * n * V), (b * 12 + s) * V);
+        s += n;
+      }
+      const e = maxAbsDiff(got, want);
+      assert.ok(e < 2e-4, `${dev.kind} through the cache: max error ${e}`);
+      // Razor head 0 holds sinks + window tokens plus its state (k and v sums: 2 x D per row), full head 1 all 12 tokens.
+      assert.deepEqual(cache.bytesPerHead(0).slice(0, 2), [(1 + 3) * 4 * 2 * 4 * 2 + 2 * 4 * 2 * 4, 12 * 4 * 2 * 4 * 2]);
+      const two = tensor(Int32Array.from([1, 2, 3, 4]), [2, 2], { dtype: 'int32', device: dev });
+      await assert.rejects(model.forward(two, { kvCache: cache }), /feed one token per call after the prefill \(got 2 tokens at position 12\)/);
+      cache.dispose();
+    }
+  } finally {
+    reg.dispose();
+  }
+});
