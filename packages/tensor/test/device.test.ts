@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TensorError, add, cpuDevice, getDevice, ones, randn, tensor } from '../src/index.js';
+import { TensorError, add, addScalar, cpuDevice, cpuView, getDevice, mulScalar, ones, randn, tensor, useCpuMemory, zeros } from '../src/index.js';
 import type { WebGPUBackend } from '../src/webgpu/backend.js';
 
 test('getDevice: the CPU by default without a hardware GPU, SwiftShader WebGPU when asked', async () => {
@@ -45,4 +45,34 @@ test('after a device loss the next op raises a clear error and getDevice() opens
   const fresh = await getDevice({ prefer: 'webgpu' });
   assert.notEqual(fresh, gpu);
   assert.deepEqual(Array.from(await add(ones([2], { device: fresh }), 1).data()), [2, 2]);
+});
+
+/**
+ * The CPU device recycles the arrays of disposed tensors: a later op of the same length reuses
+ * the memory, results stay right (no junk where an op relies on zeros), and memory given to
+ * useCpuMemory is never handed to another tensor.
+ */
+test('CPU memory of disposed tensors is reused without changing results', async () => {
+  const dev = cpuDevice();
+  const n = 5003; // odd, above the pool's minimum length
+  const a = tensor(Float32Array.from({ length: n }, (_, i) => i % 7), [n], { device: dev });
+  const junk = mulScalar(a, 3);
+  const junkData = cpuView(junk);
+  junk.dispose();
+  // Same length: takes the recycled array and must overwrite it completely.
+  const b = addScalar(a, 1);
+  assert.equal(cpuView(b), junkData, 'the recycled array is reused');
+  assert.deepEqual(Array.from(await b.data()).slice(0, 8), [1, 2, 3, 4, 5, 6, 7, 1]);
+  b.dispose();
+  // Zeros must really be zeros after reuse.
+  const z = zeros([n], { device: dev });
+  assert.ok((await z.data()).every((x) => x === 0), 'zeros() from a recycled array');
+  // Memory handed to useCpuMemory stays the caller's after dispose.
+  // (an array that came from the pool itself, the case that could go wrong).
+  const mine = cpuView(mulScalar(a, 0)).fill(2);
+  const t = useCpuMemory(tensor(new Float32Array(n), [n], { device: dev }), mine);
+  t.dispose();
+  const c = mulScalar(a, 0);
+  assert.notEqual(cpuView(c), mine, 'caller memory was recycled');
+  assert.ok(mine.every((x) => x === 2), 'caller memory was overwritten');
 });

@@ -7,6 +7,7 @@ import { matmulCpu } from './matmul.js';
 import { geluWasm } from './wasm/gemm.js';
 import { CpuStorage, cpuData } from './storage.js';
 import { collapse, forEachRun } from './strided.js';
+import { f32Overwrite, f32Zeroed, recycle } from './pool.js';
 
 /**
  * The CPU device: typed arrays, sums accumulated in float64 (JavaScript numbers), so it is
@@ -17,10 +18,14 @@ export class CpuBackend implements Backend {
   readonly adapter = 'CPU (JavaScript + WebAssembly SIMD)';
 
   upload(data: AnyTypedArray): Storage {
-    return new CpuStorage(data.slice());
+    if (!(data instanceof Float32Array)) return new CpuStorage(data.slice());
+    const a = f32Overwrite(data.length);
+    a.set(data);
+    return new CpuStorage(a);
   }
 
   fill(dtype: DType, size: number, value: number): Storage {
+    if (dtype === 'float32') return new CpuStorage(value === 0 ? f32Zeroed(size) : f32Overwrite(size).fill(value));
     const a = arrayFor(dtype, size);
     if (value !== 0) a.fill(value);
     return new CpuStorage(a);
@@ -35,13 +40,14 @@ export class CpuBackend implements Backend {
     return cpuData(s);
   }
 
-  free(_s: Storage): void {
-    // Garbage collected.
+  free(s: Storage): void {
+    // The array goes back to the pool for the next op of its length (or to the garbage collector).
+    recycle(cpuData(s));
   }
 
   unary(op: UnaryOp, x: Storage, param?: number, param2?: number): Storage {
     const a = cpuData(x);
-    const out = arrayFor(x.dtype, a.length);
+    const out = outArray(x.dtype, a.length);
     if (!unaryFast(op, a, out, param ?? 0)) {
       const f = unaryFn(op, param, param2);
       for (let i = 0; i < a.length; i++) out[i] = f(a[i]!);
@@ -53,7 +59,7 @@ export class CpuBackend implements Backend {
     const A = cpuData(a);
     const B = cpuData(b);
     const n = sizeOf(outShape);
-    const out = arrayFor(COMPARISONS.has(op) ? 'float32' : a.dtype, n);
+    const out = outArray(COMPARISONS.has(op) ? 'float32' : a.dtype, n);
     if (n === 0) return new CpuStorage(out);
     const c = collapse(outShape, [aStrides, bStrides]);
     const code = ARITH_CODE[op] ?? -1;
@@ -72,7 +78,7 @@ export class CpuBackend implements Backend {
     const A = cpuData(a);
     const B = cpuData(b);
     const n = sizeOf(outShape);
-    const out = arrayFor(a.dtype, n);
+    const out = outArray(a.dtype, n);
     if (n === 0) return new CpuStorage(out);
     const c = collapse(outShape, [cStrides, aStrides, bStrides]);
     const [sc, sa, sb] = c.strides.map((s) => s.at(-1)!) as [number, number, number];
@@ -87,7 +93,7 @@ export class CpuBackend implements Backend {
 
   reduce(op: ReduceOp, x: Storage, outer: number, len: number, inner: number): Storage {
     const X = cpuData(x);
-    const out = arrayFor(op === 'argmax' ? 'int32' : x.dtype, outer * inner);
+    const out = outArray(op === 'argmax' ? 'int32' : x.dtype, outer * inner);
     if (X instanceof Float32Array && out instanceof Float32Array) {
       if (op === 'sum') {
         sum32(X, out, outer, len, inner);
@@ -133,7 +139,7 @@ export class CpuBackend implements Backend {
   }
 
   matmul(a: Storage, b: Storage, spec: MatmulSpec): Storage {
-    const out = new Float32Array(spec.batch * spec.m * spec.n);
+    const out = f32Overwrite(spec.batch * spec.m * spec.n);
     // A batch of row blocks against one shared matrix is one taller product.
     const fold = spec.batch > 1 && spec.bBatchStride === 0 && !spec.transA && spec.aBatchStride === spec.m * spec.k;
     const s = fold ? { ...spec, batch: 1, m: spec.batch * spec.m, aBatchStride: 0 } : spec;
@@ -145,8 +151,13 @@ export class CpuBackend implements Backend {
     const X = cpuData(x);
     const n = sizeOf(shape);
     const c = collapse(shape, [strides]);
-    if (c.shape.length === 1 && c.strides[0]![0] === 1) return new CpuStorage(X.slice(offset, offset + n));
-    const out = arrayFor(x.dtype, n);
+    if (c.shape.length === 1 && c.strides[0]![0] === 1) {
+      if (!(X instanceof Float32Array)) return new CpuStorage(X.slice(offset, offset + n));
+      const a = f32Overwrite(n);
+      a.set(X.subarray(offset, offset + n));
+      return new CpuStorage(a);
+    }
+    const out = outArray(x.dtype, n);
     if (n === 0) return new CpuStorage(out);
     if (c.shape.length <= 4 && X instanceof Float32Array && out instanceof Float32Array) {
       gather4(X, out, c.shape, c.strides[0]!, offset);
@@ -161,7 +172,9 @@ export class CpuBackend implements Backend {
   }
 
   scatterInto(dst: Storage, src: Storage, srcShape: readonly number[], dstStrides: readonly number[], offset: number): Storage {
-    const out = cpuData(dst).slice();
+    const D = cpuData(dst);
+    const out = outArray(dst.dtype, D.length);
+    out.set(D);
     const S = cpuData(src);
     if (S.length === 0) return new CpuStorage(out);
     const c = collapse(srcShape, [dstStrides]);
@@ -176,7 +189,7 @@ export class CpuBackend implements Backend {
   gatherRows(table: Storage, idx: Storage, rows: number, cols: number): Storage {
     const T = cpuData(table);
     const I = cpuData(idx);
-    const out = arrayFor(table.dtype, I.length * cols);
+    const out = outArray(table.dtype, I.length * cols);
     for (let i = 0; i < I.length; i++) {
       const r = I[i]!;
       if (r < 0 || r >= rows) throw new TensorError('embedding', `index ${r} at position ${i} is out of range for ${rows} rows`);
@@ -212,7 +225,7 @@ export class CpuBackend implements Backend {
   unpickLast(g: Storage, idx: Storage, n: number, c: number): Storage {
     const G = cpuData(g);
     const I = cpuData(idx);
-    const out = new Float32Array(n * c);
+    const out = f32Zeroed(n * c);
     for (let i = 0; i < n; i++) {
       const j = I[i]!;
       if (j >= 0 && j < c) out[i * c + j] = G[i]!;
@@ -222,7 +235,7 @@ export class CpuBackend implements Backend {
 
   cast(x: Storage, to: DType): Storage {
     const X = cpuData(x);
-    const out = arrayFor(to, X.length);
+    const out = outArray(to, X.length);
     if (to === 'int32') for (let i = 0; i < X.length; i++) out[i] = Math.trunc(X[i]!);
     else out.set(X);
     return new CpuStorage(out);
@@ -231,6 +244,11 @@ export class CpuBackend implements Backend {
   async sync(): Promise<void> {}
 
   destroy(): void {}
+}
+
+/** An output array the op writes in full (recycled float32 memory; junk until written). */
+function outArray(dtype: DType, n: number): AnyTypedArray {
+  return dtype === 'float32' ? f32Overwrite(n) : new Int32Array(n);
 }
 
 /** One output run of a binary op; float32 arithmetic gets monomorphic loops (the hot path in training). */

@@ -9,6 +9,7 @@ import type { Tensor } from '../tensor.js';
 import { CpuStorage, cpuData } from './storage.js';
 import { GELU_C, tanhFast } from './backend.js';
 import { geluGradWasm } from './wasm/gemm.js';
+import { f32Overwrite } from './pool.js';
 
 /** LayerNorm over the last axis on the CPU: y = (x - mean) * rstd * w + b, with a fused backward. */
 export function layerNormCpu(x: Tensor, weight: Tensor | undefined, bias: Tensor | undefined, eps: number): Tensor {
@@ -20,13 +21,13 @@ export function layerNormCpu(x: Tensor, weight: Tensor | undefined, bias: Tensor
   const Bv = bias ? (cpuData(bias.storage(op)) as Float32Array) : NONE;
   const mean = new Float64Array(rows);
   const rstd = new Float64Array(rows);
-  const Y = new Float32Array(X.length);
+  const Y = f32Overwrite(X.length);
   lnForward(X, W, Bv, Y, mean, rstd, rows, D, eps);
   const out = fromStorage(x.device, new CpuStorage(Y), x.shape, 'float32');
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(out, op, inputs, (g) => {
     const G = cpuData(g.storage(op)) as Float32Array;
-    const dX = new Float32Array(X.length);
+    const dX = f32Overwrite(X.length);
     const dW = new Float64Array(weight ? D : 0);
     const dB = new Float64Array(bias ? D : 0);
     lnBackward(X, W, G, dX, dW, dB, mean, rstd, rows, D);
@@ -105,13 +106,13 @@ export function rotaryCpu(x: Tensor, cos: Float32Array, sin: Float32Array, rd: n
   const X = cpuData(x.storage(op)) as Float32Array;
   const n = x.shape[x.rank - 2]!;
   const dim = x.shape[x.rank - 1]!;
-  const Y = new Float32Array(X.length);
+  const Y = f32Overwrite(X.length);
   ropeKernel(X, Y, cos, sin, n, dim, rd, 1);
   const out = fromStorage(x.device, new CpuStorage(Y), x.shape, 'float32');
   return record(out, op, [x], (g) => {
     // The rotation's transpose: rotate by -angle (sin negated).
     const G = cpuData(g.storage(op)) as Float32Array;
-    const dX = new Float32Array(G.length);
+    const dX = f32Overwrite(G.length);
     ropeKernel(G, dX, cos, sin, n, dim, rd, -1);
     return [fromStorage(x.device, new CpuStorage(dX), x.shape, 'float32')];
   });
@@ -136,7 +137,7 @@ export function geluCpu(x: Tensor): Tensor {
   return record(out, op, [x], (g) => {
     const X = cpuData(x.storage(op)) as Float32Array;
     const G = cpuData(g.storage(op)) as Float32Array;
-    const dX = new Float32Array(X.length);
+    const dX = f32Overwrite(X.length);
     geluBackward(X, G, dX);
     return [fromStorage(x.device, new CpuStorage(dX), x.shape, 'float32')];
   });

@@ -7,6 +7,7 @@ import { TensorError, fmtShape } from '../errors.js';
 import { fromStorage } from '../ops/create.js';
 import type { Tensor } from '../tensor.js';
 import { CpuStorage, cpuData } from './storage.js';
+import { keepOut } from './pool.js';
 
 function requireCpuFloat(op: string, t: Tensor): void {
   if (t.device.kind !== 'cpu') throw new TensorError(op, `needs a CPU tensor, got one on ${t.device.kind}`);
@@ -19,6 +20,8 @@ export function useCpuMemory(t: Tensor, data: Float32Array): Tensor {
   requireCpuFloat(op, t);
   if (data.length !== t.size) throw new TensorError(op, `${data.length} floats given for tensor ${fmtShape(t.shape)} (${t.size})`);
   const keepGrad = t.requiresGrad;
+  // The caller keeps using `data`: it must never be recycled for another tensor.
+  keepOut(data);
   t.assign(fromStorage(t.device, new CpuStorage(data), t.shape, 'float32'));
   t.requiresGrad = keepGrad;
   return t;
@@ -33,7 +36,10 @@ export function shareCpuMemory(t: Tensor): Float32Array {
   return view;
 }
 
-/** The values of a CPU tensor without a copy (read-only by convention; for host-side reductions). */
+/**
+ * The values of a CPU tensor without a copy (read-only by convention; for host-side reductions).
+ * Valid while the tensor lives: a disposed tensor's memory is reused by later ops.
+ */
 export function cpuView(t: Tensor): Float32Array {
   requireCpuFloat('cpuView', t);
   return cpuData(t.storage('cpuView')) as Float32Array;
