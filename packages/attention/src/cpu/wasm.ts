@@ -56,6 +56,8 @@ export function flashForwardWasm(plan: FlashPlan, q: Float32Array, k: Float32Arr
   const allBlocks = Int32Array.from({ length: nKB }, (_, i) => i);
   const maskF = plan.mask ? plan.mask.evaluator(Nq, Nk) : null;
   const modF = plan.scoreMod ? plan.scoreMod.evaluators(Nq, Nk)[0] : null;
+  // Plain causal self-attention (training): a partial tile masks k > q by a loop bound, not a call per score.
+  const causalOnly = !!plan.mask && plan.mask.isNamed && plan.mask.name === 'causal' && Nq === Nk && !modF;
   // Layout (bytes): Q head | K head | V head | S tile | m | l | acc.
   const qB = Nq * D * 4;
   const kB = Nk * D * 4;
@@ -102,7 +104,12 @@ export function flashForwardWasm(plan: FlashPlan, q: Float32Array, k: Float32Arr
             const keys = Math.min(kBlock, Nk - k0);
             w.qk(offQ + q0 * D * 4, offK + k0 * D * 4, offS, rows, keys, D, scale);
             const s0 = offS / 4;
-            if ((t < nPartial && maskF) || modF) {
+            if (causalOnly && t < nPartial) {
+              for (let i = 0; i < rows; i++) {
+                const from = Math.max(0, q0 + i - k0 + 1);
+                if (from < keys) mem.fill(-Infinity, s0 + i * keys + from, s0 + (i + 1) * keys);
+              }
+            } else if ((t < nPartial && maskF) || modF) {
               for (let i = 0; i < rows; i++) {
                 for (let j = 0; j < keys; j++) {
                   const at = s0 + i * keys + j;
