@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { causal, getAttention } from '@attnlab/attention';
-import { cumulativeTopP, flexPrefillPlan, jsDivergence, naiveVerticalSlashTiles } from '../src/flexprefill/index.js';
+import { cumulativeTopP, flexPrefillPlan, jsDivergence, naiveVerticalSlashTiles, pooledBlockScores } from '../src/flexprefill/index.js';
 import { naiveAttention, maxAbsDiff } from '../src/flash-attention/naive.js';
 import { gaussian, rng } from '../src/common/random.js';
 import { registerVariants } from '../src/index.js';
@@ -26,6 +26,16 @@ test('flexprefill: vertical-slash tiles equal the enumerated entries; query-awar
     assert.deepEqual(vs.table, naiveVerticalSlashTiles(new Set(vs.columns), new Set(vs.offsets), nq, nk, bs), `nq=${nq} nk=${nk}`);
     const qa = flexPrefillPlan(q, k, nq, nk, d, { blockSize: bs, tau: 10, gamma: 0.8 });
     assert.equal(qa.pattern, 'query-aware');
+    // Query-aware tiles: the diagonal plus the fewest pooled-estimate blocks reaching γ, row by row.
+    const est = pooledBlockScores(q, k, nq, nk, d, bs);
+    const nKB = Math.ceil(nk / bs);
+    for (let qb = 0; qb < Math.ceil(nq / bs); qb++) {
+      const last = Math.min(nKB - 1, Math.floor((Math.min(nq - 1, qb * bs + bs - 1) + nk - nq) / bs));
+      const row = Array.from(est.subarray(qb * nKB, qb * nKB + last + 1));
+      assert.ok(Math.abs(row.reduce((a, x) => a + x, 0) - 1) < 1e-12, 'a softmax row');
+      const want = new Set([last, ...cumulativeTopP(row, last + 1, 0.8)]);
+      for (let kb = 0; kb < nKB; kb++) assert.equal(qa.table[qb * nKB + kb], want.has(kb) ? 1 : 0, `nq=${nq} tile ${qb},${kb}`);
+    }
     assert.ok(qa.jsDistance >= 0 && qa.jsDistance <= Math.sqrt(Math.log(2)) + 1e-12);
     // γ = 1 keeps every causal tile in both patterns.
     for (const tau of [0, 10]) {
