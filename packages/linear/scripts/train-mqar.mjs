@@ -3,12 +3,14 @@
 // recall with a curriculum over the number of key-value pairs, through @attnlab/models' public
 // train/evaluate/save API. Usage (after building tensor, attention, models, linear):
 //   node packages/linear/scripts/train-mqar.mjs <recipe> [--out DIR] [--scale X] [--lr X] [--dry]
+// --from DIR continues a saved checkpoint with --stages (costs and curriculum accumulate in metrics.json);
 // --scale multiplies every stage's steps (probing); --lr overrides the recipe's peak rate; --attention
 // NAME overrides the mixer (softmax, linear-elu1, gated-conv). Writes config.json, model.safetensors
 // and metrics.json (recall on the final stage's task and per pair count, steps, wall time, tok/s,
 // the exact command) into examples/models/<recipe>/ unless --out says otherwise.
 import { cpuDevice } from '@attnlab/tensor';
-import { Transformer, evaluate, saveModel, tasks, train } from '@attnlab/models';
+import { Transformer, evaluate, loadHFModel, saveModel, tasks, train } from '@attnlab/models';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -54,7 +56,7 @@ function parseArgs(argv) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`${f} must be a positive number, got ${raw}`);
     return v;
   };
-  return { name, out: flag('--out'), scale: num('--scale', 1), lr: num('--lr', undefined), attention: flag('--attention'), dModel: num('--d', undefined), heads: num('--heads', undefined), batch: num('--batch', undefined), stages: flag('--stages'), vocab: num('--vocab', undefined), initStd: num('--init-std', undefined), schedule: flag('--schedule'), dry: argv.includes('--dry') };
+  return { name, out: flag('--out'), scale: num('--scale', 1), lr: num('--lr', undefined), attention: flag('--attention'), dModel: num('--d', undefined), heads: num('--heads', undefined), batch: num('--batch', undefined), stages: flag('--stages'), vocab: num('--vocab', undefined), initStd: num('--init-std', undefined), schedule: flag('--schedule'), from: flag('--from'), dry: argv.includes('--dry') };
 }
 
 async function main() {
@@ -76,20 +78,24 @@ async function main() {
   // This package's variants (gated-conv, rat) are registered only when a recipe uses one.
   if (!['softmax', 'linear-elu1'].includes(recipe.attention)) (await import('../dist/src/index.js')).registerVariants();
   const out = a.out ?? join(root, 'examples', 'models', a.name);
-  const net = new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
-  if (recipe.attention !== 'softmax') net.setAttention('all', recipe.attention);
+  // --from DIR continues a checkpoint this script wrote (its curriculum and costs are carried into the new metrics).
+  const prev = a.from ? JSON.parse(readFileSync(join(a.from, 'metrics.json'), 'utf8')) : null;
+  if (prev && prev.attention !== recipe.attention) throw new Error(`--from ${a.from} holds a '${prev.attention}' model, not '${recipe.attention}'`);
+  const net = prev ? await loadHFModel(a.from, { device: cpuDevice() }) : new Transformer(recipe.model, { seed: recipe.initSeed, device: cpuDevice() });
+  if (!prev && recipe.attention !== 'softmax') net.setAttention('all', recipe.attention);
   console.log(`${a.name}: ${net} attention ${recipe.attention}`);
   const t0 = Date.now();
-  const log = [];
-  let tokens = 0;
-  let trainSeconds = 0;
-  let steps = 0;
+  const log = prev ? [...prev.curriculum] : [];
+  let tokens = prev ? prev.train.tokens : 0;
+  let trainSeconds = prev ? prev.train.seconds : 0;
+  let steps = prev ? prev.train.steps : 0;
+  const first = log.length;
   for (const [i, st] of recipe.stages.entries()) {
     const { steps: s0, ...opts } = st;
     const n = Math.max(1, Math.round(s0 * a.scale));
     const task = tasks.mqar({ vocabSize: V, ...opts });
     const r = await train(net, task, {
-      ...recipe.train, steps: n, seed: recipe.train.seed + i, progressLine: false,
+      ...recipe.train, steps: n, seed: recipe.train.seed + first + i, progressLine: false,
       onStep: ({ step, loss, tokensPerSecond }) => {
         if (step % 50 === 0 || step === n - 1) console.log(`stage ${i} ${JSON.stringify(opts)} step ${step} loss ${loss.toFixed(4)} ${tokensPerSecond.toFixed(0)} tok/s`);
       },
@@ -104,8 +110,8 @@ async function main() {
   const evalTask = tasks.mqar({ vocabSize: V, ...recipe.eval });
   const ev = await evaluate(net, evalTask, { batches: 8, batchSize: 32, seed: 424242 });
   const byPairs = {};
-  for (const n of [2, 4, 8, 16]) {
-    const e = await evaluate(net, tasks.mqar({ vocabSize: V, numKV: n, seqLen: recipe.eval.seqLen }), { batches: 4, batchSize: 32, seed: 434343 });
+  for (const n of [2, 4, 8, 16, 32]) {
+    const e = await evaluate(net, tasks.mqar({ vocabSize: V, numKV: n, seqLen: Math.max(recipe.eval.seqLen, 4 * n) }), { batches: 4, batchSize: 32, seed: 434343 });
     byPairs[n] = e.accuracy;
   }
   const metrics = {
@@ -121,9 +127,9 @@ async function main() {
     recallByPairs: byPairs,
     params: net.numParams,
     device: 'cpu',
-    command: `node packages/linear/scripts/train-mqar.mjs ${process.argv.slice(2).join(' ')}`,
+    command: `${prev ? `${prev.command} && ` : ''}node packages/linear/scripts/train-mqar.mjs ${process.argv.slice(2).join(' ')}`,
     trainedAt: new Date().toISOString(),
-    wallSeconds: (Date.now() - t0) / 1000,
+    wallSeconds: (prev ? prev.wallSeconds : 0) + (Date.now() - t0) / 1000,
   };
   console.log(`${a.name}: recall ${ev.accuracy.toFixed(4)} nll ${ev.nll.toFixed(4)} by pairs ${JSON.stringify(byPairs)}`);
   if (a.dry) return;
