@@ -28,4 +28,5 @@ export {
   registerScore, getScore, listScores, unregisterScore, computeScore, registerAnalysis, getAnalysis, listAnalyses, unregisterAnalysis,
   type HeadScore, type Analysis,
 } from './scores-registry.js';
+export { ViT, shapes, trainViT, evaluateViT, SHAPE_CLASSES, type ViTConfig, type ViTConfigInput, type HeadRouter, type ViTRunOptions, type ImageInput, type ShapesOptions, type ShapesBatch, type ViTTrainOptions } from './vit.js';
 export { attnlabPlugin } from './plugin.js';
