@@ -23,6 +23,8 @@ export * from './kv-budget/index.js';
 export * as duoAttention from './duo-attention/index.js';
 export * as razorAttention from './razor-attention/index.js';
 export * as moa from './moa/index.js';
+export * as moh from './moh/index.js';
+export * as sqa from './sqa/index.js';
 export { HeadsError } from './errors.js';
 
 /** A registered score: compute(model, { prompts, requireCorrect? }). */

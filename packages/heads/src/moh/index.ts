@@ -1,0 +1,3 @@
+/** H4 MoH: Mixture-of-Head attention (router over heads, top-k, load balance) and router analysis. */
+export { MoHRouter, attachMoH, activeHeads, type MoHOptions, type RouteRecord } from './router.js';
+export { routerStats, tokenTypes, ablationImportance, spearman, TOKEN_TYPES, type RouterStats } from './analysis.js';
