@@ -4,8 +4,8 @@
 // token (50/75/87.5%), and SQA with 4 query heads of the same head size. Every recipe shares the
 // data stream, seeds, steps and optimiser; MoH adds one [d, H] router per layer.
 // Usage (after building tensor, attention, models and heads):
-//   nice -n 10 node packages/heads/scripts/train-vit-moh.mjs <recipe|all> [--steps N] [--out DIR]
-// metrics.json: held-out accuracy (2000 images, seed 999), the command, steps, wall time, images/s.
+//   nice -n 10 node packages/heads/scripts/train-vit-moh.mjs <recipe|all|r1,r2,...> [--steps N] [--out DIR]
+// metrics.json: held-out accuracy (1000 images, seed 999), the command, steps, wall time, images/s.
 import { ViT, evaluateViT, shapes, trainViT, writeSafetensors } from '@attnlab/models';
 import { moh, sqa } from '../dist/src/index.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const base = { imageSize: 16, patchSize: 4, nClasses: 4, dModel: 32, nLayers: 2, nHeads: 8, dHead: 4, dMlp: 64 };
-const train = { steps: 600, batchSize: 32, lr: 1e-2, seed: 5, auxWeight: 0.01 };
-export const EVAL = { n: 2000, seed: 999 };
+const train = { steps: 300, batchSize: 32, lr: 1e-2, seed: 5, auxWeight: 0.01 };
+export const EVAL = { n: 1000, seed: 999 };
 export const recipes = {
   'vit-mha': { config: base, active: null, description: 'MHA baseline: 2 layers, d=32, 8 heads of 4, patches 4x4 of 16x16 shapes' },
   'vit-moh-50': { config: base, active: 4, description: 'MoH, top-4 of 8 heads per token (50%)' },
@@ -29,7 +29,12 @@ async function run(name, steps, outDir) {
   const model = new ViT(r.config, { seed: 11 });
   const routers = r.active ? moh.attachMoH(model, { active: r.active, seed: 12 }) : [];
   const t0 = performance.now();
-  const { losses } = await trainViT(model, { ...train, steps });
+  const { losses } = await trainViT(model, {
+    ...train, steps,
+    onStep: ({ step, loss }) => {
+      if ((step + 1) % 50 === 0) console.log(`${name} step ${step + 1}/${steps} loss ${loss.toFixed(3)} ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    },
+  });
   const wallMs = performance.now() - t0;
   const accuracy = await evaluateViT(model, shapes(EVAL.n, EVAL.seed));
   const tensors = await model.stateDict();
@@ -54,11 +59,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const opt = (k) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
   const which = args[0];
-  if (!which || (which !== 'all' && !recipes[which])) {
-    console.error(`usage: train-vit-moh.mjs <${Object.keys(recipes).join('|')}|all> [--steps N] [--out DIR]`);
+  const names = which === 'all' ? Object.keys(recipes) : (which ?? '').split(',');
+  if (!which || names.some((n) => !recipes[n])) {
+    console.error(`usage: train-vit-moh.mjs <${Object.keys(recipes).join('|')}|all|a,b,...> [--steps N] [--out DIR]`);
     process.exit(2);
   }
   const steps = Number(opt('--steps') ?? train.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${opt('--steps')}`);
-  for (const name of which === 'all' ? Object.keys(recipes) : [which]) await run(name, steps, which === 'all' ? undefined : opt('--out'));
+  for (const name of names) await run(name, steps, names.length > 1 ? undefined : opt('--out'));
 }

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { Rng, crossEntropy, tensor, type Device } from '@attnlab/tensor';
-import { ViT, shapes, type ViTConfigInput } from '@attnlab/models';
+import { Rng, cpuDevice, crossEntropy, tensor, type Device } from '@attnlab/tensor';
+import { ViT, shapes, writeSafetensors, type ViTConfigInput } from '@attnlab/models';
 import { moh } from '../src/index.js';
 import { devices } from './util.js';
 import { vitRef64, type RefGates } from './moh-ref64.js';
@@ -161,6 +161,23 @@ test('routerStats: usage sums to k, entropy within [0, log k], type maps per tok
   assert.equal(imp.drop.length, 2);
   assert.equal(imp.drop[0]!.length, 4);
   assert.equal(m.heads.entries().length, 0, 'ablation sweep leaves no head control behind');
+});
+
+test('vitFromCheckpoint restores the ViT and its routers (same logits); mismatches are errors', async () => {
+  const cfg = CASES[0]!.cfg;
+  const m = randomViT(cfg, 80, cpuDevice());
+  const routers = moh.attachMoH(m, { active: 2, seed: 81, initStd: 0.5 });
+  const tensors = await m.stateDict();
+  for (const [l, r] of routers.entries()) tensors.set(`h.${l}.attn.router.weight`, { data: (await r.weight.data()) as Float32Array, shape: [...r.weight.shape] });
+  const bytes = writeSafetensors(tensors);
+  const back = moh.vitFromCheckpoint({ kind: 'vit', ...cfg, moh: { active: 2 } }, bytes);
+  const imgs = { data: Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i)), shape: [3, 8, 8] };
+  assert.deepEqual(await (await back.model.run(imgs)).data(), await (await m.run(imgs)).data());
+  assert.equal(back.routers.length, 2);
+  assert.throws(() => moh.vitFromCheckpoint({ kind: 'vit', ...cfg, moh: null }, bytes), /router weights but config.json has no moh entry/);
+  assert.throws(() => moh.vitFromCheckpoint({ kind: 'lm', ...cfg }, bytes), /kind is 'lm', expected 'vit'/);
+  const plain = writeSafetensors(await m.stateDict());
+  assert.throws(() => moh.vitFromCheckpoint({ kind: 'vit', ...cfg, moh: { active: 2 } }, plain), /no 'h.0.attn.router.weight'/);
 });
 
 test('MoH: bad input is an error naming it', async () => {

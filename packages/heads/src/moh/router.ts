@@ -20,6 +20,8 @@ export interface MoHOptions {
   device?: Device;
   /** Std of the router weights' normal initialisation (default 0.02). */
   initStd?: number;
+  /** Trained router weights [dModel, nHeads] (row-major) instead of a random initialisation. */
+  weight?: Float32Array;
 }
 
 /** What the last route() call picked, on the host (for router analysis). */
@@ -59,7 +61,8 @@ export class MoHRouter implements HeadRouter {
     this.renormalize = options.renormalize ?? true;
     const rng = new Rng(options.seed ?? 0);
     const std = options.initStd ?? 0.02;
-    const w = Float32Array.from({ length: dModel * nHeads }, () => std * rng.normal());
+    if (options.weight && options.weight.length !== dModel * nHeads) throw new HeadsError('MoH', `weight has ${options.weight.length} values, expected dModel·nHeads = ${dModel * nHeads}`);
+    const w = options.weight ? Float32Array.from(options.weight) : Float32Array.from({ length: dModel * nHeads }, () => std * rng.normal());
     this.weight = keep(tensor(w, [dModel, nHeads], { ...(options.device ? { device: options.device } : {}), name: 'moh.router' }));
     this.weight.requireGrad();
   }
