@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Transformer } from '@attnlab/models';
-import { tensor } from '@attnlab/tensor';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CharTokenizer, Transformer, evaluate, loadHFModel } from '@attnlab/models';
+import { Rng, tensor } from '@attnlab/tensor';
+import { sinkTokenTask } from '../src/streaming-llm/index.js';
 import { measureSinks, naiveSinkStats, naiveValueNorms, sinkReport, sinkStats, valueNorms } from '../src/sink-metrics/index.js';
 import { gaussian, rng } from '../src/common/random.js';
 import { maxAbsDiff } from '../src/flash-attention/naive.js';
@@ -83,4 +87,38 @@ test('sink-metrics: measureSinks on a model equals the reference on its own patt
   }
   const model = new Transformer(cfg, { seed: 9 });
   await assert.rejects(measureSinks(model, []), /measureSinks: tokens must be a non-empty \[B\]\[N\] array/);
+});
+
+test('sink checkpoints (examples/models/sink-*): each reloads, is under 5 MB, and reproduces its recorded held-out NLL and final sink metric', async () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  const text = readFileSync(join(root, 'examples/data/moby-dick.txt'), 'utf8');
+  const tok = CharTokenizer.fromText(text);
+  const ids = Int32Array.from(tok.encode(text));
+  const heldOut = ids.subarray(Math.floor(ids.length * 0.9));
+  for (const name of ['sink-softmax', 'sink-token', 'sink-sigmoid']) {
+    const dir = join(root, 'examples/models', name);
+    assert.ok(statSync(join(dir, 'model.safetensors')).size < 5 * 2 ** 20, `${name} is over 5 MB`);
+    const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    assert.deepEqual(m.tokenizer.chars, tok.chars, `${name}: the alphabet of examples/data/moby-dick.txt`);
+    const model = await loadHFModel(dir);
+    assert.equal(model.getAttentionChoice(0, 0).name, m.attention);
+    const sinkId: number | null = m.tokenizer.sinkToken;
+    const task = sinkTokenTask(heldOut, { seqLen: 256, vocabSize: model.config.vocabSize, sinkId });
+    const ev = await evaluate(model, task, { batches: m.eval.batches, batchSize: m.eval.batchSize, seed: m.eval.seed });
+    assert.ok(Math.abs(ev.nll - m.eval.nll) < 2e-3, `${name}: held-out nll ${ev.nll} vs recorded ${m.eval.nll}`);
+    // The snapshot rows of train-sinks.mjs: four held-out windows from Rng(777).
+    const r = new Rng(777);
+    const textLen = sinkId === null ? 256 : 255;
+    const rows = Array.from({ length: m.sinks.rows as number }, () => {
+      const s = r.int(heldOut.length - textLen);
+      const row = Array.from(heldOut.subarray(s, s + textLen));
+      return sinkId === null ? row : [sinkId, ...row];
+    });
+    const rep = await measureSinks(model, rows);
+    assert.equal(rep.metric, m.sinks.final.metric, `${name}: sink metric`);
+    assert.ok(maxAbsDiff(rep.mass.flat(), (m.sinks.final.mass as number[][]).flat()) <= 1e-4, `${name}: per-head mass`);
+    const snaps = m.sinks.snapshots as { step: number; metric: number }[];
+    assert.equal(snaps[0]!.step, 0);
+    assert.equal(snaps.at(-1)!.step, m.train.steps, `${name}: the curve reaches the last step`);
+  }
 });
