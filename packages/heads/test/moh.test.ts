@@ -7,7 +7,10 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Rng, cpuDevice, crossEntropy, tensor, type Device } from '@attnlab/tensor';
-import { ViT, shapes, writeSafetensors, type ViTConfigInput } from '@attnlab/models';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ViT, evaluateViT, shapes, writeSafetensors, type ViTConfigInput } from '@attnlab/models';
 import { moh } from '../src/index.js';
 import { devices } from './util.js';
 import { vitRef64, type RefGates } from './moh-ref64.js';
@@ -178,6 +181,20 @@ test('vitFromCheckpoint restores the ViT and its routers (same logits); mismatch
   assert.throws(() => moh.vitFromCheckpoint({ kind: 'lm', ...cfg }, bytes), /kind is 'lm', expected 'vit'/);
   const plain = writeSafetensors(await m.stateDict());
   assert.throws(() => moh.vitFromCheckpoint({ kind: 'vit', ...cfg, moh: { active: 2 } }, plain), /no 'h.0.attn.router.weight'/);
+});
+
+test('shipped F11 checkpoints (examples/models/vit-*) reload and reproduce their recorded accuracy', async () => {
+  const dir = fileURLToPath(new URL('../../../../examples/models/', import.meta.url));
+  const names = readdirSync(dir).filter((n) => n.startsWith('vit-')).sort();
+  assert.deepEqual(names, ['vit-mha', 'vit-moh-50', 'vit-moh-75', 'vit-moh-90', 'vit-sqa']);
+  for (const n of names) {
+    const metrics = JSON.parse(readFileSync(join(dir, n, 'metrics.json'), 'utf8')) as { accuracy: number; eval: { n: number; seed: number } };
+    const config = JSON.parse(readFileSync(join(dir, n, 'config.json'), 'utf8')) as moh.ViTCheckpointConfig;
+    const { model, routers } = moh.vitFromCheckpoint(config, new Uint8Array(readFileSync(join(dir, n, 'model.safetensors'))));
+    assert.equal(routers.length, config.moh ? model.config.nLayers : 0);
+    const acc = await evaluateViT(model, shapes(metrics.eval.n, metrics.eval.seed));
+    assert.ok(Math.abs(acc - metrics.accuracy) <= 2 / metrics.eval.n, `${n}: accuracy ${acc} vs recorded ${metrics.accuracy}`);
+  }
 });
 
 test('MoH: bad input is an error naming it', async () => {
