@@ -2,3 +2,4 @@
 export { MoHRouter, attachMoH, activeHeads, type MoHOptions, type RouteRecord } from './router.js';
 export { routerStats, tokenTypes, ablationImportance, spearman, TOKEN_TYPES, type RouterStats } from './analysis.js';
 export { vitFromCheckpoint, type ViTCheckpointConfig } from './checkpoint.js';
+export { attachMoHToLM, type LMMoH } from './lm.js';
