@@ -14,6 +14,8 @@ interface GemmExports {
   gemm: (ap: number, abs: number, ars: number, acs: number, bp: number, bps: number, bld: number, cp: number, mb: number, nb: number, k: number, ldc: number, acc: number) => void;
   gelu: (x: number, y: number, n: number) => void;
   geluGrad: (x: number, g: number, out: number, n: number) => void;
+  packAt: (src: number, dst: number, m: number, k: number) => void;
+  packB: (src: number, dst: number, n: number, k: number) => void;
 }
 
 let wasm: GemmExports | null = null;
@@ -52,8 +54,10 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
   const packed = s.transB || n > DIRECT_B_MAX_N;
   const bFloats = packed ? nb * 8 * k : k * n + 8;
   const cFloats = mb * 4 * ldc;
+  // Aᵀ and wide B are staged as they are (rows padded to a multiple of 4 or 8) and packed in SIMD.
+  const stageFloats = Math.max(s.transA ? k * mb * 4 : 0, packed && !s.transB ? k * nb * 8 : 0);
   const w = instance();
-  ensureBytes(w, (aFloats + bFloats + cFloats) * 4);
+  ensureBytes(w, (aFloats + bFloats + cFloats + stageFloats) * 4);
   const heap = new Float32Array(w.mem.buffer);
   const ap = 0;
   const bp = aFloats;
@@ -71,14 +75,14 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
     const ao = bt * s.aBatchStride;
     const bo = bt * s.bBatchStride;
     if (bt === 0 || s.aBatchStride !== 0) {
-      if (s.transA) packAt(heap, ap, a, ao, m, k, mb);
+      if (s.transA) packAt(w, heap, ap, cp + cFloats, a, ao, m, k, mb);
       else heap.set(a.subarray(ao, ao + m * k), ap);
     }
     // B once per distinct matrix (a broadcast B is copied once).
     if (bo !== lastB) {
       lastB = bo;
       if (s.transB) packBt(heap, bp, b, bo, n, k, nb);
-      else if (packed) packB(heap, bp, b, bo, n, k, nb);
+      else if (packed) packB(w, heap, bp, cp + cFloats, b, bo, n, k, nb);
       else heap.set(b.subarray(bo, bo + k * n), bp);
     }
     // k in chunks, each continuing the sums in C (bit-identical to one pass): a chunk's B panels
@@ -97,43 +101,36 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
 const K_CHUNK = 512;
 
 /** Aᵀ ([k, m] row-major) into 4-row blocks: block ib, step p, lane r = A[ib*4 + r][p] = a[p*m + ib*4 + r] (0 past m). */
-function packAt(heap: Float32Array, ap: number, a: Float32Array, ao: number, m: number, k: number, mb: number): void {
-  for (let ib = 0; ib < mb; ib++) {
-    const i0 = ib * 4;
-    let d = ap + ib * 4 * k;
-    if (i0 + 4 <= m) {
-      for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
-        heap[d] = a[src]!;
-        heap[d + 1] = a[src + 1]!;
-        heap[d + 2] = a[src + 2]!;
-        heap[d + 3] = a[src + 3]!;
-      }
-      continue;
-    }
-    for (let p = 0, src = ao + i0; p < k; p++, src += m, d += 4) {
-      for (let r = 0; r < 4; r++) heap[d + r] = i0 + r < m ? a[src + r]! : 0;
+function packAt(w: GemmExports, heap: Float32Array, ap: number, stage: number, a: Float32Array, ao: number, m: number, k: number, mb: number): void {
+  const m4 = mb * 4;
+  if (m4 === m) {
+    heap.set(a.subarray(ao, ao + k * m), stage);
+  } else {
+    for (let p = 0; p < k; p++) {
+      const d = stage + p * m4;
+      heap.set(a.subarray(ao + p * m, ao + p * m + m), d);
+      heap.fill(0, d + m, d + m4);
     }
   }
+  w.packAt(stage * 4, ap * 4, m4, k);
 }
 
 /** Row-major B past this many columns is packed (measured on the transformer's shapes and n = 1024). */
 const DIRECT_B_MAX_N = 128;
 
 /** B ([k, n] row-major) into 8-column panels: panel jb, step p, lane c = B[p][jb*8 + c] (0 past n). */
-function packB(heap: Float32Array, bp: number, b: Float32Array, bo: number, n: number, k: number, nb: number): void {
-  for (let jb = 0; jb < nb; jb++) {
-    const base = bp + jb * 8 * k;
-    if ((jb + 1) * 8 <= n) {
-      for (let p = 0, src = bo + jb * 8, d = base; p < k; p++, src += n, d += 8) {
-        for (let c = 0; c < 8; c++) heap[d + c] = b[src + c]!;
-      }
-      continue;
-    }
-    for (let c = 0; c < 8; c++) {
-      const j = jb * 8 + c;
-      for (let p = 0, d = base + c; p < k; p++, d += 8) heap[d] = j < n ? b[bo + p * n + j]! : 0;
+function packB(w: GemmExports, heap: Float32Array, bp: number, stage: number, b: Float32Array, bo: number, n: number, k: number, nb: number): void {
+  const n8 = nb * 8;
+  if (n8 === n) {
+    heap.set(b.subarray(bo, bo + k * n), stage);
+  } else {
+    for (let p = 0; p < k; p++) {
+      const d = stage + p * n8;
+      heap.set(b.subarray(bo + p * n, bo + p * n + n), d);
+      heap.fill(0, d + n, d + n8);
     }
   }
+  w.packB(stage * 4, bp * 4, n8, k);
 }
 
 /** Bᵀ ([n, k] row-major) into 8-column panels: panel jb, step p, lane c = B[j][p] with j = jb*8 + c (0 past n). */

@@ -90,6 +90,53 @@
             (br $loop_i)))
         (local.set $jb (i32.add (local.get $jb) (i32.const 1)))
         (br $loop_j))))
+;; Aᵀ ([k, m] row-major at $src) into 4-row blocks at $dst: block ib, step p holds A[ib*4 .. ib*4+4][p] =
+  ;; src[p*m + ib*4 ..], one 16-byte load and store each; m is a multiple of 4 (the caller pads the rest).
+  (func (export "packAt") (param $src i32) (param $dst i32) (param $m i32) (param $k i32)
+    (local $ib i32) (local $mb i32) (local $p i32) (local $s i32) (local $rowBytes i32)
+    (local.set $mb (i32.shr_u (local.get $m) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $m) (i32.const 2)))
+    (local.set $ib (i32.const 0))
+    (block $done_i
+      (loop $loop_i
+        (br_if $done_i (i32.ge_u (local.get $ib) (local.get $mb)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $ib) (i32.const 4))))
+        (local.set $p (local.get $k))
+        (block $done_p
+          (loop $loop_p
+            (br_if $done_p (i32.eqz (local.get $p)))
+            (v128.store (local.get $dst) (v128.load (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+            (br $loop_p)))
+        (local.set $ib (i32.add (local.get $ib) (i32.const 1)))
+        (br $loop_i))))
+
+  ;; B ([k, n] row-major at $src, n a multiple of 8: the caller pads) into 8-column panels at $dst:
+  ;; panel jb, step p holds src[p*n + jb*8 ..], two 16-byte loads and stores each.
+  (func (export "packB") (param $src i32) (param $dst i32) (param $n i32) (param $k i32)
+    (local $jb i32) (local $nb i32) (local $p i32) (local $s i32) (local $rowBytes i32)
+    (local.set $nb (i32.shr_u (local.get $n) (i32.const 3)))
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $jb (i32.const 0))
+    (block $done_j
+      (loop $loop_j
+        (br_if $done_j (i32.ge_u (local.get $jb) (local.get $nb)))
+        (local.set $s (i32.add (local.get $src) (i32.shl (local.get $jb) (i32.const 5))))
+        (local.set $p (local.get $k))
+        (block $done_p
+          (loop $loop_p
+            (br_if $done_p (i32.eqz (local.get $p)))
+            (v128.store offset=0 (local.get $dst) (v128.load offset=0 (local.get $s)))
+            (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s)))
+            (local.set $s (i32.add (local.get $s) (local.get $rowBytes)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+            (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+            (br $loop_p)))
+        (local.set $jb (i32.add (local.get $jb) (i32.const 1)))
+        (br $loop_j))))
+
   ;; e^x on 4 lanes, x clamped to [-87, 88]: 2^k * p(r) with r = x - k ln2 (|r| <= ln2/2) and p the
   ;; degree-6 Taylor polynomial (relative error ~2e-7). NaN stays NaN.
   (func $exp4 (param $x v128) (result v128)
