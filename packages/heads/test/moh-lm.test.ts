@@ -68,5 +68,11 @@ test('LM MoH: k = H with a uniform router is the plain model; detach() restores 
     routed.detach();
     assert.ok(maxAbsDiff(await (await model.run(rows)).data(), plain) === 0, 'detach() restores the plain model');
     assert.throws(() => moh.attachMoHToLM(model, { active: 1, layers: [2] }), /layer 2 out of range \[0, 2\)/);
+    // Trained weights restore the same routing.
+    const again = moh.attachMoHToLM(model, { active: 2, weights: await Promise.all(routed.routers.map(async (r) => (await r.weight.data()) as Float32Array)) });
+    const routedLogits = await logits.data();
+    assert.ok(maxAbsDiff(await (await model.run(rows)).data(), routedLogits) < 1e-5, 'weights option reproduces the routed model');
+    again.detach();
+    assert.throws(() => moh.attachMoHToLM(model, { active: 1, weights: [new Float32Array(36)] }), /weights has 1 entries for 2 routed layers/);
   }
 });

@@ -16,15 +16,17 @@ export interface LMMoH {
   detach(): void;
 }
 
-export function attachMoHToLM(model: Transformer, options: Omit<MoHOptions, 'dModel' | 'nHeads' | 'device'> & { layers?: readonly number[] }): LMMoH {
+/** `weights`: trained router weights per routed layer (e.g. read from a checkpoint's routers.safetensors). */
+export function attachMoHToLM(model: Transformer, options: Omit<MoHOptions, 'dModel' | 'nHeads' | 'device' | 'weight'> & { layers?: readonly number[]; weights?: readonly Float32Array[] }): LMMoH {
   const c = model.config;
   const layers = options.layers ?? Array.from({ length: c.nLayers }, (_, l) => l);
   for (const l of layers) if (!Number.isInteger(l) || l < 0 || l >= c.nLayers) throw new HeadsError('attachMoHToLM', `layer ${l} out of range [0, ${c.nLayers})`);
-  const { layers: _l, ...rest } = options;
+  if (options.weights && options.weights.length !== layers.length) throw new HeadsError('attachMoHToLM', `weights has ${options.weights.length} entries for ${layers.length} routed layers`);
+  const { layers: _l, weights, ...rest } = options;
   void _l;
   const removers: (() => void)[] = [];
-  const routers = layers.map((l) => {
-    const r = new MoHRouter({ ...rest, dModel: c.dModel, nHeads: c.nHeads, device: model.device, seed: (options.seed ?? 0) * 101 + l });
+  const routers = layers.map((l, i) => {
+    const r = new MoHRouter({ ...rest, dModel: c.dModel, nHeads: c.nHeads, device: model.device, seed: (options.seed ?? 0) * 101 + l, ...(weights ? { weight: weights[i]! } : {}) });
     let x: Tensor | null = null;
     const input = c.norm === 'none' ? `blocks.${l}.hook_resid_pre` : `blocks.${l}.ln1.hook_normalized`;
     removers.push(model.addHook(input, (t) => {
