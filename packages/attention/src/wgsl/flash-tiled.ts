@@ -62,7 +62,7 @@ export function splitShape(c: FlashKernelConfig): TiledShape {
   return { BR: 1, BC, TPR: 32 };
 }
 
-/** Floats per (row, split) partial: m, l, flags, acc[DV]. */
+/** Floats per (row, split) partial: m (sigmoid: live keys), l, flags, o[DV]. */
 export const splitStride = (DV: number): number => DV + 3;
 
 /**
@@ -76,7 +76,7 @@ export function flashTiledForwardSource(fwd: FlashKernelConfig, t: TiledShape = 
 
 /**
  * Split-K partials for Nq = 1 (flash decoding): workgroup (s, h, b) runs key blocks s, s + splits, ...
- * and writes [m, l, flags, acc[DV]] to Pb[((b Hq + h) splits + s) * (DV + 3)]. Dispatch (splits, Hq, B).
+ * and writes [m (sigmoid: live keys), l, flags, o[DV] (the split's weighted mean of v)] to Pb[((b Hq + h) splits + s) * (DV + 3)]. Dispatch (splits, Hq, B).
  */
 export function flashSplitPartialSource(fwd: FlashKernelConfig, splits: number, t: TiledShape = splitShape(fwd)): KernelSource {
   return tiledSource(fwd, t, splits);
@@ -118,13 +118,13 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
       }
       for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = nan_f32(); } }
     } else if (l > 0.0f) {
-      ${c.sigmoid ? 'let inv = 1.0f;' : 'let inv = 1.0f / l;'}
+      let outw = ${c.sigmoid ? 'cnt' : '1.0f'}; // acc is a mean: sigmoid's sum is cnt times it
       if (j == 0u) {
         Fb[rr] = ${c.sigmoid ? '0.0f' : 'm'};
         Fb[R + rr] = log(l);
         Lb[rr] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
       }
-      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = acc[i] * inv; } }
+      for (var i = 0u; i < ND; i++) { let d = j + i * TPR; if (d < DV) { Ob[rr * DV + d] = acc[i] * outw; } }
     } else {
       if (j == 0u) {
         Lb[rr] = ninf_f32();
@@ -138,7 +138,7 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
   const SPLIT_EPILOGUE = `  if (valid) {
     let at = ((b * P.Hq + h) * ${splits}u + wid.x) * (DV + 3u);
     if (j == 0u) {
-      Pb[at] = select(ninf_f32(), m, has_m);
+      Pb[at] = ${c.sigmoid ? 'cnt' : 'select(ninf_f32(), m, has_m)'};
       Pb[at + 1u] = l;
       Pb[at + 2u] = f32(bad);
     }
@@ -182,6 +182,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = 0.0f;
   var has_m = false;
   var l = 0.0f;
+  var cnt = 0.0f; // sigmoid: keys summed so far
   var bad = 0u; // bit 1: a NaN score, bit 0: +Infinity under softmax
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
@@ -242,12 +243,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (var c = 0u; c < BC; c++) { ${scan} }
       }` : `for (var c = 0u; c < BC; c++) { ${scan} }`}
       if (valid) {
+        // acc is kept a weighted mean (softmax: sum p v / l; sigmoid: sum p v / live keys), rescaled
+        // once per tile: it never exceeds max |v|, where the unnormalised sum overflows f32 for v near its maximum.
+        // Ss is shared by the row's lanes, so the weights are computed twice rather than stored.
         ${c.sigmoid ? `
+        var nt = 0.0f;
         for (var c = 0u; c < BC; c++) {
           let s = Ss[r * BC + c];
           if (!poisons(s) && !is_ninf(s)) {
-            let p = sigm(s + P.sig_bias);
-            l += p;${accumulate('p')}
+            l += sigm(s + P.sig_bias);
+            nt += 1.0f;
+          }
+        }
+        if (nt > 0.0f) {
+          let nnew = cnt + nt;
+          let keepw = cnt / nnew;
+          cnt = nnew;
+          for (var i = 0u; i < ND; i++) { acc[i] *= keepw; }
+          for (var c = 0u; c < BC; c++) {
+            let s = Ss[r * BC + c];
+            if (!poisons(s) && !is_ninf(s)) {
+              let p = sigm(s + P.sig_bias) / nnew;${accumulate('p')}
+            }
           }
         }` : `
         if (seen) {
@@ -255,13 +272,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let corr = select(0.0f, exp(m - mnew), has_m);
           m = mnew;
           has_m = true;
-          l *= corr;
-          for (var i = 0u; i < ND; i++) { acc[i] *= corr; }
+          var lt = 0.0f;
+          for (var c = 0u; c < BC; c++) {
+            let s = Ss[r * BC + c];
+            if (!poisons(s) && !is_ninf(s)) { lt += exp(s - m); }
+          }
+          let lold = l * corr;
+          let lnew = lold + lt; // >= 1: the tile's or an earlier maximum contributes exp(0)
+          let keepw = lold / lnew;
+          let inv = 1.0f / lnew;
+          l = lnew;
+          for (var i = 0u; i < ND; i++) { acc[i] *= keepw; }
           for (var c = 0u; c < BC; c++) {
             let s = Ss[r * BC + c];
             if (!poisons(s) && !is_ninf(s)) {
-              let p = exp(s - m);
-              l += p;${accumulate('p')}
+              let p = exp(s - m) * inv;${accumulate('p')}
             }
           }
         }`}
@@ -275,7 +300,8 @@ ${split ? SPLIT_EPILOGUE : ROWS_EPILOGUE}}
 
 /**
  * Combine the split partials of each row (one workgroup of 64 threads per row): M = max of the
- * splits' maxima, L = sum l_s e^{m_s - M}, out = sum acc_s e^{m_s - M} / L (sigmoid: plain sums),
+ * splits' maxima, L = sum l_s e^{m_s - M}, out = sum o_s (l_s e^{m_s - M} / L) with o_s the split's
+ * weighted mean (sigmoid: o_s the mean of p v over the split's n_s keys, out = N sum o_s n_s / N),
  * with the special values of the one-pass kernel. Dispatch (Hq, B, 1) for Nq = 1.
  */
 export function flashSplitCombineSource(fwd: FlashKernelConfig, splits: number): KernelSource {
@@ -306,10 +332,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   var L = 0.0f;
+  var N = 0.0f; // sigmoid: live keys over all splits
   for (var s = 0u; s < SPLITS; s++) {
     let at = base + s * (DV + 3u);
     let ls = Pb[at + 1u];
-    if (ls > 0.0f) { L += ${c.sigmoid ? 'ls' : 'ls * exp(Pb[at] - M)'}; }
+    if (ls > 0.0f) { L += ${c.sigmoid ? 'ls' : 'ls * exp(Pb[at] - M)'}; }${c.sigmoid ? `
+    N += Pb[at];` : ''}
   }
   let R = P.B * P.Hq * P.Nq;
   if (bad != 0u) {
@@ -326,13 +354,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       Lb[rr] = ${c.sigmoid ? 'log(L)' : 'M + log(L)'};
     }
     for (var d = lid; d < DV; d += 64u) {
+      // The partials are means: combined with weights summing to 1, so no sum overflows.
       var o = 0.0f;
       for (var s = 0u; s < SPLITS; s++) {
         let at = base + s * (DV + 3u);
-        let ls = Pb[at + 1u];
-        if (ls > 0.0f) { o += Pb[at + 3u + d]${c.sigmoid ? '' : ' * exp(Pb[at] - M)'}; }
+        ${c.sigmoid ? `let ns = Pb[at];
+        if (ns > 0.0f) { o += Pb[at + 3u + d] * (ns / N); }` : `let ls = Pb[at + 1u];
+        if (ls > 0.0f) { o += Pb[at + 3u + d] * (ls * exp(Pb[at] - M) / L); }`}
       }
-      Ob[rr * DV + d] = o${c.sigmoid ? '' : ' / L'};
+      Ob[rr * DV + d] = o${c.sigmoid ? ' * N' : ''};
     }
   } else {
     if (lid == 0u) {

@@ -195,6 +195,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = 0.0f;
   var has_m = false;
   var l = 0.0f;
+  var cnt = 0.0f; // sigmoid: keys summed so far
   var bad = 0u; // bit 1: a NaN score, bit 0: +Infinity under softmax
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
@@ -248,12 +249,28 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             }
           }
         }
+        // acc is kept a weighted mean (softmax: sum p v / l; sigmoid: sum p v / live keys), rescaled
+        // once per tile: it never exceeds max |v|, where the unnormalised sum overflows f32 for v near its maximum.
         ${c.sigmoid ? `
+        var nt = 0.0f;
         for (var j = 0u; j < BC; j++) {
           if (live[j]) {
             let p = sigm(sc[j] + P.sig_bias);
+            sc[j] = p;
             l += p;
-            for (var d = 0u; d < DV; d++) { acc[d] += p * Vs[j * DV + d]; }
+            nt += 1.0f;
+          }
+        }
+        if (nt > 0.0f) {
+          let nnew = cnt + nt;
+          let keepw = cnt / nnew;
+          cnt = nnew;
+          for (var d = 0u; d < DV; d++) { acc[d] *= keepw; }
+          for (var j = 0u; j < BC; j++) {
+            if (live[j]) {
+              let w = sc[j] / nnew;
+              for (var d = 0u; d < DV; d++) { acc[d] += w * Vs[j * DV + d]; }
+            }
           }
         }` : `
         if (seen) {
@@ -261,13 +278,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           let corr = select(0.0f, exp(m - mnew), has_m);
           m = mnew;
           has_m = true;
-          l *= corr;
-          for (var d = 0u; d < DV; d++) { acc[d] *= corr; }
+          var lt = 0.0f;
           for (var j = 0u; j < BC; j++) {
             if (live[j]) {
               let p = exp(sc[j] - m);
-              l += p;
-              for (var d = 0u; d < DV; d++) { acc[d] += p * Vs[j * DV + d]; }
+              sc[j] = p;
+              lt += p;
+            }
+          }
+          let lold = l * corr;
+          let lnew = lold + lt; // >= 1: the tile's or an earlier maximum contributes exp(0)
+          let keepw = lold / lnew;
+          let inv = 1.0f / lnew;
+          l = lnew;
+          for (var d = 0u; d < DV; d++) { acc[d] *= keepw; }
+          for (var j = 0u; j < BC; j++) {
+            if (live[j]) {
+              let w = sc[j] * inv;
+              for (var d = 0u; d < DV; d++) { acc[d] += w * Vs[j * DV + d]; }
             }
           }
         }`}
@@ -283,12 +311,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       Fb[R + r] = nan_f32();
       for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = nan_f32(); }
     } else if (l > 0.0f) {
-      ${c.sigmoid ? `let inv = 1.0f;
-      Fb[r] = 0.0f;` : `let inv = 1.0f / l;
+      ${c.sigmoid ? `let outw = cnt; // acc is the mean over the summed keys
+      Fb[r] = 0.0f;` : `let outw = 1.0f; // acc is already divided by l
       Fb[r] = m;`}
       Fb[R + r] = log(l);
       Lb[r] = ${c.sigmoid ? 'log(l)' : 'm + log(l)'};
-      for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = acc[d] * inv; }
+      for (var d = 0u; d < DV; d++) { Ob[r * DV + d] = acc[d] * outw; }
     } else {
       Lb[r] = ninf_f32();
       Fb[r] = ninf_f32();
@@ -302,9 +330,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
+ * The backward works with dp = dO . v and delta scaled by GS = 2^-S (S = ceil(log2 DV) + 4) and
+ * scales dq and dk back at the end: both dots can overflow f32 (v or dO near its maximum) while
+ * their difference, ds and the gradients are finite. Powers of two are exact, so normal ranges
+ * are unchanged.
+ */
+export function gradScaleConsts(DV: number): string {
+  const S = Math.ceil(Math.log2(Math.max(DV, 1))) + 4;
+  return `const GS: f32 = ${2 ** -S}f;\nconst GS_INV: f32 = ${2 ** S}.0f;\n`;
+}
+
+/**
  * Backward preprocess: from the forward's stats Fb = [m (R), log(sum) (R)] to
- * Sb = [m (R), log(sum) (R), delta' (R)] with softmax: delta' = sum(dO * O) - dLse;
- * sigmoid: delta' = -dLse * exp(-lse). One thread per row. Dispatch (ceil(R / 64), 1, 1).
+ * Sb = [m (R), log(sum) (R), delta' (R)] with softmax: delta' = GS (sum(dO * O) - dLse);
+ * sigmoid: delta' = -GS dLse * exp(-lse). One thread per row. Dispatch (ceil(R / 64), 1, 1).
  * The kernel reads dLse from `DLb` (zeros when lse is unused).
  */
 /** `c.D` here is the value head dim (the width of out and dOut). */
@@ -316,7 +355,7 @@ export function flashPreprocessSource(c: { D: number; sigmoid: boolean }): Kerne
   const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
   const code = `${PARAMS_STRUCT}
 const D: u32 = ${c.D}u;
-${SPECIALS}
+${gradScaleConsts(c.D)}${SPECIALS}
 ${BINDINGS_COMMON(decl)}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -329,11 +368,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   Sb[R + r] = ll;
   ${c.sigmoid ? `
   var delta = 0.0f;
-  if (!is_ninf(m)) { delta = -DLb[r] * exp(-ll); }
+  if (!is_ninf(m)) { delta = -(DLb[r] * GS) * exp(-ll); }
   Sb[2u * R + r] = delta;` : `
   var dot = 0.0f;
-  for (var d = 0u; d < D; d++) { dot += DOb[r * D + d] * Ob[r * D + d]; }
-  Sb[2u * R + r] = dot - DLb[r];`}
+  for (var d = 0u; d < D; d++) { dot += (DOb[r * D + d] * GS) * Ob[r * D + d]; }
+  Sb[2u * R + r] = dot - DLb[r] * GS;`}
   _ = aux[0];
 }
 `;
@@ -342,11 +381,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /**
  * Probability and d(score) of one element given the raw score, the row's m and log(sum), and
- * delta'. Returns vec4(p, ds_raw, 1, ds) (ds: the gradient of the modified score), or vec4(0) for a
+ * delta' (dp and delta' scaled by GS, so ds is too). Returns vec4(p, ds_raw, 1, ds) (ds: the gradient of the modified score), or vec4(0) for a
  * score of -Infinity (excluded, like a mask).
  */
 function gradElem(c: FlashKernelConfig): string {
   return `
+${gradScaleConsts(c.DV)}
 fn p_ds(raw: f32, m: f32, ll: f32, delta: f32, dp: f32, b: i32, h: i32, q: i32, k: i32) -> vec4<f32> {
   let s = mod_score(raw, b, h, q, k);
   if (is_ninf(s)) { return vec4<f32>(0.0f); }
@@ -402,7 +442,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     delta = Sb[2u * R + r];
     valid = !is_ninf(m);
     for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dq[d] = 0.0f; }
-    for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d]; }
+    for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d] * GS; } // scaled: only dp uses it
   }
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
@@ -446,7 +486,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (g.z != 0.0f) {
               let c = g.y * P.scale;
               for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
-              ${capGrad ? 'cap_grads(g.w, dot * P.scale, i32(b), i32(h), i32(row), i32(kk), P.qoff);' : ''}
+              ${capGrad ? 'cap_grads(g.w * GS_INV, dot * P.scale, i32(b), i32(h), i32(row), i32(kk), P.qoff);' : ''}
             }
           }
         }
@@ -454,7 +494,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (row < P.Nq) {
-    for (var d = 0u; d < D; d++) { DQb[r * D + d] = select(0.0f, dq[d], valid); }
+    for (var d = 0u; d < D; d++) { DQb[r * D + d] = select(0.0f, dq[d] * GS_INV, valid); }
   }
 }
 `;
@@ -500,7 +540,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var dv: array<f32, ${c.DV}>;
   if (valid) {
     for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; dk[d] = 0.0f; }
-    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d]; dv[d] = 0.0f; }
+    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d] * GS; dv[d] = 0.0f; } // scaled: only dp uses it
   }
   for (var gi = 0u; gi < G; gi++) {
     let h = hk * G + gi;
@@ -567,7 +607,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (valid) {
-    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d]; }
+    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d] * GS_INV; }
     for (var d = 0u; d < DV; d++) { DVb[kr * DV + d] = dv[d]; }
   }
 }
