@@ -470,8 +470,8 @@ export class Transformer {
     let q: Tensor;
     let k: Tensor;
     let v: Tensor;
-    // Whether q, k, v come out already in [B, H, N, Dh] (no hook wants them as [B, N, H, Dh]).
-    const inHeads = !this.splitQkvInput && !['hook_q', 'hook_k', 'hook_v', 'hook_rot_q', 'hook_rot_k'].some((n) => wants(`${a}.${n}`));
+    // Whether q, k, v come out already in [B, H, N, Dh] (CPU, and no hook wants them as [B, N, H, Dh]).
+    const inHeads = this.device.kind === 'cpu' && !this.splitQkvInput && !['hook_q', 'hook_k', 'hook_v', 'hook_rot_q', 'hook_rot_k'].some((n) => wants(`${a}.${n}`));
     if (this.splitQkvInput) {
       // TransformerLens's split inputs: a copy of resid_pre per head for each of q, k, v, each
       // normalised by ln1 and projected by its head's slice of the weights.
@@ -492,7 +492,8 @@ export class Transformer {
     } else if (inHeads) {
       // No q/k/v hook wants [B, N, H, Dh]: each of q, k, v is its own product with a column slice of
       // W, put into heads by one permute. Slicing the fused [B, N, 3D] output instead costs, in the
-      // backward, a zero-filled [B, N, 3D] gradient per part and two full-size sums.
+      // backward, a zero-filled [B, N, 3D] gradient per part and two full-size sums. (On a GPU
+      // those are cheap and the fused product needs fewer dispatches.)
       const D = c.dModel;
       const HD = H * Dh;
       const heads = (i: number): Tensor =>
