@@ -127,7 +127,7 @@ async function main() {
     recallByPairs: byPairs,
     params: net.numParams,
     device: 'cpu',
-    command: `${prev ? `${prev.command} && ` : ''}node packages/linear/scripts/train-mqar.mjs ${process.argv.slice(2).join(' ')}`,
+    command: `${prev ? `${prev.command} && ` : ''}node packages/linear/scripts/train-mqar.mjs ${process.argv.slice(2).map((x) => (/^[\w./=-]+$/.test(x) ? x : `'${x}'`)).join(' ')}`,
     trainedAt: new Date().toISOString(),
     wallSeconds: (prev ? prev.wallSeconds : 0) + (Date.now() - t0) / 1000,
   };
