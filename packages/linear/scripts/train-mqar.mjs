@@ -29,7 +29,9 @@ const curriculum = (final) => [
 const model = (over = {}) => ({ vocabSize: V, dModel: 64, nLayers: 2, nHeads: 2, attnOnly: false, dMlp: 128, nCtx: 64, positional: 'rotary', norm: 'layernorm', ...over });
 const base = {
   model: model(),
-  stages: curriculum([{ numKV: 8, seqLen: 64, steps: 150 }]),
+  // The shipped checkpoints ran the first four stages, then the last through --from (metrics.json records both
+  // commands); every stage is its own train() call seeded seed + stage index, so one run has the same stages and seeds.
+  stages: curriculum([{ numKV: 8, seqLen: 64, steps: 150 }, { numKV: 32, seqLen: 128, steps: 100 }]),
   train: { batchSize: 32, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 7, schedule: 'constant' },
   initSeed: 7,
   eval: { numKV: 8, seqLen: 64 },
