@@ -6,6 +6,10 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Rng, crossEntropy, tensor } from '@attnlab/tensor';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CharTokenizer, batchTensors, loadHFModel, maskedCrossEntropy, readSafetensors, textTask } from '@attnlab/models';
 import { moh } from '../src/index.js';
 import { devices, randomModel } from './util.js';
 import { attendRow, attnOnlyRef64, maxAbsDiff } from './ref64.js';
@@ -74,5 +78,30 @@ test('LM MoH: k = H with a uniform router is the plain model; detach() restores 
     assert.ok(maxAbsDiff(await (await model.run(rows)).data(), routedLogits) < 1e-5, 'weights option reproduces the routed model');
     again.detach();
     assert.throws(() => moh.attachMoHToLM(model, { active: 1, weights: [new Float32Array(36)] }), /weights has 1 entries for 2 routed layers/);
+  }
+});
+
+test('shipped F11 char LMs (examples/models/lm-*-f11) reload with their routers and reproduce their held-out NLL', async () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  const text = readFileSync(join(root, 'examples', 'data', 'moby-dick.txt'), 'utf8');
+  const tok = CharTokenizer.fromText(text);
+  const ids = Int32Array.from(tok.encode(text));
+  const heldOut = ids.subarray(Math.floor(ids.length * 0.9));
+  for (const name of ['lm-mha-f11', 'lm-moh-75-f11']) {
+    const dir = join(root, 'examples', 'models', name);
+    const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8')) as { heldOutNll: number; moh: { active: number } | null; eval: { batches: number; batchSize: number; seed: number } };
+    const model = await loadHFModel(dir);
+    if (m.moh) {
+      const rf = readSafetensors(new Uint8Array(readFileSync(join(dir, 'routers.safetensors'))));
+      moh.attachMoHToLM(model, { active: m.moh.active, weights: Array.from({ length: model.config.nLayers }, (_, l) => rf.tensors.get(`h.${l}.attn.router.weight`)!.data as Float32Array) });
+    }
+    const task = textTask({ tokens: heldOut, vocabSize: tok.vocabSize, seqLen: model.config.nCtx, name: 'moby-held-out' });
+    const rng = new Rng(m.eval.seed);
+    let total = 0;
+    for (let i = 0; i < m.eval.batches; i++) {
+      const bt = batchTensors(model, task.sample(rng, m.eval.batchSize));
+      total += await maskedCrossEntropy(await model.run(bt.tokens), bt.targets, bt.lossMask).item();
+    }
+    assert.ok(Math.abs(total / m.eval.batches - m.heldOutNll) < 1e-4, `${name}: NLL ${total / m.eval.batches} vs recorded ${m.heldOutNll}`);
   }
 });
