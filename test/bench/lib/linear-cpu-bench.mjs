@@ -3,10 +3,13 @@
 // chunk with and without a per-token gate, recurrent and parallel modes, the gated delta rule),
 // and per-token chunk time over N.
 // The machine these run on is shared, so every case is measured in interleaved rounds (each round
-// runs every case at every N once, small N several times), in one process: a case's best-of-k
+// takes one sample of every case at every N; a sample of a small N runs several calls), in one
+// process, after a full GC: a case's best-of-k
 // (the least disturbed run: other jobs only ever add time) and median are reported, in process CPU
 // time (steadier under load: waiting for a core is not counted) and wall time, with the noise
 // (median / best - 1) of each.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { tensor, cpuDevice, sum, mul } from '@attnlab/tensor';
 import { attention, linearAttention, causal } from '@attnlab/attention';
 import { rand } from './attention-common.mjs';
@@ -67,15 +70,27 @@ function casesAt(N, { flashUpTo, sigmoidNs, gatedNs, otherModesNs, deltaNs }) {
   return cases;
 }
 
-function sample(fn) {
-  return async () => {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await fn();
-    const wall = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    return { wall, cpu: (c.user + c.system) / 1000 };
-  };
+// A full collection before each sample: garbage left by the previous case (other sizes, other
+// kernels) is otherwise collected inside whichever timed call comes next.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+/**
+ * One sample: `calls` runs of fn (prepare() before each, untimed), timed together; returns ms per
+ * call. Small N runs several calls per sample, so every sample spans a similar stretch of time and
+ * meets a similar share of the machine's other jobs (a lone 7 ms call is far more often undisturbed
+ * than a 500 ms one, which would tilt best-of-k towards small N).
+ */
+async function sample(fn, calls, prepare = null) {
+  const args = [];
+  for (let i = 0; i < calls; i++) args.push(prepare ? await prepare() : null);
+  gc();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const a of args) await fn(a);
+  const wall = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { wall: wall / calls, cpu: (c.user + c.system) / 1000 / calls };
 }
 
 const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -87,7 +102,7 @@ const median = (a) => { const s = [...a].sort((x, y) => x - y); return s.length 
  */
 export async function linearCpuRecords(Ns, opts = {}) {
   const o = {
-    rounds: 5, flashUpTo: 8192, sigmoidNs: [1024, 4096], gatedNs: [1024, 16384], otherModesNs: [1024], deltaNs: [1024],
+    rounds: 5, tokens: 65536, flashUpTo: 8192, sigmoidNs: [1024, 4096], gatedNs: [1024, 16384], otherModesNs: [1024], deltaNs: [1024],
     log: () => {}, ...opts,
   };
   const at = new Map(Ns.map((N) => [N, casesAt(N, o)]));
@@ -95,19 +110,19 @@ export async function linearCpuRecords(Ns, opts = {}) {
   const push = (key, s) => { if (!samples.has(key)) samples.set(key, []); samples.get(key).push(s); };
   // Warm-up: the JS glue is the same code at every N, so the smallest N warms it for all.
   for (const c of Object.values(at.get(Math.min(...Ns)))) {
-    for (let i = 0; i < 6; i++) { await c.fwd(); (await c.loss()).backward(); }
+    for (let i = 0; i < 4; i++) { await c.fwd(); (await c.loss()).backward(); }
   }
   for (let r = 0; r < o.rounds; r++) {
     // Alternate the order of sizes each round, so a drift in machine load does not tilt the spread.
     const order = r % 2 ? [...Ns].reverse() : Ns;
     for (const N of order) {
-      const reps = Math.max(1, Math.round(8192 / N));
       for (const [name, c] of Object.entries(at.get(N))) {
-        for (let i = 0; i < reps; i++) push(`${N} ${name} fwd`, await sample(c.fwd)());
-        for (let i = 0; i < Math.max(1, reps >> 1); i++) {
-          const loss = await c.loss();
-          push(`${N} ${name} bwd`, await sample(() => loss.backward())());
-        }
+        // Linear chunk forward (the per-token criterion): o.tokens tokens a sample; the chunk
+        // backwards 16k; the other cases (baselines, or at one N only) one call.
+        const chunked = name === 'chunk' || name === 'gatedChunk';
+        const calls = (tokens) => (chunked ? Math.max(1, Math.round(tokens / N)) : 1);
+        push(`${N} ${name} fwd`, await sample(c.fwd, calls(name === 'chunk' ? o.tokens : 16384)));
+        push(`${N} ${name} bwd`, await sample((loss) => loss.backward(), calls(16384), c.loss));
       }
     }
     o.log(`round ${r + 1}/${o.rounds} done`);
