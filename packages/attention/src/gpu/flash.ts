@@ -70,7 +70,7 @@ export function flashBackwardGpu(
   const { B, Hq, Hkv, Nq, Nk, D } = plan.dims;
   if (plan.fwd.capGradCode && !capGrad) throw new Error('internal: the plan sends gradients to captured tensors but no buffer was given');
   const R = B * Hq * Nq;
-  const stats = createStorage(device, 3 * R * 4);
+  const stats = createStorage(device, 4 * R * 4); // [m, log(sum), delta', dO scale] per row
   const zeros = dLse ?? createStorage(device, R * 4);
   const dq = outputs?.dq ?? createStorage(device, R * D * 4);
   const dk = outputs?.dk ?? createStorage(device, B * Hkv * Nk * D * 4);

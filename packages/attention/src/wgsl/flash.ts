@@ -15,6 +15,8 @@
  * infinity, so these are tested on bit patterns. The forward also writes the row max m and
  * log(sum) separately (`stats`), and the backward recomputes p = exp((s - m) - log(sum)): an f32
  * lse = m + log(sum) loses log(sum) entirely once |m| is large (1e8), which made dv wrong.
+ * The forward's accumulator is a running weighted mean of v (never above max |v|), not the
+ * unnormalised sum, which overflows f32 for v near its maximum (v = 3e38 gave Infinity).
  */
 
 export interface FlashKernelConfig {
@@ -330,20 +332,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 
 /**
- * The backward works with dp = dO . v and delta scaled by GS = 2^-S (S = ceil(log2 DV) + 4) and
- * scales dq and dk back at the end: both dots can overflow f32 (v or dO near its maximum) while
- * their difference, ds and the gradients are finite. Powers of two are exact, so normal ranges
- * are unchanged.
+ * The backward works with dp = dO . v and delta for row r scaled by sc_r, a power of two putting
+ * max |dO_r| in [2^-SD, 2^(1-SD)) with SD = ceil(log2 DV) + 2: both dots can overflow f32 (v or dO
+ * near its maximum) while their difference, ds and the gradients are finite, and tiny dO would
+ * lose its bits in f32 underflow. ds is unscaled (times 1 / sc_r) before it is summed into dq, dk.
+ * Powers of two are exact (sc_r is kept within [2^-126, 2^126], normal both ways).
  */
-export function gradScaleConsts(DV: number): string {
-  const S = Math.ceil(Math.log2(Math.max(DV, 1))) + 4;
-  return `const GS: f32 = ${2 ** -S}f;\nconst GS_INV: f32 = ${2 ** S}.0f;\n`;
-}
+const gradScaleConsts = (DV: number): string => `const SD: i32 = ${Math.ceil(Math.log2(Math.max(DV, 1))) + 2};
+// 2^k for k in [-126, 127], built from the exponent bits (exact).
+fn pow2i(k: i32) -> f32 { return bitcast<f32>(u32(k + 127) << 23u); }
+fn inv_pow2(sc: f32) -> f32 { return pow2i(127 - i32((bitcast<u32>(sc) >> 23u) & 0xffu)); }
+`;
 
 /**
  * Backward preprocess: from the forward's stats Fb = [m (R), log(sum) (R)] to
- * Sb = [m (R), log(sum) (R), delta' (R)] with softmax: delta' = GS (sum(dO * O) - dLse);
- * sigmoid: delta' = -GS dLse * exp(-lse). One thread per row. Dispatch (ceil(R / 64), 1, 1).
+ * Sb = [m (R), log(sum) (R), delta' (R), sc (R)] with softmax: delta' = sc (sum(dO * O) - dLse);
+ * sigmoid: delta' = -sc dLse * exp(-lse); sc the row's power-of-two scale (gradScaleConsts). One thread per row. Dispatch (ceil(R / 64), 1, 1).
  * The kernel reads dLse from `DLb` (zeros when lse is unused).
  */
 /** `c.D` here is the value head dim (the width of out and dOut). */
@@ -366,13 +370,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ll = Fb[R + r];
   Sb[r] = m;
   Sb[R + r] = ll;
+  var amax = 0.0f;
+  for (var d = 0u; d < D; d++) { amax = max(amax, abs(DOb[r * D + d])); }
+  var k = 0; // non-finite or zero dO: no scaling, so specials propagate as before
+  let eb = i32((bitcast<u32>(amax) >> 23u) & 0xffu);
+  if (amax > 0.0f && eb < 255) { k = clamp(-(max(eb, 1) - 127 + SD), -126, 126); }
+  let sc = pow2i(k);
+  Sb[3u * R + r] = sc;
   ${c.sigmoid ? `
   var delta = 0.0f;
-  if (!is_ninf(m)) { delta = -(DLb[r] * GS) * exp(-ll); }
+  if (!is_ninf(m)) { delta = -(DLb[r] * sc) * exp(-ll); }
   Sb[2u * R + r] = delta;` : `
   var dot = 0.0f;
-  for (var d = 0u; d < D; d++) { dot += (DOb[r * D + d] * GS) * Ob[r * D + d]; }
-  Sb[2u * R + r] = dot - DLb[r] * GS;`}
+  for (var d = 0u; d < D; d++) { dot += (DOb[r * D + d] * sc) * Ob[r * D + d]; }
+  Sb[2u * R + r] = dot - DLb[r] * sc;`}
   _ = aux[0];
 }
 `;
@@ -381,7 +392,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 /**
  * Probability and d(score) of one element given the raw score, the row's m and log(sum), and
- * delta' (dp and delta' scaled by GS, so ds is too). Returns vec4(p, ds_raw, 1, ds) (ds: the gradient of the modified score), or vec4(0) for a
+ * delta' (dp and delta' scaled by the row's sc, so ds is too). Returns vec4(p, ds_raw, 1, ds) (ds: the gradient of the modified score), or vec4(0) for a
  * score of -Infinity (excluded, like a mask).
  */
 function gradElem(c: FlashKernelConfig): string {
@@ -436,14 +447,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var m = 0.0f;
   var ll = 0.0f;
   var delta = 0.0f;
+  var sc = 1.0f;
   if (valid) {
     m = Sb[r];
     ll = Sb[R + r];
     delta = Sb[2u * R + r];
+    sc = Sb[3u * R + r];
     valid = !is_ninf(m);
     for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dq[d] = 0.0f; }
-    for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d] * GS; } // scaled: only dp uses it
+    for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d] * sc; } // scaled: only dp uses it
   }
+  let inv_sc = inv_pow2(sc);
   let tbl_row = ${tableRow('b', 'h', 'q0 / QBLOCK', 'P.nQB')};
   if (lid == 0u) {
     let n = n_blocks(tbl_row, false);
@@ -486,7 +500,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
             if (g.z != 0.0f) {
               let c = g.y * P.scale;
               for (var d = 0u; d < D; d++) { dq[d] += c * Ks[j * D + d]; }
-              ${capGrad ? 'cap_grads(g.w * GS_INV, dot * P.scale, i32(b), i32(h), i32(row), i32(kk), P.qoff);' : ''}
+              ${capGrad ? 'cap_grads(g.w * inv_sc, dot * P.scale, i32(b), i32(h), i32(row), i32(kk), P.qoff);' : ''}
             }
           }
         }
@@ -494,7 +508,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (row < P.Nq) {
-    for (var d = 0u; d < D; d++) { DQb[r * D + d] = select(0.0f, dq[d] * GS_INV, valid); }
+    for (var d = 0u; d < D; d++) { DQb[r * D + d] = select(0.0f, dq[d] * inv_sc, valid); }
   }
 }
 `;
@@ -522,6 +536,7 @@ var<workgroup> DOs: array<f32, ${c.BC * c.DV}>;
 var<workgroup> Ms: array<f32, ${c.BC}>;
 var<workgroup> LLs: array<f32, ${c.BC}>;
 var<workgroup> Ds: array<f32, ${c.BC}>;
+var<workgroup> SCs: array<f32, ${c.BC}>;
 var<workgroup> wg_u: array<u32, 3>;
 
 @compute @workgroup_size(${c.BR})
@@ -540,7 +555,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var dv: array<f32, ${c.DV}>;
   if (valid) {
     for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; dk[d] = 0.0f; }
-    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d] * GS; dv[d] = 0.0f; } // scaled: only dp uses it
+    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d]; dv[d] = 0.0f; }
   }
   for (var gi = 0u; gi < G; gi++) {
     let h = hk * G + gi;
@@ -580,10 +595,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
           var mv = ninf_f32();
           var lv = 0.0f;
           var dl = 0.0f;
-          if (ii < P.Nq) { mv = Sb[qrow0 + ii]; lv = Sb[R + qrow0 + ii]; dl = Sb[2u * R + qrow0 + ii]; }
+          var sv = 1.0f;
+          if (ii < P.Nq) { mv = Sb[qrow0 + ii]; lv = Sb[R + qrow0 + ii]; dl = Sb[2u * R + qrow0 + ii]; sv = Sb[3u * R + qrow0 + ii]; }
           Ms[e] = mv;
           LLs[e] = lv;
           Ds[e] = dl;
+          SCs[e] = sv;
         }
         workgroupBarrier();
         if (valid) {
@@ -593,10 +610,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
               var dot = 0.0f;
               var dp = 0.0f;
               for (var d = 0u; d < D; d++) { dot += Qs[i * D + d] * kr_[d]; }
-              for (var d = 0u; d < DV; d++) { dp += DOs[i * DV + d] * vr[d]; }
+              let sc = SCs[i];
+              for (var d = 0u; d < DV; d++) { dp += (DOs[i * DV + d] * sc) * vr[d]; }
               let g = p_ds(dot * P.scale, Ms[i], LLs[i], Ds[i], dp, i32(b), i32(h), i32(ii), i32(col));
               if (g.z != 0.0f) {
-                let c = g.y * P.scale;
+                let c = (g.y * inv_pow2(sc)) * P.scale;
                 for (var d = 0u; d < DV; d++) { dv[d] += g.x * DOs[i * DV + d]; }
                 for (var d = 0u; d < D; d++) { dk[d] += c * Qs[i * D + d]; }
               }
@@ -607,7 +625,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
   }
   if (valid) {
-    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d] * GS_INV; }
+    for (var d = 0u; d < D; d++) { DKb[kr * D + d] = dk[d]; }
     for (var d = 0u; d < DV; d++) { DVb[kr * DV + d] = dv[d]; }
   }
 }
