@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDevice, tensor, sum, mul, type Device, type Tensor } from '@attnlab/tensor';
-import { attention, reference as R, type AttentionOptions } from '../src/index.js';
+import { attention, causal, reference as R, type AttentionOptions, type MaskMod } from '../src/index.js';
 import { rng, randn } from './util.js';
 
 const F32_MAX = 3.4028234663852886e38;
@@ -45,6 +45,7 @@ function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
 interface Case {
   name: string; s: Shape; seed: number; vScale: number; dOScale: number;
   /** Zero queries: uniform weights, out = mean of v. */ uniformWeights?: boolean; opts?: AttentionOptions;
+  /** A mask given to both the kernel and the float64 reference. */ mask?: MaskMod;
 }
 
 /** Checks one case; failures are collected (every case runs) and reported together. */
@@ -59,8 +60,8 @@ async function check(dev: Device, c: Case, kernel: 'rowwise' | 'tiled', fails: s
   const q = tensor(qa, [B, Hq, Nq, D], { device: dev, requiresGrad: true });
   const k = tensor(ka, [B, Hkv, Nk, D], { device: dev, requiresGrad: true });
   const v = tensor(va, [B, Hkv, Nk, Dv], { device: dev, requiresGrad: true });
-  const res = await attention(q, k, v, { ...c.opts, kernel });
-  const refOpts = { normalize: c.opts?.normalize };
+  const res = await attention(q, k, v, { ...c.opts, ...(c.mask ? { mask: c.mask } : {}), kernel });
+  const refOpts = { normalize: c.opts?.normalize, mask: c.mask ?? null };
   const ref = R.attentionRef(qa, ka, va, c.s, refOpts);
   const label = `${c.name} on ${dev.kind}${dev.kind === 'webgpu' ? ` (${kernel})` : ''}`;
   const eOut = relErr(await res.out.data(), ref.out);
@@ -94,21 +95,22 @@ const CASES: Case[] = [
   { name: 'decode, v = 3e38 scale, random weights', s: { ...SHAPE, Nq: 1, Nk: 300 }, seed: 8, vScale: 3e38, dOScale: 1 },
 ];
 
-// The CPU device's WebAssembly backward (D % 16 == 0, finite dOut) sums dp = dO . v in float32:
-// NaN dq / dk for dOut near the float32 maximum. Its owner (src/cpu) has it as a known bug.
-const CPU_WASM_BACKWARD_OVERFLOW = 'dOut = 3e38 scale, D = 16';
+// D % 16 == 0 with finite dOut: the CPU device's WebAssembly backward (float32), which must scale dO
+// so dp = dO . v does not overflow; causal (partial named-mask tiles), sigmoid (the per-element JS tile
+// path), GQA and more query rows than one tile on top of the shared D = 16 cases.
+const D16: Shape = { ...SHAPE, Nq: 6, Nk: 9, D: 16, Dv: 16 };
+const CPU_WASM_CASES: Case[] = [
+  { name: 'dOut = 3e38 scale, D = 16, uniform weights', s: D16, seed: 21, vScale: 1, dOScale: 3e38, uniformWeights: true },
+  { name: 'dOut = 3e38 scale, D = 16, causal', s: D16, seed: 22, vScale: 1, dOScale: 3e38, mask: causal() },
+  { name: 'dOut = 3e38 scale, D = 16, sigmoid', s: D16, seed: 23, vScale: 1, dOScale: 3e38, opts: { normalize: 'sigmoid' } },
+  { name: 'dOut = 3e38 scale, D = 32, GQA, 70 query rows', s: { B: 2, Hq: 4, Hkv: 2, Nq: 70, Nk: 67, D: 32, Dv: 32 }, seed: 24, vScale: 1, dOScale: 3e38 },
+  { name: 'dOut = 1e37 and v = 1e20 scale, D = 16', s: D16, seed: 25, vScale: 1e20, dOScale: 1e37 },
+];
 
-test('attention with v near the float32 maximum: CPU matches float64', async () => {
+test('attention with v or dOut near the float32 maximum: CPU matches float64', async () => {
   const dev = await getDevice({ prefer: 'cpu' });
   const fails: string[] = [];
-  for (const c of CASES) if (c.name !== CPU_WASM_BACKWARD_OVERFLOW) await check(dev, c, 'rowwise', fails);
-  assert.deepEqual(fails, [], FAILS);
-});
-
-test('attention with dOut near the float32 maximum: CPU WebAssembly backward matches float64', { todo: 'the SIMD backward overflows dp = dO . v in float32 (src/cpu/wasm-backward.ts)' }, async () => {
-  const dev = await getDevice({ prefer: 'cpu' });
-  const fails: string[] = [];
-  await check(dev, CASES.find((c) => c.name === CPU_WASM_BACKWARD_OVERFLOW)!, 'rowwise', fails);
+  for (const c of [...CASES, ...CPU_WASM_CASES]) await check(dev, c, 'rowwise', fails);
   assert.deepEqual(fails, [], FAILS);
 });
 

@@ -56,6 +56,13 @@ export function flashBackwardWasm(
   const kept = new Int32Array(qBlock);
   const keptEnd = new Int32Array(qBlock);
   const named = plan.mask?.isNamed === true;
+  // dO·v (and dP - δ) in float32 overflows for |dO|, |v| near the float32 maximum where the float64
+  // gradients are finite: every gradient is linear in (dO, dLse), so run on dO·2^-S (and δ·2^-S) and
+  // scale dq, dk, dv back by 2^S at the end (exact powers of two). S = 0 in the normal range, which
+  // leaves those results bit-identical.
+  const S = overflowShift(dOut, v, D);
+  const down = 2 ** -S;
+  const dOs = S > 0 ? dOut.map((x) => x * down) : dOut;
   for (let b = 0; b < B; b++) {
     for (let hk = 0; hk < Hkv; hk++) {
       const kvo = (b * Hkv + hk) * kF;
@@ -65,7 +72,7 @@ export function flashBackwardWasm(
       for (let h = hk * G; h < (hk + 1) * G; h++) {
         const qo = (b * Hq + h) * qF;
         mem.set(q.subarray(qo, qo + qF), oQ);
-        mem.set(dOut.subarray(qo, qo + qF), oDO);
+        mem.set(dOs.subarray(qo, qo + qF), oDO);
         mem.fill(0, oDQ, oDQ + qF);
         for (let qb = 0; qb * qBlock < Nq; qb++) {
           const q0 = qb * qBlock;
@@ -81,6 +88,7 @@ export function flashBackwardWasm(
               for (let d = 0; d < D; d++) dd += dOut[ro + d]! * out[ro + d]!;
               delta[i] = dd;
             }
+            if (S > 0) delta[i] = delta[i]! * down;
           }
           let list = allBlocks;
           let nPartial = 0;
@@ -144,7 +152,26 @@ export function flashBackwardWasm(
       dv.set(mem.subarray(oDV, oDV + kF), kvo);
     }
   }
+  if (S > 0) {
+    const up = 2 ** S;
+    for (const g of [dq, dk, dv]) for (let i = 0; i < g.length; i++) g[i] = g[i]! * up;
+  }
   return { dq, dk, dv };
+}
+
+/** Bound (2^LOG2_HEADROOM) on D·max|dO|·max|v| that leaves float32 room for dP - δ and the sums over tiles. */
+const LOG2_HEADROOM = 88;
+
+/** The power of two S that brings D·max|dO|·max|v| under 2^LOG2_HEADROOM (0 when it already is). */
+function overflowShift(dOut: Float32Array, v: Float32Array, D: number): number {
+  let mo = 0;
+  for (let i = 0; i < dOut.length; i++) { const a = Math.abs(dOut[i]!); if (a > mo) mo = a; }
+  if (mo === 0) return 0;
+  let mv = 0;
+  for (let i = 0; i < v.length; i++) { const a = Math.abs(v[i]!); if (a > mv) mv = a; }
+  const bound = D * mo * mv; // float64: no overflow for float32 inputs
+  if (!(bound > 2 ** LOG2_HEADROOM) || bound === Infinity) return 0; // NaN / infinite v: nothing to rescue
+  return Math.ceil(Math.log2(bound)) - LOG2_HEADROOM;
 }
 
 /**
