@@ -23,7 +23,7 @@ export function checkSpec(spec: StreamingSpec, who: string): void {
   }
 }
 
-/** The key set of a streaming head as a mask (causal): k < sinks or q − k < window. Same rule as attention's sinksWindow policy. */
+/** The key set of a streaming head as a mask (causal): k < sinks or q − k < window. Same rule as @attnlab/sparse's sinksWindow policy (the { sinks, window } cache policy). */
 export function streamingMask(spec: StreamingSpec): MaskMod {
   checkSpec(spec, 'streamingMask');
   return spec.sinks > 0 ? or(sinks(spec.sinks), slidingWindow(spec.window)) : slidingWindow(spec.window);
