@@ -13,6 +13,7 @@ import { razorVariant } from './razor-attention/variant.js';
 import type { Tensor } from '@attnlab/tensor';
 import { HeadsError } from './errors.js';
 import { headScore, SCORE_DESCRIPTIONS, SCORE_NAMES, type ScoreName } from './scores/head-scores.js';
+import { copyingScores } from './scores/copying.js';
 import type { PromptInput } from './scores/prompts.js';
 
 export * from './scores/index.js';
@@ -25,6 +26,8 @@ export * as razorAttention from './razor-attention/index.js';
 export * as moa from './moa/index.js';
 export * as moh from './moh/index.js';
 export * as sqa from './sqa/index.js';
+export * as vhd from './vhd/index.js';
+export * as thinkedit from './thinkedit/index.js';
 export { HeadsError } from './errors.js';
 
 /** A registered score: compute(model, { prompts, requireCorrect? }). */
@@ -44,6 +47,27 @@ function registered(name: ScoreName): RegisteredScore {
   };
 }
 
+/** The OV-circuit copying scores by registered name (weights only; options.vocab restricts the vocabulary). */
+const COPYING: Record<string, { description: string; field: 'eigen' | 'top1' }> = {
+  copying: { description: 'OV circuit copying: sum(Re λ) / sum(|λ|) of W_E W_V W_O W_U (1 copies, -1 anti-copies)', field: 'eigen' },
+  'copying-top1': { description: "OV circuit: share of tokens whose own logit is the top of their row", field: 'top1' },
+};
+
+function registeredCopying(name: string): RegisteredScore {
+  const { description, field } = COPYING[name]!;
+  return {
+    description,
+    compute: async (model, options = {}) => {
+      // Weights only: prompts are ignored; options.vocab restricts the circuit to those token ids.
+      const vocab = options['vocab'] as readonly number[] | undefined;
+      const r = await copyingScores(model, vocab === undefined ? {} : { tokens: vocab });
+      (field === 'eigen' ? r.top1 : r.eigen).dispose();
+      r.logitGain.dispose();
+      return r[field];
+    },
+  };
+}
+
 /** The plugin context methods used (a structural subset of the kernel's PluginContext). */
 interface Context {
   registerScore(name: string, score: RegisteredScore): unknown;
@@ -54,6 +78,7 @@ export const attnlabPlugin = {
   id: '@attnlab/heads',
   activate(ctx: Context): void {
     for (const n of SCORE_NAMES) ctx.registerScore(n, registered(n));
+    for (const n of Object.keys(COPYING)) ctx.registerScore(n, registeredCopying(n));
     ctx.registerAttention?.(razorVariant.name, razorVariant);
   },
 };
@@ -65,6 +90,6 @@ export function registerVariants(): { dispose(): void } {
 
 /** Register the scores directly in @attnlab/models' registry (scripts, tests); returns one disposable. */
 export function registerScores(): { dispose(): void } {
-  const ds = SCORE_NAMES.map((n) => registerScore(n, registered(n)));
+  const ds = [...SCORE_NAMES.map((n) => registerScore(n, registered(n))), ...Object.keys(COPYING).map((n) => registerScore(n, registeredCopying(n)))];
   return { dispose: () => ds.forEach((d) => d.dispose()) };
 }
