@@ -40,6 +40,6 @@ test('knee and fitLine on known inputs; bad input is named', async () => {
   assert.equal(knee([{ n: 1, recall: 1 }, { n: 4, recall: 0.9 }]), null);
   const f = fitLine([1, 2, 3], [3, 5, 7]);
   assert.ok(Math.abs(f.slope - 2) < 1e-12 && Math.abs(f.intercept - 1) < 1e-12 && Math.abs(f.r2 - 1) < 1e-12);
-  assert.throws(() => fitLine([1], [1]), /fitLine needs two equal-length series/);
+  assert.throws(() => fitLine([1], [1]), /linearFit: needs two equal-length series/);
   await assert.rejects(hebbianRecall({ dk: 0, n: 3 }), /dk must be a positive integer, got 0/);
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ModelError, readSafetensors, writeSafetensors, type SafetensorsFile } from '../src/index.js';
+import { mulberry32 } from '@attnlab/tensor';
 
 /**
  * Seeded fuzz of the safetensors reader. Every mutation of a valid file (truncations, appended
@@ -11,17 +12,8 @@ import { ModelError, readSafetensors, writeSafetensors, type SafetensorsFile } f
  */
 const SEED = Number(process.env['ATTNLAB_TEST_SEED'] ?? 20261122);
 
-/** mulberry32: small, seeded, independent of the code under test. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (@attnlab/tensor's): small, seeded, independent of the code under test. */
+const rng = mulberry32;
 
 interface Base {
   bytes: Uint8Array;

@@ -30,7 +30,10 @@ export { reshape, permute, transpose, slice, concat, broadcastTo, unsqueeze, squ
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { embedding, pick, crossEntropy, layerNorm, rmsNorm, rotary, type CrossEntropyOptions, type RotaryOptions } from './ops/nn.js';
 export { customGrad, detach, cast } from './ops/custom.js';
-export { Rng, manualSeed, type RngState, randn, rand, randint, type RandomOptions } from './random.js';
+export { Rng, manualSeed, type RngState, randn, rand, randint, type RandomOptions, mulberry32, gaussianArray } from './random.js';
+export * as stats from './stats.js';
+export { roundFp16, toFp16Values } from './fp16.js';
+export type { LineFit } from './stats.js';
 export { AdamW, type AdamWOptions, type AdamWState } from './optim/adamw.js';
 export { clipGradNorm } from './optim/clip.js';
 export { warmupCosine, type WarmupCosineOptions } from './optim/schedule.js';

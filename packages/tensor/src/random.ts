@@ -142,3 +142,25 @@ export function randint(shape: Shape, high: number, options: RandomOptions = {})
   for (let i = 0; i < a.length; i++) a[i] = rng.int(high);
   return tensor(a, shape, { ...options, dtype: 'int32' });
 }
+
+/**
+ * A tiny seeded uniform [0, 1) generator (mulberry32) as a plain function: the tests and notebooks
+ * of every package draw their random cases from it, so a case is the same wherever it is rebuilt.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n standard normal float32 values (Box-Muller on two draws of `r`) times `scale`. */
+export function gaussianArray(r: () => number, n: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = scale * Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  return out;
+}

@@ -4,6 +4,7 @@
  */
 import type { ShapesBatch, ViT } from '@attnlab/models';
 import { evaluateViT } from '@attnlab/models';
+import { stats } from '@attnlab/tensor';
 import { HeadsError } from '../errors.js';
 import { MoHRouter } from './router.js';
 
@@ -113,32 +114,5 @@ export async function ablationImportance(model: ViT, data: ShapesBatch): Promise
   return { base, drop };
 }
 
-/** Spearman's rank correlation (average ranks for ties); NaN when either side is constant. */
-export function spearman(a: readonly number[], b: readonly number[]): number {
-  if (a.length !== b.length || a.length < 2) throw new HeadsError('spearman', `needs two equal-length lists of at least 2 values, got ${a.length} and ${b.length}`);
-  const rank = (v: readonly number[]): number[] => {
-    const idx = v.map((x, i) => [x, i] as const).sort((p, q) => p[0] - q[0]);
-    const r = new Array<number>(v.length);
-    for (let i = 0; i < idx.length;) {
-      let j = i;
-      while (j + 1 < idx.length && idx[j + 1]![0] === idx[i]![0]) j++;
-      for (let t = i; t <= j; t++) r[idx[t]![1]] = (i + j) / 2 + 1;
-      i = j + 1;
-    }
-    return r;
-  };
-  const ra = rank(a);
-  const rb = rank(b);
-  const n = a.length;
-  const ma = ra.reduce((x, y) => x + y, 0) / n;
-  const mb = rb.reduce((x, y) => x + y, 0) / n;
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < n; i++) {
-    num += (ra[i]! - ma) * (rb[i]! - mb);
-    da += (ra[i]! - ma) ** 2;
-    db += (rb[i]! - mb) ** 2;
-  }
-  return da === 0 || db === 0 ? NaN : num / Math.sqrt(da * db);
-}
+/** Spearman's rank correlation (average ranks for ties; NaN when either side is constant): @attnlab/tensor's `stats.spearman`. */
+export const spearman = stats.spearman;

@@ -10,7 +10,7 @@
  * crossing a threshold) grows linearly in d_k, the "O(d_k) associations" of the paper.
  */
 import { linearAttention } from '@attnlab/attention';
-import { TensorError, cpuDevice, tensor, type Device } from '@attnlab/tensor';
+import { TensorError, cpuDevice, stats, tensor, type Device } from '@attnlab/tensor';
 import { rng as mulberry, randnArray } from '../common/numeric.js';
 
 export type MemoryFeatureMap = 'identity' | 'elu1' | 'relu';
@@ -139,21 +139,5 @@ export function knee(curve: readonly { n: number; recall: number }[], threshold 
   return null;
 }
 
-/** Least-squares line y = slope x + intercept and its R^2. */
-export function fitLine(x: readonly number[], y: readonly number[]): { slope: number; intercept: number; r2: number } {
-  if (x.length !== y.length || x.length < 2) throw new TensorError('pavlovian', `fitLine needs two equal-length series of >= 2 points, got ${x.length} and ${y.length}`);
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  const slope = sxy / sxx;
-  const intercept = my - slope * mx;
-  return { slope, intercept, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
-}
+/** Least-squares line y = slope x + intercept and its R^2 (@attnlab/tensor's `stats.linearFit`). */
+export const fitLine = stats.linearFit;

@@ -1,44 +1,11 @@
-/** Small statistics for the notebooks' claims: medians, least-squares lines, log-log slopes. */
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) throw new RangeError('median: no values');
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+/**
+ * Small statistics for the notebooks' claims. Medians, least-squares lines and log-log slopes are @attnlab/tensor's
+ * `stats` (one copy for every package), re-exported here; the timing helpers are this package's own.
+ */
+import { stats } from '@attnlab/tensor';
 
-export interface LineFit {
-  slope: number;
-  intercept: number;
-  /** Coefficient of determination of y ~ slope * x + intercept. */
-  r2: number;
-}
-
-/** Ordinary least squares y = a x + b with R². */
-export function linearFit(x: readonly number[], y: readonly number[]): LineFit {
-  if (x.length !== y.length) throw new RangeError(`linearFit: ${x.length} x values and ${y.length} y values`);
-  if (x.length < 2) throw new RangeError('linearFit: needs at least 2 points');
-  const n = x.length;
-  const mx = x.reduce((a, b) => a + b, 0) / n;
-  const my = y.reduce((a, b) => a + b, 0) / n;
-  let sxy = 0;
-  let sxx = 0;
-  let syy = 0;
-  for (let i = 0; i < n; i++) {
-    sxy += (x[i]! - mx) * (y[i]! - my);
-    sxx += (x[i]! - mx) ** 2;
-    syy += (y[i]! - my) ** 2;
-  }
-  if (sxx === 0) throw new RangeError('linearFit: all x values are equal');
-  const slope = sxy / sxx;
-  const r2 = syy === 0 ? 1 : (sxy * sxy) / (sxx * syy);
-  return { slope, intercept: my - slope * mx, r2 };
-}
-
-/** Slope of log(y) against log(x): the exponent p of y ∝ x^p. */
-export function logLogSlope(x: readonly number[], y: readonly number[]): number {
-  if (x.some((v) => !(v > 0)) || y.some((v) => !(v > 0))) throw new RangeError('logLogSlope: x and y must be positive');
-  return linearFit(x.map(Math.log), y.map(Math.log)).slope;
-}
+export type { LineFit } from '@attnlab/tensor';
+export const { median, linearFit, logLogSlope } = stats;
 
 /**
  * Median wall time (ms) of `fn` over `repeats` runs after one warm-up; each run repeats `fn`
