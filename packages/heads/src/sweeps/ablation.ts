@@ -9,7 +9,7 @@ import { add, concat, mean, mul, Rng, scope, slice, tensor, type Tensor } from '
 import type { HeadSelector, Hook, Transformer } from '@attnlab/models';
 import { HeadsError } from '../errors.js';
 import { toPrompts, type PromptInput, type Prompts } from '../scores/prompts.js';
-import { pairedBootstrapCI, ratio, type BootstrapOptions, type RowTotals } from './bootstrap.js';
+import { meanBootstrapCI, pairedBootstrapCI, randomSubsets, ratio, type BootstrapOptions, type RowTotals } from './bootstrap.js';
 import { accuracyMetric, nllMetric, type RowMetric } from './metrics.js';
 
 /**
@@ -177,32 +177,10 @@ export class HeadSweep {
     const draws = o.draws ?? 20;
     if (!Number.isInteger(draws) || draws < 1) throw new HeadsError('randomBaseline', `draws must be a positive integer, got ${draws}`);
     const rng = new Rng(o.seed ?? 1);
-    const list: HeadSelector[][] = [];
-    for (let d = 0; d < draws; d++) {
-      const a = [...pool];
-      for (let i = 0; i < k; i++) {
-        const j = i + rng.int(a.length - i);
-        [a[i], a[j]] = [a[j]!, a[i]!];
-      }
-      list.push(a.slice(0, k));
-    }
-    const results = await this.sets(list);
+    const results = await this.sets(randomSubsets(pool, k, draws, rng));
     const deltas = results.map((r) => r.delta);
     const meanDelta = deltas.reduce((s, v) => s + v, 0) / draws;
-    const R = this.options.bootstrap?.samples ?? 1000;
-    const level = this.options.bootstrap?.level ?? 0.95;
-    const means = new Float64Array(R);
-    for (let r = 0; r < R; r++) {
-      let s = 0;
-      for (let i = 0; i < draws; i++) s += deltas[rng.int(draws)]!;
-      means[r] = s / draws;
-    }
-    means.sort();
-    return {
-      k, results, meanDelta,
-      meanCI: [means[Math.floor(((1 - level) / 2) * (R - 1))]!, means[Math.ceil((1 - (1 - level) / 2) * (R - 1))]!],
-      maxAbsDelta: Math.max(...deltas.map(Math.abs)),
-    };
+    return { k, results, meanDelta, meanCI: meanBootstrapCI(deltas, rng, this.options.bootstrap), maxAbsDelta: Math.max(...deltas.map(Math.abs)) };
   }
 }
 
