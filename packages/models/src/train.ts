@@ -163,7 +163,10 @@ export async function train(model: Transformer, task: Task, options: TrainOption
       ? (s: number) => (warmup > 0 && s < warmup ? (lr * (s + 1)) / warmup : lr)
       : warmupCosine({ lr, warmupSteps: warmup, totalSteps: steps });
   const params = model.parameters();
-  const opt = new AdamW(params, { lr, weightDecay: options.weightDecay ?? 0.01 });
+  const weightDecay = options.weightDecay ?? 0.01;
+  // With workers, each thread runs AdamW on its own parameters (train-shard.ts).
+  const pool = workers > 1 ? await WorkerPool.acquire(model, workers - 1) : null;
+  const opt = pool ? null : new AdamW(params, { lr, weightDecay });
   const clip = options.clip ?? 1;
   const rng = new Rng(options.seed ?? 0);
   const losses: number[] = [];
@@ -171,7 +174,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   const early = { best: null as number | null, bad: 0 };
   let first = 0;
   if (resume) {
-    opt.loadState(resume.optimizer);
+    opt?.loadState(resume.optimizer);
     rng.setState(resume.rng);
     losses.push(...resume.losses);
     evals.push(...resume.evals);
@@ -183,38 +186,37 @@ export async function train(model: Transformer, task: Task, options: TrainOption
   let stoppedEarly = false;
   const bar = kernelBar(steps, options.progress);
   const line = !bar && (options.progressLine ?? ProgressLine.wanted()) ? new ProgressLine(steps, first) : null;
-  const pool = workers > 1 ? await WorkerPool.acquire(model, workers - 1) : null;
+  let lrNow = lr;
   try {
+    await pool?.begin({ lr, weightDecay, ...(resume ? { resume: resume.optimizer } : {}) });
     for (let step = first; step < steps; step++) {
       const batch = task.sample(rng, batchSize);
+      lrNow = sched(step);
       const { loss, gradNorm } = await scope(async () => {
-        let l: number;
         if (pool) {
           // Each part's loss is its share of the batch's masked mean, so the gradients add up.
           let count = 0;
           for (let i = 0; i < batch.lossMask.length; i++) count += batch.lossMask[i]!;
           const scale = count > 0 ? 1 / count : 0;
-          const parts = splitRows(batch.batchSize, pool.size + 1).filter(([, rows]) => rows > 0).map(([s0, rows]) => batchRows(batch, s0, rows));
-          const remote = pool.run(parts.slice(1), scale);
-          const bt = batchTensors(model, parts[0]!);
-          const logits = await model.run(bt.tokens, { grad: true });
-          const mine = mulScalar(sum(mul(crossEntropy(logits, bt.targets, { reduction: 'none' }), bt.lossMask)), scale);
-          mine.backward();
-          const others = await remote;
-          pool.accumulate(others.length);
-          l = await mine.item();
-          for (const o of others) l += o;
-        } else {
-          const bt = batchTensors(model, batch);
-          const logits = await model.run(bt.tokens, { grad: true });
-          const lt = maskedCrossEntropy(logits, bt.targets, bt.lossMask);
-          lt.backward();
-          l = await lt.item();
+          const parts = splitRows(batch.batchSize, pool.size + 1).map(([s0, rows]) => batchRows(batch, s0, rows));
+          return pool.step(parts, scale, lrNow, clip, async (part) => {
+            const bt = batchTensors(model, part);
+            const logits = await model.run(bt.tokens, { grad: true });
+            const mine = mulScalar(sum(mul(crossEntropy(logits, bt.targets, { reduction: 'none' }), bt.lossMask)), scale);
+            mine.backward();
+            return mine.item();
+          });
         }
+        const o = opt!;
+        const bt = batchTensors(model, batch);
+        const logits = await model.run(bt.tokens, { grad: true });
+        const lt = maskedCrossEntropy(logits, bt.targets, bt.lossMask);
+        lt.backward();
+        const l = await lt.item();
         const norm = clip > 0 ? clipGradNorm(params, clip) : null;
-        opt.lr = sched(step);
-        opt.step();
-        opt.zeroGrad();
+        o.lr = lrNow;
+        o.step();
+        o.zeroGrad();
         return { loss: l, gradNorm: norm ? await norm.item() : NaN };
       });
       if (!Number.isFinite(loss)) throw new ModelError('train', `loss became ${loss} at step ${step}`);
@@ -224,7 +226,7 @@ export async function train(model: Transformer, task: Task, options: TrainOption
       line?.update(step + 1, loss);
       if (options.onStep) {
         const elapsedMs = performance.now() - t0;
-        await options.onStep({ step, steps, loss, lr: opt.lr, gradNorm, tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs });
+        await options.onStep({ step, steps, loss, lr: lrNow, gradNorm, tokensPerSecond: tokens / (elapsedMs / 1000), elapsedMs });
       }
       const done = step + 1;
       if (options.onEval && ((options.evalEvery && done % options.evalEvery === 0) || done === steps)) {
@@ -242,12 +244,12 @@ export async function train(model: Transformer, task: Task, options: TrainOption
         }
       }
       if (options.onCheckpoint && ((options.checkpointEvery && done % options.checkpointEvery === 0) || stoppedEarly)) {
-        await options.onCheckpoint({ step: done, rng: rng.getState(), optimizer: await opt.state(), losses: [...losses], evals: [...evals], early: { ...early } });
+        await options.onCheckpoint({ step: done, rng: rng.getState(), optimizer: pool ? await pool.state() : await opt!.state(), losses: [...losses], evals: [...evals], early: { ...early } });
       }
       if (stoppedEarly) break;
     }
   } finally {
-    opt.dispose();
+    opt?.dispose();
     pool?.release();
     bar?.done(losses.length ? `loss ${losses.at(-1)!.toFixed(4)}` : '');
     line?.done();
