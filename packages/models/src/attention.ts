@@ -101,6 +101,21 @@ export interface PatternPerturb {
   toUniform: Float32Array;
 }
 
+/** The layer's HeadControls perturbations as per-head arrays; undefined when no head is perturbed. */
+export function patternPerturbFor(controls: readonly ({ perturb?: { mode: string; strength: number } | null } | undefined)[]): PatternPerturb | undefined {
+  if (!controls.some((c) => c?.perturb)) return undefined;
+  const H = controls.length;
+  const p: PatternPerturb = { temperature: new Float32Array(H).fill(1), toIdentity: new Float32Array(H), toUniform: new Float32Array(H) };
+  controls.forEach((c, h) => {
+    const pt = c?.perturb;
+    if (!pt) return;
+    if (pt.mode === 'temperature') p.temperature[h] = pt.strength;
+    else if (pt.mode === 'identity') p.toIdentity[h] = Math.min(1, Math.max(0, pt.strength));
+    else p.toUniform[h] = Math.min(1, Math.max(0, pt.strength));
+  });
+  return p;
+}
+
 export interface DenseHooks {
   /** Called with masked scores [B, H, Nq, Nk]; may return a replacement. */
   scores?: (t: Tensor) => Promise<Tensor>;

@@ -1,3 +1,4 @@
+import { add, mean, mul, tensor, type Device, type Tensor } from '@attnlab/tensor';
 import { ModelError } from './errors.js';
 
 export type PerturbMode = 'identity' | 'uniform' | 'temperature';
@@ -6,9 +7,10 @@ export type PerturbMode = 'identity' | 'uniform' | 'temperature';
  * What happens to one attention head.
  * - gate: multiplies the head's output z (1 = unchanged, 0 = off).
  * - ablate: 'zero' replaces z with 0; 'mean' with its mean over batch and positions of the run.
- * - perturb: changes the attention pattern. 'identity' and 'uniform' interpolate the pattern
- *   toward the identity (SoftPAG) or the causal uniform pattern with weight `strength` in [0, 1];
- *   'temperature' divides the scores by `strength` before the softmax.
+ * - perturb: the generic per-head pattern transform. 'identity' and 'uniform' interpolate the
+ *   softmax pattern toward the identity or the (mask-respecting) uniform pattern with weight
+ *   `strength` in [0, 1]; 'temperature' divides the scores by `strength` before the softmax.
+ *   Methods built on it (e.g. @attnlab/heads' SoftPAG guidance and HeadHunter) own their policies.
  */
 export interface HeadControl {
   gate?: number;
@@ -101,4 +103,25 @@ export class HeadControls {
 
 function isNeutral(c: HeadControl): boolean {
   return (c.gate === undefined || c.gate === 1) && !c.ablate && (!c.perturb || (c.perturb.mode !== 'temperature' && c.perturb.strength === 0) || (c.perturb.mode === 'temperature' && c.perturb.strength === 1));
+}
+
+/**
+ * Gate and ablation of one layer's heads on z [B, H, N, Dh]: z' = z·a[h] + mean(z)·b[h], where
+ * mean ablation replaces a head's output by its mean over batch and positions (scaled by the gate).
+ */
+export function gateAndAblate(controls: readonly (HeadControl | undefined)[], z: Tensor, device: Device): Tensor {
+  if (controls.every((ctl) => !ctl || ((ctl.gate ?? 1) === 1 && !ctl.ablate))) return z;
+  const H = controls.length;
+  const a = new Float32Array(H);
+  const bm = new Float32Array(H);
+  for (let h = 0; h < H; h++) {
+    const ctl = controls[h];
+    const g = ctl?.gate ?? 1;
+    if (ctl?.ablate === 'zero') a[h] = 0;
+    else if (ctl?.ablate === 'mean') bm[h] = g;
+    else a[h] = g;
+  }
+  let out = mul(z, tensor(a, [1, H, 1, 1], { device }));
+  if (bm.some((x) => x !== 0)) out = add(out, mul(mean(z, [0, 2], true), tensor(bm, [1, H, 1, 1], { device })));
+  return out;
 }

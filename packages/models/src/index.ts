@@ -5,10 +5,10 @@
  */
 export { ModelError } from './errors.js';
 export { resolveConfig, type ModelConfig, type ModelConfigInput, type Positional, type NormKind, type Activation } from './config.js';
-export { HeadControls, type HeadControl, type HeadSelector, type HeadsListener, type PerturbMode } from './heads.js';
+export { HeadControls, gateAndAblate, type HeadControl, type HeadSelector, type HeadsListener, type PerturbMode } from './heads.js';
 export { hookNames, matches, type Hook, type HookFn, type HookFilter, type HookContext, type BackwardHook, type BackwardHookFn } from './hooks.js';
 export { makeActivationCache, type ActivationCache, type ActivationCacheHelpers, type ResidStack, type CacheModel } from './activation-cache.js';
-export { denseAttention, causalMask, maskBias, type PatternPerturb, type DenseOptions } from './attention.js';
+export { denseAttention, patternPerturbFor, causalMask, maskBias, type PatternPerturb, type DenseOptions } from './attention.js';
 export {
   Transformer, sampleRow,
   type TokenInput, type RunOptions, type RunWithCacheOptions, type GenerateOptions, type AttentionSelector, type AttentionChoice,
@@ -29,4 +29,5 @@ export {
   type HeadScore, type Analysis,
 } from './scores-registry.js';
 export { ViT, shapes, trainViT, evaluateViT, SHAPE_CLASSES, type ViTConfig, type ViTConfigInput, type HeadRouter, type ViTRunOptions, type ImageInput, type ShapesOptions, type ShapesBatch, type ViTTrainOptions } from './vit.js';
+export { DiT, sampleDDIM, trainDiT, alphasCumprod, timestepFeatures, toModelSpace, type DiTConfig, type DiTConfigInput, type DiTRunOptions, type DDIMOptions, type GuidanceContext, type GuidanceHook, type DiTTrainOptions } from './dit.js';
 export { attnlabPlugin } from './plugin.js';

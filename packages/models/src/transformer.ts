@@ -7,11 +7,11 @@ import {
   KVCache, attentionContext, effectiveMask, getAttention, hasAttention, listAttention, perHead, toMaskMod, toScoreMod,
   type AttentionVariant, type MaskLike, type PolicyLike, type VariantResult,
 } from '@attnlab/attention';
-import { denseAttention, type PatternPerturb } from './attention.js';
+import { denseAttention, patternPerturbFor, type PatternPerturb } from './attention.js';
 import { makeActivationCache, type ActivationCache } from './activation-cache.js';
 import { resolveConfig, type ModelConfig, type ModelConfigInput } from './config.js';
 import { ModelError, fmtShape } from './errors.js';
-import { HeadControls } from './heads.js';
+import { HeadControls, gateAndAblate } from './heads.js';
 import { hookNames, matches, type BackwardHook, type Hook, type HookContext, type HookFilter } from './hooks.js';
 
 export type TokenInput = Tensor | Int32Array | readonly number[] | readonly (readonly number[])[];
@@ -564,7 +564,7 @@ export class Transformer {
     });
     const wantScores = wants(`${a}.hook_attn_scores`);
     const wantPattern = wants(`${a}.hook_pattern`);
-    const perturb = perturbFor(this.heads.layer(l));
+    const perturb = patternPerturbFor(this.heads.layer(l));
     const grad = isGradEnabled() && q.requiresGrad;
     const total = start + Nq;
     const qPositions = Int32Array.from({ length: Nq }, (_, i) => start + i);
@@ -682,26 +682,11 @@ export class Transformer {
     return getAttention(name);
   }
 
-  /** Gate and ablation on z [B, H, N, Dh]: z' = z·a[h] + mean(z)·b[h]. */
+  /** Gate and ablation on z [B, H, N, Dh] (heads.ts). */
   private applyHeadControls(l: number, z: Tensor): Tensor {
-    const controls = this.heads.layer(l);
-    if (controls.every((ctl) => !ctl || ((ctl.gate ?? 1) === 1 && !ctl.ablate))) return z;
-    const H = this.config.nHeads;
-    const a = new Float32Array(H);
-    const bm = new Float32Array(H);
-    for (let h = 0; h < H; h++) {
-      const ctl = controls[h];
-      const g = ctl?.gate ?? 1;
-      if (ctl?.ablate === 'zero') a[h] = 0;
-      else if (ctl?.ablate === 'mean') {
-        a[h] = 0;
-        bm[h] = g;
-      } else a[h] = g;
-    }
-    let out = mul(z, tensor(a, [1, H, 1, 1], { device: this.device }));
-    if (bm.some((x) => x !== 0)) out = add(out, mul(mean(z, [0, 2], true), tensor(bm, [1, H, 1, 1], { device: this.device })));
-    return out;
+    return gateAndAblate(this.heads.layer(l), z, this.device);
   }
+
 
   // ------------------------------------------------------------------------------ generation
 
@@ -760,20 +745,6 @@ export class Transformer {
   [Symbol.for('Jupyter.display')](): Record<string, unknown> {
     return { 'text/plain': this.toString() };
   }
-}
-
-function perturbFor(controls: readonly ({ perturb?: { mode: string; strength: number } | null } | undefined)[]): PatternPerturb | undefined {
-  if (!controls.some((c) => c?.perturb)) return undefined;
-  const H = controls.length;
-  const p: PatternPerturb = { temperature: new Float32Array(H).fill(1), toIdentity: new Float32Array(H), toUniform: new Float32Array(H) };
-  controls.forEach((c, h) => {
-    const pt = c?.perturb;
-    if (!pt) return;
-    if (pt.mode === 'temperature') p.temperature[h] = pt.strength;
-    else if (pt.mode === 'identity') p.toIdentity[h] = Math.min(1, Math.max(0, pt.strength));
-    else p.toUniform[h] = Math.min(1, Math.max(0, pt.strength));
-  });
-  return p;
 }
 
 function selectorFn(sel: AttentionSelector, L: number, H: number): (l: number, h: number) => boolean {
