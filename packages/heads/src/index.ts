@@ -15,6 +15,7 @@ import { HeadsError } from './errors.js';
 import { headScore, SCORE_DESCRIPTIONS, SCORE_NAMES, type ScoreName } from './scores/head-scores.js';
 import { copyingScores } from './scores/copying.js';
 import type { PromptInput } from './scores/prompts.js';
+import { vhdScore } from './vhd/score.js';
 
 export * from './scores/index.js';
 export * from './sweeps/index.js';
@@ -28,6 +29,7 @@ export * as moh from './moh/index.js';
 export * as sqa from './sqa/index.js';
 export * as vhd from './vhd/index.js';
 export * as thinkedit from './thinkedit/index.js';
+export * as softpag from './softpag/index.js';
 export { HeadsError } from './errors.js';
 
 /** A registered score: compute(model, { prompts, requireCorrect? }). */
@@ -79,6 +81,7 @@ export const attnlabPlugin = {
   activate(ctx: Context): void {
     for (const n of SCORE_NAMES) ctx.registerScore(n, registered(n));
     for (const n of Object.keys(COPYING)) ctx.registerScore(n, registeredCopying(n));
+    ctx.registerScore('vhd', vhdScore);
     ctx.registerAttention?.(razorVariant.name, razorVariant);
   },
 };
@@ -91,5 +94,6 @@ export function registerVariants(): { dispose(): void } {
 /** Register the scores directly in @attnlab/models' registry (scripts, tests); returns one disposable. */
 export function registerScores(): { dispose(): void } {
   const ds = [...SCORE_NAMES.map((n) => registerScore(n, registered(n))), ...Object.keys(COPYING).map((n) => registerScore(n, registeredCopying(n)))];
+  ds.push(registerScore('vhd', vhdScore));
   return { dispose: () => ds.forEach((d) => d.dispose()) };
 }
