@@ -12,7 +12,7 @@ import { Rng } from '@attnlab/tensor';
 import { assignOwners } from '../src/train-shard.js';
 import {
   CharTokenizer, Transformer, formatDuration, loadTrainCheckpoint, progressText, saveTrainCheckpoint, stopTrainingWorkers, tasks, textTask, train,
-  type TrainState,
+  type Task, type TrainState,
 } from '../src/index.js';
 
 const cfg = { vocabSize: 16, dModel: 16, nLayers: 1, nHeads: 2, dMlp: 32, nCtx: 16 };
@@ -170,6 +170,29 @@ test('a data-parallel run resumed from a checkpoint (moments gathered from every
   const naive = await train(c, task, { ...opts, batchSize: 7, workers: 2, resume: zeroed });
   await stopTrainingWorkers(c);
   assert.notDeepEqual(naive.losses, full.losses);
+});
+
+test('a worker that fails mid-step names its error, releases the other threads and the next run starts fresh workers', async () => {
+  // Rows of the second half carry a token past the vocabulary: only the worker's forward fails.
+  const bad: Task = {
+    ...task, name: 'bad-rows', sample: (rng, batchSize) => {
+      const b = task.sample(rng, batchSize);
+      b.tokens[b.tokens.length - 1] = 1000;
+      return b;
+    },
+  };
+  const m = new Transformer(cfg, { seed: 1 });
+  const before = await weights(m);
+  await assert.rejects(train(m, bad, { ...opts, batchSize: 6, workers: 3 }), (e: Error) => {
+    assert.match(e.message, /worker 2/);
+    assert.match(e.message, /1000/);
+    return true;
+  });
+  // The barrier gave way before anyone updated: the weights are untouched.
+  for (const [n, v] of before) assert.deepEqual((await weights(m)).get(n), v, `parameter ${n}`);
+  const r = await train(m, task, { ...opts, steps: 2, batchSize: 6, workers: 3 });
+  assert.equal(r.losses.length, 2);
+  await stopTrainingWorkers(m);
 });
 
 test('data-parallel workers are kept warm between train() calls and rebuilt when the parameters are replaced', async () => {
