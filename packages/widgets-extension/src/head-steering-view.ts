@@ -1,7 +1,9 @@
 import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
-import { PERTURB_CHOICES, type SteeringCell } from '@attnlab/widgets';
+import { PERTURB_CHOICES, scoreColor, type SteeringCell } from '@attnlab/widgets';
 import { watchConnection } from './connection.js';
 import { autoLayout, cellColor, cellSummary, LAYOUTS, type SteeringLayout } from './steering-layout.js';
+import { formatValue } from './score-format.js';
+import { scoreLegend } from './score-legend.js';
 
 export const MODULE = '@attnlab/widgets-extension';
 export const VERSION = '0.1.0';
@@ -13,6 +15,7 @@ export class HeadSteeringModel extends DOMWidgetModel {
       _model_name: 'HeadSteeringModel', _model_module: MODULE, _model_module_version: VERSION,
       _view_name: 'HeadSteeringView', _view_module: MODULE, _view_module_version: VERSION,
       layers: 0, heads: 0, cells: [], title: 'Head steering', busy: false, error: '', runs: 0,
+      score_names: [], score: '', score_values: [], score_range: null, score_description: '',
     };
   }
 }
@@ -39,6 +42,8 @@ export class HeadSteeringView extends DOMWidgetView {
   private status!: HTMLDivElement;
   private detail!: HTMLDivElement;
   private layoutSelect!: HTMLSelectElement;
+  private scoreSelect!: HTMLSelectElement;
+  private legend!: HTMLDivElement;
   private layout: SteeringLayout | null = null;
   private selected: { layer: number; head: number } | null = null;
 
@@ -59,19 +64,25 @@ export class HeadSteeringView extends DOMWidgetView {
       this.layout = this.layoutSelect.value as SteeringLayout;
       this.drawGrid();
     };
+    // The colour layer: any registered score; the kernel computes it and sends the values back.
+    this.scoreSelect = el('select', 'attnlab-steering-score');
+    this.scoreSelect.title = 'colour the heads by a score';
+    this.scoreSelect.onchange = () => this.send({ action: 'score', name: this.scoreSelect.value });
+    this.legend = el('div', 'attnlab-legend');
     this.status = el('div', 'attnlab-steering-status');
     const notice = el('div', 'attnlab-disconnected-notice');
-    head.append(title, this.layoutSelect, reset, this.status);
+    head.append(title, this.layoutSelect, this.scoreSelect, reset, this.status);
     const controls = el('div', 'attnlab-steering-controls');
     const scroll = el('div', 'attnlab-steering-scroll');
     this.grid = el('table', 'attnlab-steering-grid');
     scroll.append(this.grid);
     this.detail = el('div', 'attnlab-steering-detail');
-    controls.append(head, scroll, this.detail);
+    controls.append(head, this.legend, scroll, this.detail);
     this.el.append(notice, controls);
     watchConnection(this, controls, notice);
     this.listenTo(this.model, 'change:cells change:layers change:heads', () => this.drawGrid());
     this.listenTo(this.model, 'change:busy change:error change:runs', () => this.drawStatus());
+    this.listenTo(this.model, 'change:score change:score_values change:score_range change:score_names', () => this.drawGrid());
     this.drawGrid();
     this.drawStatus();
   }
@@ -101,6 +112,7 @@ export class HeadSteeringView extends DOMWidgetView {
     const layout = this.currentLayout();
     this.layoutSelect.value = layout;
     this.el.dataset['layout'] = layout;
+    this.drawScoreControls();
     this.grid.replaceChildren();
     const top = this.grid.insertRow();
     top.appendChild(el('th', 'attnlab-corner', ''));
@@ -117,6 +129,40 @@ export class HeadSteeringView extends DOMWidgetView {
       for (let h = 0; h < H; h++) row.appendChild(layout === 'color' ? this.swatch(l, h, cells[l * H + h]!) : this.cell(l, h, cells[l * H + h]!, layout));
     }
     this.drawDetail(layout, cells, H);
+  }
+
+  private drawScoreControls(): void {
+    const names = (this.model.get('score_names') ?? []) as string[];
+    const shown = String(this.model.get('score') ?? '');
+    this.scoreSelect.replaceChildren();
+    for (const n of ['', ...names]) {
+      const o = el('option', '', n || 'no score');
+      o.value = n;
+      this.scoreSelect.appendChild(o);
+    }
+    this.scoreSelect.value = shown;
+    this.scoreSelect.hidden = names.length === 0 && !shown;
+    const legend = scoreLegend(shown, this.model.get('score_range') as [number, number] | null, String(this.model.get('score_description') ?? ''));
+    this.legend.replaceChildren(...Array.from(legend.childNodes));
+  }
+
+  /** The score layer's value at a head (null when none is shown or the value is missing). */
+  private scoreOf(layer: number, head: number): number | null {
+    if (!this.model.get('score')) return null;
+    const v = (this.model.get('score_values') as (number | null)[])[layer * Number(this.model.get('heads')) + head];
+    return v ?? null;
+  }
+
+  /** Colours a cell by the score layer: the swatch's fill, or a band along a control cell's bottom edge. */
+  private paintScore(td: HTMLTableCellElement, target: HTMLElement, layer: number, head: number, fill: boolean): void {
+    if (!this.model.get('score')) return;
+    const v = this.scoreOf(layer, head);
+    const color = scoreColor(v, this.model.get('score_range') as [number, number] | null);
+    if (fill) target.style.background = color;
+    else td.style.boxShadow = `inset 0 -7px 0 ${color}`;
+    const text = `${this.model.get('score')} ${formatValue(v)}`;
+    target.title = target.title ? `${target.title}; ${text}` : text;
+    td.dataset['score'] = formatValue(v);
   }
 
   /** In the colour layout, the controls of the selected head. */
@@ -159,6 +205,8 @@ export class HeadSteeringView extends DOMWidgetView {
     const b = el('button', 'attnlab-swatch');
     b.style.background = cellColor(c);
     b.title = cellSummary(layer, head, c);
+    // With a score layer the fill is the score; the head's own state shows as an outline class.
+    this.paintScore(td, b, layer, head, true);
     b.setAttribute('aria-label', b.title);
     const sel = this.selected?.layer === layer && this.selected.head === head;
     b.classList.toggle('attnlab-selected', sel);
@@ -230,6 +278,7 @@ export class HeadSteeringView extends DOMWidgetView {
       if (c.perturb !== 'none') line2.append(strength);
       td.append(line1, line2);
     } else td.append(line1, line2, line3);
+    this.paintScore(td, td, layer, head, false);
     return td;
   }
 }
