@@ -8,17 +8,23 @@
 // irrelevant, the count lets a real GPU run be judged). Figures come in two forms: wall-clock
 // tokens/s, and tokens per second of process CPU time, which holds up on a shared, loaded machine
 // for one-thread comparisons (the two-thread speedup needs wall clock and free cores).
-// ATTNLAB_BENCH_STEPS=<n> scales the measured steps (default: 20 MQAR, 3 LM).
+// attnlab's 1- and 2-thread runs alternate over several rounds (1 then 2, then 2 then 1, ...) on
+// two warm models, so drift in the host's speed hits both alike; each record gives the median
+// over rounds and every round's figure, and the two-thread speedup is the median of the rounds'
+// ratios. A round's CPU ms per step shows whether the second thread got a core of its own.
+// ATTNLAB_BENCH_STEPS=<x> scales the steps per round (default: 20 MQAR, 4 LM);
+// ATTNLAB_BENCH_ROUNDS=<n> sets the rounds (default 7: an odd count has a middle round).
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuDevice, getDevice, matmul, randn } from '@attnlab/tensor';
-import { Transformer, tasks, train } from '@attnlab/models';
+import { Transformer, stopTrainingWorkers, tasks, train } from '@attnlab/models';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const torchScript = join(here, '..', 'lib', 'torch_train.py');
 const scale = Number(process.env.ATTNLAB_BENCH_STEPS ?? 1);
+const rounds = Math.max(1, Math.round(Number(process.env.ATTNLAB_BENCH_ROUNDS ?? 7)));
 
 const recipes = {
   'mqar-softmax': {
@@ -29,7 +35,7 @@ const recipes = {
   lm: {
     task: () => tasks.grammar({ seqLen: 256 }),
     model: { vocabSize: 48, dModel: 128, nLayers: 4, nHeads: 4, attnOnly: false, dMlp: 512, nCtx: 256, positional: 'rotary', norm: 'layernorm' },
-    batch: 8, seq: 256, steps: 3, warmup: 1,
+    batch: 8, seq: 256, steps: 4, warmup: 2, torchSteps: 3,
   },
 };
 
@@ -44,16 +50,40 @@ export function flopsPerToken(m, seq) {
   return 3 * (m.nLayers * perLayer + 2 * d * m.vocabSize);
 }
 
-async function attnlabRun(r, workers) {
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * attnlab at 1 and 2 threads, interleaved over `rounds` rounds on two warm models (the worker
+ * pool stays up between train() calls). Returns per thread count the rounds' figures.
+ */
+async function attnlabRounds(r) {
   const steps = Math.max(1, Math.round(r.steps * scale));
   const task = r.task();
-  const model = new Transformer(r.model, { seed: 1, device: cpuDevice() });
-  await train(model, task, { steps: r.warmup, batchSize: r.batch, lr: 1e-3, seed: 1, workers, progressLine: false });
-  const c0 = process.cpuUsage();
-  const res = await train(model, task, { steps, batchSize: r.batch, lr: 1e-3, seed: 2, workers, progressLine: false });
-  const cu = process.cpuUsage(c0);
-  const cpuS = (cu.user + cu.system) / 1e6;
-  return { tokensPerSecond: res.tokensPerSecond, cpuTokensPerSecond: res.tokens / cpuS, msPerStep: (1000 * res.seconds) / steps, cpuMsPerStep: (1000 * cpuS) / steps, finalLoss: res.losses.at(-1) };
+  const models = {};
+  for (const workers of [1, 2]) {
+    models[workers] = new Transformer(r.model, { seed: 1, device: cpuDevice() });
+    await train(models[workers], task, { steps: r.warmup, batchSize: r.batch, lr: 1e-3, seed: 1, workers, progressLine: false });
+  }
+  const out = { 1: [], 2: [] };
+  for (let i = 0; i < rounds; i++) {
+    for (const workers of i % 2 ? [2, 1] : [1, 2]) {
+      const c0 = process.cpuUsage();
+      const res = await train(models[workers], task, { steps, batchSize: r.batch, lr: 1e-3, seed: 2 + i, workers, progressLine: false });
+      const cu = process.cpuUsage(c0);
+      const cpuS = (cu.user + cu.system) / 1e6;
+      out[workers].push({ tokensPerSecond: res.tokensPerSecond, cpuTokensPerSecond: res.tokens / cpuS, msPerStep: (1000 * res.seconds) / steps, cpuMsPerStep: (1000 * cpuS) / steps });
+    }
+  }
+  await stopTrainingWorkers(models[2]);
+  const summary = (xs) => ({
+    tokensPerSecond: median(xs.map((x) => x.tokensPerSecond)), cpuTokensPerSecond: median(xs.map((x) => x.cpuTokensPerSecond)),
+    msPerStep: median(xs.map((x) => x.msPerStep)), cpuMsPerStep: median(xs.map((x) => x.cpuMsPerStep)), rounds: xs,
+  });
+  return { steps, 1: summary(out[1]), 2: summary(out[2]) };
 }
 
 function torchAvailable() {
@@ -62,7 +92,7 @@ function torchAvailable() {
 }
 
 function torchRun(r, threads) {
-  const steps = Math.max(1, Math.round(r.steps * scale));
+  const steps = Math.max(1, Math.round((r.torchSteps ?? r.steps) * scale));
   const m = r.model;
   const spec = { layers: m.nLayers, d: m.dModel, heads: m.nHeads, mlp: m.dMlp, seq: r.seq, batch: r.batch, vocab: m.vocabSize, positional: m.positional, threads, steps, warmup: r.warmup };
   const p = spawnSync('/usr/bin/python3', [torchScript, JSON.stringify(spec)], { encoding: 'utf8' });
@@ -143,16 +173,16 @@ export async function run() {
   const noTorch = torchAvailable();
   for (const [name, r] of Object.entries(recipes)) {
     const fpt = flopsPerToken(r.model, r.seq);
-    const ours = {};
+    const ours = await attnlabRounds(r);
     const theirs = {};
     for (const threads of [1, 2]) {
-      ours[threads] = await attnlabRun(r, threads);
       theirs[threads] = noTorch ? null : torchRun(r, threads);
       const o = ours[threads];
       const t = theirs[threads];
       log({
-        name: `${name} training`, adapter: cpuAdapter, threads, batch: r.batch, seq: r.seq,
-        attnlabTokensPerSecond: round(o.tokensPerSecond), attnlabCpuTokensPerSecond: round(o.cpuTokensPerSecond), attnlabMsPerStep: round(o.msPerStep),
+        name: `${name} training`, adapter: cpuAdapter, threads, batch: r.batch, seq: r.seq, rounds, stepsPerRound: ours.steps,
+        // Medians over the rounds; every round's tokens/s follows.
+        attnlabTokensPerSecond: round(o.tokensPerSecond), attnlabRoundsTokensPerSecond: o.rounds.map((x) => round(x.tokensPerSecond)), attnlabCpuTokensPerSecond: round(o.cpuTokensPerSecond), attnlabMsPerStep: round(o.msPerStep),
         pytorchTokensPerSecond: t ? round(t.tokensPerSecond) : 'not available', pytorchCpuTokensPerSecond: t ? round(t.cpuTokensPerSecond) : 'not available',
         ratio: t ? round(o.tokensPerSecond / t.tokensPerSecond, 2) : 'not available',
         cpuTimeRatio: t ? round(o.cpuTokensPerSecond / t.cpuTokensPerSecond, 2) : 'not available',
@@ -164,12 +194,17 @@ export async function run() {
         loadAverage: loadavg().map((x) => +x.toFixed(2)),
       });
     }
+    // Round i's ratio compares the two runs made back to back in that round.
+    const ratios = ours[1].rounds.map((one, i) => ours[2].rounds[i].tokensPerSecond / one.tokensPerSecond);
     log({
-      name: `${name} two-thread speedup`, adapter: cpuAdapter,
-      attnlab: round(ours[2].tokensPerSecond / ours[1].tokensPerSecond, 2),
+      name: `${name} two-thread speedup`, adapter: cpuAdapter, rounds, stepsPerRound: ours.steps,
+      attnlab: round(median(ratios), 2),
+      attnlabRounds: ratios.map((x) => round(x, 2)),
       // CPU time per step of all threads together: 1 thread / 2 threads near 1 means the work is
-      // split, not duplicated; with both cores free the speedup is about 2x that ratio.
+      // split, not duplicated; with both cores free the speedup is about 2x that ratio. A 2-thread
+      // figure far above the 1-thread one means the threads slowed each other (no core of their own).
       attnlabCpuMsPerStep: { 1: round(ours[1].cpuMsPerStep), 2: round(ours[2].cpuMsPerStep) },
+      attnlabRoundsCpuMsPerStep: ours[1].rounds.map((one, i) => [round(one.cpuMsPerStep), round(ours[2].rounds[i].cpuMsPerStep)]),
       attnlabSpeedupIfCoresFree: round((2 * ours[1].cpuMsPerStep) / ours[2].cpuMsPerStep, 2),
       pytorch: theirs[1] ? round(theirs[2].tokensPerSecond / theirs[1].tokensPerSecond, 2) : 'not available',
       loadAverage: loadavg().map((x) => +x.toFixed(2)),
