@@ -1,5 +1,5 @@
 import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
-import { scoreColor, type SweepEntry } from '@attnlab/widgets';
+import { scoreColor, textColorOn, type SweepEntry } from '@attnlab/widgets';
 import { watchConnection } from './connection.js';
 import { MODULE, VERSION } from './head-steering-view.js';
 import { formatValue, formatWithInterval } from './score-format.js';
@@ -80,10 +80,9 @@ export class SweepResultView extends DOMWidgetView {
         const e = i >= 0 ? entries[i] : undefined;
         const td = el('td', 'attnlab-sweep-cell', e ? formatValue(e.value) : '');
         td.dataset['entry'] = String(i);
-        td.style.background = scoreColor(e ? e.value : null, range);
-        // Dark colours at the ends of both scales: white text there.
-        const t = e?.value ?? null;
-        if (t !== null && range) td.style.color = Math.abs(t - (range[0] + range[1]) / 2) > 0.3 * (range[1] - range[0]) ? 'white' : 'black';
+        const bg = scoreColor(e ? e.value : null, range);
+        td.style.background = bg;
+        td.style.color = textColorOn(bg);
         td.title = e ? `${e.label}: ${formatWithInterval(e.value, e.lo, e.hi)}` : `L${l} ${kind} ${c}: no result`;
         td.classList.toggle('attnlab-selected', i >= 0 && i === selected);
         if (i >= 0) td.onclick = () => this.select(i);

@@ -95,3 +95,15 @@ export function legendStops(range: readonly [number, number], n = 5): { value: n
     return { value, color: scoreColor(value, range) };
   });
 }
+
+/** Black or white, whichever reads better on an `rgb(r, g, b)` background (relative luminance). */
+export function textColorOn(background: string): 'black' | 'white' {
+  const m = /^rgb\((\d+), (\d+), (\d+)\)$/.exec(background);
+  if (!m) return 'black';
+  const lin = (c: number) => {
+    const s = c / 255;
+    return s <= 0.04045 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  };
+  const y = 0.2126 * lin(Number(m[1])) + 0.7152 * lin(Number(m[2])) + 0.0722 * lin(Number(m[3]));
+  return y < 0.22 ? 'white' : 'black';
+}

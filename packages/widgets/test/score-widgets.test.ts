@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { KernelCore, type KernelOutput } from '@attnlab/kernel';
 import { computeScore, listScores, registerScore, Transformer } from '@attnlab/models';
 import { tensor } from '@attnlab/tensor';
-import { HeadSteering, SweepResult, legendStops, readScore, scoreColor, scoreRange } from '../src/index.js';
+import { HeadSteering, SweepResult, legendStops, readScore, scoreColor, scoreRange, textColorOn } from '../src/index.js';
 
 const out: KernelOutput[] = [];
 const kernel = new KernelCore({ send: (m) => out.push(m) });
@@ -35,6 +35,8 @@ test('readScore takes a [layers, heads] tensor, rows or a flat array (NaN -> nul
   assert.equal(scoreColor(2, [-1, 2]), 'rgb(178, 24, 43)');
   assert.equal(scoreColor(null, [0, 1]), 'rgb(200, 200, 200)');
   assert.deepEqual(legendStops([-1, 2], 3).map((s) => s.value), [-2, 0, 2]);
+  // Labels on cells: white on the dark ends of both scales, black on the light middle.
+  assert.deepEqual([scoreColor(0, [0, 1]), scoreColor(1, [0, 1]), scoreColor(0, [-1, 1]), scoreColor(-1, [-1, 1]), scoreColor(0.1, [-1, 1])].map(textColorOn), ['white', 'black', 'black', 'white', 'black']);
   assert.deepEqual(legendStops([0.2, 0.6], 3).map((s) => s.color), [scoreColor(0.2, [0.2, 0.6]), scoreColor(0.4, [0.2, 0.6]), scoreColor(0.6, [0.2, 0.6])]);
 });
 
