@@ -19,8 +19,10 @@ import { destroyPlan, flashBackwardGpu, flashForwardGpu, prepareFlashGpu, upload
 import { flashForwardTiledGpu, prepareFlashTiledGpu } from './gpu/flash-tiled.js';
 import { varlenPlan, type VarlenPlan } from './varlen.js';
 import { checkOptionNames } from './options.js';
+import { toF16Checked } from './f16.js';
+import { packQkvF16 } from './gpu/f16-pack.js';
 
-const ATTENTION_OPTIONS = ['scale', 'mask', 'scoreMod', 'normalize', 'sigmoidBias', 'impl', 'headGate', 'returnProbs', 'kernel', 'cuSeqlens', 'cuSeqlensK'] as const;
+const ATTENTION_OPTIONS = ['scale', 'mask', 'scoreMod', 'normalize', 'sigmoidBias', 'impl', 'headGate', 'returnProbs', 'kernel', 'cuSeqlens', 'cuSeqlensK', 'storage'] as const;
 
 export interface ProbsRequest {
   /** Query heads to return (default all). */
@@ -57,6 +59,15 @@ export interface AttentionOptions {
   cuSeqlens?: ArrayLike<number> | null;
   /** Cumulative key lengths when Nq != Nk (default cuSeqlens). */
   cuSeqlensK?: ArrayLike<number> | null;
+  /**
+   * How q, k, v are stored for the kernels: 'f32' (default), or 'f16': rounded to float16 (nearest
+   * even); WebGPU reads them as packed halves (half the bytes) and accumulates in f32, the CPU
+   * runs its f32 kernels on the same rounded values. A finite value beyond ±65504 is an error
+   * naming the tensor. Outputs and gradients stay float32 (gradients of the rounded inputs).
+   * 'f16-native' (WebGPU, adapters with `shader-f16` only): the same stored halves read as WGSL
+   * `f16` instead of unpacked, to compare the two on a GPU; refused where the feature is missing.
+   */
+  storage?: 'f32' | 'f16' | 'f16-native';
 }
 
 export interface AttentionResult {
@@ -140,7 +151,7 @@ export function attentionPlan(op: string, q: Tensor, k: Tensor, v: Tensor, opts:
   // Packed documents: the mask and score mod read positions inside each document (varlen.ts).
   const docs = varlenPlan(op, dims.B, dims.Nq, dims.Nk, mask, scoreMod, { cuSeqlens: opts.cuSeqlens, cuSeqlensK: opts.cuSeqlensK, normalize, sigmoidBias: opts.sigmoidBias });
   if (docs) ({ mask, scoreMod, sigmoidBias: sigBias = sigBias } = docs);
-  const plan = planFlash(dims, { mask, scoreMod, normalize, scale, sigmoidBias: sigBias });
+  const plan = planFlash(dims, { mask, scoreMod, normalize, scale, sigmoidBias: sigBias, storage: storageOf(op, opts.storage, q.device) });
   return { plan, dims, sigmoid: normalize === 'sigmoid', sigBias, docs };
 }
 
@@ -149,6 +160,7 @@ export async function attention(q: Tensor, k: Tensor, v: Tensor, opts: Attention
   checkOptionNames(op, opts, ATTENTION_OPTIONS);
   const impl = opts.impl ?? 'flash';
   if (impl !== 'flash' && impl !== 'naive') throw new TensorError(op, `impl must be 'flash' or 'naive', got '${String(impl)}'`);
+  if (impl === 'naive' && (opts.storage === 'f16' || opts.storage === 'f16-native')) throw new TensorError(op, "storage 'f16' needs impl 'flash' (the naive path computes through float32 tensor ops)");
   const { plan, dims, sigmoid, sigBias, docs } = attentionPlan(op, q, k, v, await withCaptureValues(opts));
   const gate = gateTensor(op, opts.headGate, q, dims.Hq);
   let out: Tensor;
@@ -224,6 +236,16 @@ function gradCaptures(plan: FlashPlan, dev: Tensor['device']): { cap: number; t:
   return out;
 }
 
+function storageOf(op: string, storage: AttentionOptions['storage'], device: Tensor['device']): 'f32' | 'f16' | 'f16-native' {
+  if (storage === undefined || storage === 'f32' || storage === 'f16') return storage ?? 'f32';
+  if (storage === 'f16-native') {
+    const features = (device.backend as unknown as { gpu?: GPUDevice }).gpu?.features;
+    if (device.kind === 'webgpu' && features?.has('shader-f16')) return storage;
+    throw new TensorError(op, `storage 'f16-native' needs a WebGPU device with the 'shader-f16' feature (this ${device.kind} device has none); storage 'f16' stores the same halves on every device`);
+  }
+  throw new TensorError(op, `storage must be 'f32', 'f16' or 'f16-native', got '${String(storage)}'`);
+}
+
 function kernelOf(op: string, kernel: AttentionOptions['kernel']): 'rowwise' | 'tiled' {
   if (kernel === undefined || kernel === 'rowwise' || kernel === 'tiled') return kernel ?? 'rowwise';
   throw new TensorError(op, `kernel must be 'rowwise' or 'tiled', got '${String(kernel)}'`);
@@ -244,20 +266,22 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     // Compile first (backward kernels too when gradients will be asked for): a shader the
     // device rejects must reject this call, not run as a no-op that returns zeros.
     await (kernel === 'tiled' ? prepareFlashTiledGpu : prepareFlashGpu)(be.gpu, plan, needGrad, (msg) => kernelError(plan, msg));
+    // f16 storage: the kernels read packed copies (forward and backward); a value beyond float16 rejects here.
+    const packed = plan.fwd.f16 ? await packQkvF16(be, q, k, v, (msg) => kernelError(plan, msg)) : null;
     be.flush();
     be.gpu.pushErrorScope('validation');
     const st = uploadPlan(be.gpu, plan);
     const o = allocTensor(dev, be, [B, Hq, Nq, Dv]);
     const l = allocTensor(dev, be, [B, Hq, Nq]);
     const f = allocTensor(dev, be, [2, B, Hq, Nq]);
-    const [bq, bk, bv] = [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
+    const [bq, bk, bv] = packed?.buffers ?? [q, k, v].map((t) => bufferOfTensor(be, t, op)) as [GPUBuffer, GPUBuffer, GPUBuffer];
     be.flush();
     (kernel === 'tiled' ? flashForwardTiledGpu : flashForwardGpu)(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf, stats: f.buf });
     // Binding or dispatch errors (a capture table over the binding limit, say) reject too.
     const invalid = await be.gpu.popErrorScope();
     if (invalid) {
       destroyPlan(st);
-      for (const t of [o.t, l.t, f.t]) t.dispose();
+      for (const t of [o.t, l.t, f.t, ...(packed?.tensors ?? [])]) t.dispose();
       throw kernelError(plan, invalid.message);
     }
     outT = o.t;
@@ -265,11 +289,15 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     if (!needGrad) {
       destroyPlan(st);
       f.t.dispose();
+      // Safe after submit: the queued forward keeps its buffers alive.
+      for (const t of packed?.tensors ?? []) t.dispose();
       return { out: outT, lse: lseT };
     }
     const ob = o.buf;
     const statsT = f.t;
+    const packedT = packed?.tensors ?? []; // the backward reads the packed q, k, v too
     backward = (gOut, gLse) => {
+      void packedT;
       const dq = allocTensor(dev, be, q.shape);
       const dk = allocTensor(dev, be, k.shape);
       const dv = allocTensor(dev, be, v.shape);
@@ -288,7 +316,9 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
       return [dq.t, dk.t, dv.t, ...capGrads];
     };
   } else {
-    const [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
+    let [qa, ka, va] = await Promise.all([hostArray(q, op), hostArray(k, op), hostArray(v, op)]);
+    // f16 storage on the CPU: the same rounding and range check as WebGPU's pack kernel, then the f32 kernels.
+    if (plan.fwd.f16) [qa, ka, va] = [toF16Checked('q', q, qa), toF16Checked('k', k, ka), toF16Checked('v', v, va)];
     // The SIMD kernel's exp clamps its argument, so it cannot be trusted with non-finite inputs:
     // those take the JS path, which propagates NaN exactly as the float64 reference.
     const fast = wasmApplies(D) && Dv === D && !forceJs() && allFinite(qa) && allFinite(ka) && allFinite(va);
@@ -378,7 +408,8 @@ async function probs(q: Tensor, k: Tensor, lse: Tensor, plan: FlashPlan, dims: A
   for (const h of heads) if (!Number.isInteger(h) || h < 0 || h >= dims.Hq) throw new TensorError('attention', `returnProbs: head ${h} is out of range [0, ${dims.Hq})`);
   if (!(rows[0] >= 0 && rows[1] <= dims.Nq && rows[0] < rows[1])) throw new TensorError('attention', `returnProbs: rows [${rows.join(', ')}) are out of range for Nq = ${dims.Nq}`);
   if (!(Number.isInteger(b) && b >= 0 && b < dims.B)) throw new TensorError('attention', `returnProbs: batch ${b} is out of range`);
-  const [qa, ka, la] = await Promise.all([hostArray(q, 'attention'), hostArray(k, 'attention'), hostArray(lse, 'attention')]);
+  let [qa, ka, la] = await Promise.all([hostArray(q, 'attention'), hostArray(k, 'attention'), hostArray(lse, 'attention')]);
+  if (plan.fwd.f16) [qa, ka] = [toF16Checked('q', q, qa), toF16Checked('k', k, ka)];
   const p = probsCpu(plan, qa, ka, la, b, heads, rows, sigmoid, sigBias);
   return fromHost(q.device, p, [heads.length, rows[1] - rows[0], dims.Nk]);
 }

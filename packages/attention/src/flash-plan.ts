@@ -26,6 +26,11 @@ export interface FlashPlanOptions {
   normalize: 'softmax' | 'sigmoid';
   scale: number;
   sigmoidBias: number;
+  /**
+   * How the kernels read q, k, v: 'f32' (default), 'f16' (packed halves unpacked to f32, any adapter)
+   * or 'f16-native' (the same words read as WGSL f16; adapters with `shader-f16`). f32 arithmetic always.
+   */
+  storage?: 'f32' | 'f16' | 'f16-native';
 }
 
 export interface FlashPlan {
@@ -120,7 +125,7 @@ export function planFlash(dims: FlashDims, opts: FlashPlanOptions): FlashPlan {
   aux.set(mods.data, mdBase);
   const base = {
     D, DV, QBLOCK, KBLOCK, hasTable: bm !== null, modsCode: mods.code, hasMask: mods.hasMask, hasScore: mods.hasScore,
-    sigmoid: opts.normalize === 'sigmoid',
+    sigmoid: opts.normalize === 'sigmoid', f16: opts.storage === 'f16' || opts.storage === 'f16-native', f16Native: opts.storage === 'f16-native',
   };
   const fwd: FlashKernelConfig = { ...base, BR: QBLOCK <= 64 ? QBLOCK : gcd(QBLOCK, 64), BC: gcd(KBLOCK, bcMax), capGradCode: mods.capGradCode };
   const dkv: FlashKernelConfig = { ...base, BR: KBLOCK <= 64 ? KBLOCK : gcd(KBLOCK, 64), BC: gcd(QBLOCK, bcMax) };

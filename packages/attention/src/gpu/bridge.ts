@@ -17,11 +17,11 @@ export function gpuBackend(device: Device, op: string): GpuBackendLike {
   return b as GpuBackendLike;
 }
 
-/** A fresh float32 tensor on the device with its GPUBuffer (contents undefined until a kernel writes them). */
-export function allocTensor(device: Device, be: GpuBackendLike, shape: readonly number[]): { t: Tensor; buf: GPUBuffer } {
+/** A fresh float32 (or int32) tensor on the device with its GPUBuffer (contents undefined until a kernel writes them). */
+export function allocTensor(device: Device, be: GpuBackendLike, shape: readonly number[], dtype: 'float32' | 'int32' = 'float32'): { t: Tensor; buf: GPUBuffer } {
   const size = shape.reduce((a, b) => a * b, 1);
-  const s = be.alloc('float32', size);
-  return { t: fromStorage(device, s, shape, 'float32'), buf: be.bufferOf(s) };
+  const s = be.alloc(dtype, size);
+  return { t: fromStorage(device, s, shape, dtype), buf: be.bufferOf(s) };
 }
 
 export function bufferOfTensor(be: GpuBackendLike, t: Tensor, op: string): GPUBuffer {

@@ -14,6 +14,7 @@
  * the backward kernels there consume its stats unchanged.
  */
 import { BINDINGS_COMMON, header, scoreFn, tableFns, tableRow, type FlashKernelConfig, type KernelSource } from './flash.js';
+import { bindingType, stageRows } from './qkv-storage.js';
 
 export interface TiledShape {
   /** Query rows per workgroup (divides the block mask's query block). */
@@ -93,7 +94,7 @@ function tiledSource(fwd: FlashKernelConfig, t: TiledShape, splits: number, sg =
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
     { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
   ];
-  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${bindingType(c, b.name)};`).join('\n');
   // The row scan for max / special values: every score of the row (or, with subgroups, the lane's own).
   const scan = `let s = Ss[r * BC + c];
           if (poisons(s)) {
@@ -170,12 +171,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = q0 + r;
   let valid = row < P.Nq;
   let kvbase = (b * P.Hkv + hk) * P.Nk;
-  for (var e = lid; e < BR * D; e += BR * TPR) {
-    let qr = q0 + e / D;
-    var x = 0.0f;
-    if (qr < P.Nq) { x = Qb[((b * P.Hq + h) * P.Nq + qr) * D + e % D]; }
-    Qs[e] = x;
-  }
+  ${stageRows(c, { buf: 'Qb', dst: 'Qs', W: 'D', rows: 'BR', start: 'q0', base: '(b * P.Hq + h) * P.Nq', limit: 'P.Nq', threads: 'BR * TPR' })}
   var acc: array<f32, ${ND}>;
   for (var i = 0u; i < ND; i++) { acc[i] = 0.0f; }
   // Row statistics, kept identically by the TPR threads of a row (they read the same scores).
@@ -201,18 +197,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let k0 = kb * KBLOCK + sub;
       if (k0 >= P.Nk) { break; }
       workgroupBarrier();
-      for (var e = lid; e < BC * D; e += BR * TPR) {
-        let kk = k0 + e / D;
-        var kv = 0.0f;
-        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
-        Ks[e] = kv;
-      }
-      for (var e = lid; e < BC * DV; e += BR * TPR) {
-        let kk = k0 + e / DV;
-        var vv = 0.0f;
-        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
-        Vs[e] = vv;
-      }
+      ${stageRows(c, { buf: 'Kb', dst: 'Ks', W: 'D', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR * TPR' })}
+      ${stageRows(c, { buf: 'Vb', dst: 'Vs', W: 'DV', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR * TPR' })}
       workgroupBarrier();
       // Scores: thread (r, j) takes keys j, j + TPR, ...; masked keys become -Infinity.
       for (var c = j; c < BC; c += TPR) {

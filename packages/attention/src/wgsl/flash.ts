@@ -19,6 +19,8 @@
  * unnormalised sum, which overflows f32 for v near its maximum (v = 3e38 gave Infinity).
  */
 
+import { bindingType, loadElem, stageRows, storageConsts, storageEnable } from './qkv-storage.js';
+
 export interface FlashKernelConfig {
   /** Head dim of q and k. */
   D: number;
@@ -39,6 +41,10 @@ export interface FlashKernelConfig {
   sigmoid: boolean;
   /** `cap_grads` (wgslMods' capGradCode) when a captured tensor wants a gradient; '' otherwise. */
   capGradCode?: string;
+  /** q, k, v in f16 storage (packed halves, wgsl/qkv-storage.ts); f32 arithmetic either way. */
+  f16?: boolean;
+  /** With f16: read them as WGSL f16 (`enable f16;`, adapters with `shader-f16`) instead of unpack2x16float. */
+  f16Native?: boolean;
 }
 
 /** Uniform params shared by all flash kernels (16 x u32). */
@@ -78,14 +84,14 @@ struct Params {
 `;
 
 export function header(c: FlashKernelConfig): string {
-  return `${PARAMS_STRUCT}
+  return `${storageEnable(c)}${PARAMS_STRUCT}
 const D: u32 = ${c.D}u;
 const DV: u32 = ${c.DV}u;
 const BR: u32 = ${c.BR}u;
 const BC: u32 = ${c.BC}u;
 const QBLOCK: u32 = ${c.QBLOCK}u;
 const KBLOCK: u32 = ${c.KBLOCK}u;
-${SPECIALS}`;
+${storageConsts(c)}${SPECIALS}`;
 }
 
 const SPECIALS = /* wgsl */ `
@@ -169,7 +175,7 @@ export function flashForwardSource(c: FlashKernelConfig): KernelSource {
     { name: 'Qb', access: 'read' as const }, { name: 'Kb', access: 'read' as const }, { name: 'Vb', access: 'read' as const },
     { name: 'Ob', access: 'read_write' as const }, { name: 'Lb', access: 'read_write' as const }, { name: 'Fb', access: 'read_write' as const },
   ];
-  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${bindingType(c, b.name)};`).join('\n');
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
@@ -186,12 +192,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let q0 = wid.x * BR;
   let row = q0 + lid;
   let valid = row < P.Nq;
-  let qbase = ((b * P.Hq + h) * P.Nq + row) * D;
+  let qrow = (b * P.Hq + h) * P.Nq + row;
   let kvbase = (b * P.Hkv + hk) * P.Nk;
   var qr: array<f32, ${c.D}>;
   var acc: array<f32, ${c.DV}>;
   if (valid) {
-    for (var d = 0u; d < D; d++) { qr[d] = Qb[qbase + d]; }
+    for (var d = 0u; d < D; d++) { qr[d] = ${loadElem(c, 'Qb', 'qrow', 'd', 'D')}; }
     for (var d = 0u; d < DV; d++) { acc[d] = 0.0f; }
   }
   var m = 0.0f;
@@ -216,18 +222,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let k0 = kb * KBLOCK + sub;
       if (k0 >= P.Nk) { break; }
       workgroupBarrier();
-      for (var e = lid; e < BC * D; e += BR) {
-        let kk = k0 + e / D;
-        var kv = 0.0f;
-        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
-        Ks[e] = kv;
-      }
-      for (var e = lid; e < BC * DV; e += BR) {
-        let kk = k0 + e / DV;
-        var vv = 0.0f;
-        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
-        Vs[e] = vv;
-      }
+      ${stageRows(c, { buf: 'Kb', dst: 'Ks', W: 'D', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR' })}
+      ${stageRows(c, { buf: 'Vb', dst: 'Vs', W: 'DV', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR' })}
       workgroupBarrier();
       if (valid) {
         var sc: array<f32, ${c.BC}>;
@@ -419,7 +415,7 @@ export function flashBackwardDqSource(c: FlashKernelConfig): KernelSource {
   // Gradients into captured tensors are summed here (float bits in atomics), one add per score.
   const capGrad = c.capGradCode ?? '';
   if (capGrad) buffers.push({ name: 'CGb', access: 'read_write' as const });
-  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${b.name === 'CGb' ? 'array<atomic<u32>>' : 'array<f32>'};`).join('\n');
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${b.name === 'CGb' ? 'array<atomic<u32>>' : bindingType(c, b.name)};`).join('\n');
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
@@ -454,7 +450,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     delta = Sb[2u * R + r];
     sc = Sb[3u * R + r];
     valid = !is_ninf(m);
-    for (var d = 0u; d < D; d++) { qr[d] = Qb[r * D + d]; dq[d] = 0.0f; }
+    for (var d = 0u; d < D; d++) { qr[d] = ${loadElem(c, 'Qb', 'r', 'd', 'D')}; dq[d] = 0.0f; }
     for (var d = 0u; d < DV; d++) { dor[d] = DOb[r * DV + d] * sc; } // scaled: only dp uses it
   }
   let inv_sc = inv_pow2(sc);
@@ -475,18 +471,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let k0 = kb * KBLOCK + sub;
       if (k0 >= P.Nk) { break; }
       workgroupBarrier();
-      for (var e = lid; e < BC * D; e += BR) {
-        let kk = k0 + e / D;
-        var kv = 0.0f;
-        if (kk < P.Nk) { kv = Kb[(kvbase + kk) * D + e % D]; }
-        Ks[e] = kv;
-      }
-      for (var e = lid; e < BC * DV; e += BR) {
-        let kk = k0 + e / DV;
-        var vv = 0.0f;
-        if (kk < P.Nk) { vv = Vb[(kvbase + kk) * DV + e % DV]; }
-        Vs[e] = vv;
-      }
+      ${stageRows(c, { buf: 'Kb', dst: 'Ks', W: 'D', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR' })}
+      ${stageRows(c, { buf: 'Vb', dst: 'Vs', W: 'DV', rows: 'BC', start: 'k0', base: 'kvbase', limit: 'P.Nk', threads: 'BR' })}
       workgroupBarrier();
       if (valid) {
         for (var j = 0u; j < BC; j++) {
@@ -525,7 +511,7 @@ export function flashBackwardDkvSource(c: FlashKernelConfig): KernelSource {
     { name: 'DOb', access: 'read' as const }, { name: 'Sb', access: 'read' as const },
     { name: 'DKb', access: 'read_write' as const }, { name: 'DVb', access: 'read_write' as const },
   ];
-  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: array<f32>;`).join('\n');
+  const decl = buffers.map((b, i) => `@group(0) @binding(${i + 2}) var<storage, ${b.access}> ${b.name}: ${bindingType(c, b.name)};`).join('\n');
   const code = `${header(c)}${BINDINGS_COMMON(decl)}
 ${c.modsCode}
 ${scoreFn(c)}
@@ -554,8 +540,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   var dk: array<f32, ${c.D}>;
   var dv: array<f32, ${c.DV}>;
   if (valid) {
-    for (var d = 0u; d < D; d++) { kr_[d] = Kb[kr * D + d]; dk[d] = 0.0f; }
-    for (var d = 0u; d < DV; d++) { vr[d] = Vb[kr * DV + d]; dv[d] = 0.0f; }
+    for (var d = 0u; d < D; d++) { kr_[d] = ${loadElem(c, 'Kb', 'kr', 'd', 'D')}; dk[d] = 0.0f; }
+    for (var d = 0u; d < DV; d++) { vr[d] = ${loadElem(c, 'Vb', 'kr', 'd', 'DV')}; dv[d] = 0.0f; }
   }
   for (var gi = 0u; gi < G; gi++) {
     let h = hk * G + gi;
@@ -578,12 +564,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let i0 = qb * QBLOCK + sub;
         if (i0 >= P.Nq) { break; }
         workgroupBarrier();
-        for (var e = lid; e < BC * D; e += BR) {
-          let ii = i0 + e / D;
-          var qv = 0.0f;
-          if (ii < P.Nq) { qv = Qb[(qrow0 + ii) * D + e % D]; }
-          Qs[e] = qv;
-        }
+        ${stageRows(c, { buf: 'Qb', dst: 'Qs', W: 'D', rows: 'BC', start: 'i0', base: 'qrow0', limit: 'P.Nq', threads: 'BR' })}
         for (var e = lid; e < BC * DV; e += BR) {
           let ii = i0 + e / DV;
           var dov = 0.0f;
