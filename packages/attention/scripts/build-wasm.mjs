@@ -24,6 +24,54 @@ const exp4 = (dst, src) => `
       (f32x4.mul (local.get $ep) (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $en)) (i32x4.splat (i32.const 127))) (i32.const 23)))
       (f32x4.gt (local.get ${src}) ${splat(-87)})))`;
 
+// acc[i*D + d] += sum_j p(i, j) * v[j*D + d]  (D % 16 == 0), p(i, j) = p[i*keys + j] ("pv"), or
+// p[j*pst + i] when transposed ("pvt": the transpose of a score tile with row stride pst, so a
+// backward needs no transposed copy). Two rows at a time; a key whose weights are zero in both
+// rows is skipped.
+const pvWat = (name, t) => {
+  const keyOff = t ? '(i32.mul (local.get $j) (local.get $psb))' : '(i32.shl (local.get $j) (i32.const 2))';
+  return `(func (export "${name}") (param $p i32) (param $v i32) (param $acc i32) (param $rows i32) (param $keys i32) (param $D i32)${t ? ' (param $pst i32)' : ''}
+    (local $i i32) (local $j i32) (local $d i32) (local $Db i32) (local $prow i32) (local $prow2 i32) (local $arow i32) (local $arow2 i32)
+    (local $vp i32)${t ? ' (local $psb i32)' : ''} (local $pj f32) (local $pk f32) (local $two i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $ps v128) (local $pt v128) (local $vv v128)
+    (local.set $Db (i32.shl (local.get $D) (i32.const 2)))${t ? '\n    (local.set $psb (i32.shl (local.get $pst) (i32.const 2)))' : ''}
+    (block $done_i (loop $li
+      (br_if $done_i (i32.ge_u (local.get $i) (local.get $rows)))
+      (local.set $two (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $rows)))
+      (local.set $prow (i32.add (local.get $p) ${t ? '(i32.shl (local.get $i) (i32.const 2))' : '(i32.shl (i32.mul (local.get $i) (local.get $keys)) (i32.const 2))'}))
+      (local.set $prow2 (i32.add (local.get $prow) ${t ? '(i32.const 4)' : '(i32.shl (local.get $keys) (i32.const 2))'}))
+      (local.set $arow (i32.add (local.get $acc) (i32.mul (local.get $i) (local.get $Db))))
+      (local.set $arow2 (i32.add (local.get $arow) (local.get $Db)))
+      (local.set $d (i32.const 0))
+      (block $done_d (loop $ld
+        (br_if $done_d (i32.ge_u (local.get $d) (local.get $Db)))
+        ${[0, 1, 2, 3].map((c) => `(local.set $a${c} (v128.load offset=${c * 16} (i32.add (local.get $arow) (local.get $d))))`).join('\n        ')}
+        (if (local.get $two) (then
+        ${[0, 1, 2, 3].map((c) => `(local.set $b${c} (v128.load offset=${c * 16} (i32.add (local.get $arow2) (local.get $d))))`).join('\n        ')}))
+        (local.set $vp (i32.add (local.get $v) (local.get $d)))
+        (local.set $j (i32.const 0))
+        (block $done_j (loop $lj
+          (br_if $done_j (i32.ge_u (local.get $j) (local.get $keys)))
+          (local.set $pj (f32.load (i32.add (local.get $prow) ${keyOff})))
+          (local.set $pk (select (f32.load (i32.add (local.get $prow2) ${keyOff})) (f32.const 0) (local.get $two)))
+          (if (i32.or (f32.ne (local.get $pj) (f32.const 0)) (f32.ne (local.get $pk) (f32.const 0))) (then
+            (local.set $ps (f32x4.splat (local.get $pj)))
+            (local.set $pt (f32x4.splat (local.get $pk)))
+            ${[0, 1, 2, 3].map((c) => `(local.set $vv (v128.load offset=${c * 16} (local.get $vp)))
+            ${madd(`$a${c}`, '(local.get $ps)', '(local.get $vv)')} ${madd(`$b${c}`, '(local.get $pt)', '(local.get $vv)')}`).join('\n            ')}))
+          (local.set $vp (i32.add (local.get $vp) (local.get $Db)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $lj)))
+        ${[0, 1, 2, 3].map((c) => `(v128.store offset=${c * 16} (i32.add (local.get $arow) (local.get $d)) (local.get $a${c}))`).join('\n        ')}
+        (if (local.get $two) (then
+        ${[0, 1, 2, 3].map((c) => `(v128.store offset=${c * 16} (i32.add (local.get $arow2) (local.get $d)) (local.get $b${c}))`).join('\n        ')}))
+        (local.set $d (i32.add (local.get $d) (i32.const 64)))
+        (br $ld)))
+      (local.set $i (i32.add (local.get $i) (i32.const 2)))
+      (br $li))))`;
+};
+
 const wat = `(module
   (memory (export "memory") 16)
 
@@ -240,47 +288,9 @@ const wat = `(module
       (br $li))))
 
   ;; acc[i*D + d] += sum_j p[i*keys + j] * v[j*D + d]  (D % 16 == 0). Two rows at a time; a key
-  ;; whose weights are zero in both rows is skipped.
-  (func (export "pv") (param $p i32) (param $v i32) (param $acc i32) (param $rows i32) (param $keys i32) (param $D i32)
-    (local $i i32) (local $j i32) (local $d i32) (local $Db i32) (local $prow i32) (local $prow2 i32) (local $arow i32) (local $arow2 i32)
-    (local $vp i32) (local $pj f32) (local $pk f32) (local $two i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
-    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128) (local $ps v128) (local $pt v128) (local $vv v128)
-    (local.set $Db (i32.shl (local.get $D) (i32.const 2)))
-    (block $done_i (loop $li
-      (br_if $done_i (i32.ge_u (local.get $i) (local.get $rows)))
-      (local.set $two (i32.lt_u (i32.add (local.get $i) (i32.const 1)) (local.get $rows)))
-      (local.set $prow (i32.add (local.get $p) (i32.shl (i32.mul (local.get $i) (local.get $keys)) (i32.const 2))))
-      (local.set $prow2 (i32.add (local.get $prow) (i32.shl (local.get $keys) (i32.const 2))))
-      (local.set $arow (i32.add (local.get $acc) (i32.mul (local.get $i) (local.get $Db))))
-      (local.set $arow2 (i32.add (local.get $arow) (local.get $Db)))
-      (local.set $d (i32.const 0))
-      (block $done_d (loop $ld
-        (br_if $done_d (i32.ge_u (local.get $d) (local.get $Db)))
-        ${[0, 1, 2, 3].map((c) => `(local.set $a${c} (v128.load offset=${c * 16} (i32.add (local.get $arow) (local.get $d))))`).join('\n        ')}
-        (if (local.get $two) (then
-        ${[0, 1, 2, 3].map((c) => `(local.set $b${c} (v128.load offset=${c * 16} (i32.add (local.get $arow2) (local.get $d))))`).join('\n        ')}))
-        (local.set $vp (i32.add (local.get $v) (local.get $d)))
-        (local.set $j (i32.const 0))
-        (block $done_j (loop $lj
-          (br_if $done_j (i32.ge_u (local.get $j) (local.get $keys)))
-          (local.set $pj (f32.load (i32.add (local.get $prow) (i32.shl (local.get $j) (i32.const 2)))))
-          (local.set $pk (select (f32.load (i32.add (local.get $prow2) (i32.shl (local.get $j) (i32.const 2)))) (f32.const 0) (local.get $two)))
-          (if (i32.or (f32.ne (local.get $pj) (f32.const 0)) (f32.ne (local.get $pk) (f32.const 0))) (then
-            (local.set $ps (f32x4.splat (local.get $pj)))
-            (local.set $pt (f32x4.splat (local.get $pk)))
-            ${[0, 1, 2, 3].map((c) => `(local.set $vv (v128.load offset=${c * 16} (local.get $vp)))
-            ${madd(`$a${c}`, '(local.get $ps)', '(local.get $vv)')} ${madd(`$b${c}`, '(local.get $pt)', '(local.get $vv)')}`).join('\n            ')}))
-          (local.set $vp (i32.add (local.get $vp) (local.get $Db)))
-          (local.set $j (i32.add (local.get $j) (i32.const 1)))
-          (br $lj)))
-        ${[0, 1, 2, 3].map((c) => `(v128.store offset=${c * 16} (i32.add (local.get $arow) (local.get $d)) (local.get $a${c}))`).join('\n        ')}
-        (if (local.get $two) (then
-        ${[0, 1, 2, 3].map((c) => `(v128.store offset=${c * 16} (i32.add (local.get $arow2) (local.get $d)) (local.get $b${c}))`).join('\n        ')}))
-        (local.set $d (i32.add (local.get $d) (i32.const 64)))
-        (br $ld)))
-      (local.set $i (i32.add (local.get $i) (i32.const 2)))
-      (br $li))))
+  ;; whose weights are zero in both rows is skipped. pvt: the same over the transpose of p (row stride $pst).
+  ${pvWat('pv', false)}
+  ${pvWat('pvt', true)}
 
   ;; Online softmax over one score tile: S rows become weights exp(s - m_new); m, l and the
   ;; accumulator rows (D floats, D % 4 == 0) are rescaled when the running max grows.

@@ -5,7 +5,7 @@
  */
 import { customGrad, fromStorage, isGradEnabled, reshape, slice, type Device, type Tensor } from '@attnlab/tensor';
 import { cpuArray } from '../tensor-io.js';
-import { linearBackwardStream, linearForwardStream, type LinearProblem } from './linear-stream.js';
+import { keptStatesSize, linearBackwardStream, linearForwardStream, type LinearProblem } from './linear-stream.js';
 
 /** A zero-filled CPU tensor and the array behind it, to write in place. */
 function cpuOut(dev: Device, shape: readonly number[]): [Tensor, Float32Array] {
@@ -25,13 +25,14 @@ export interface ChunkInputs {
 /**
  * `forward` (recurrent and parallel modes) replaces the streamed chunk forward: it fills the
  * output (and the normalisers when asked) and returns the final states; the backward is the
- * streamed one either way.
+ * streamed one either way (one pass from the chunk forward's kept states, else three passes).
  */
 export function linearChunkCpu(
   p: LinearProblem, x: ChunkInputs, [B, H]: [number, number], outputFinalState: boolean,
   forward: ((out: Float32Array, den: Float32Array | null) => Float32Array) | null = null,
 ): { out: Tensor; finalState?: Tensor } {
   const fwd = forward ?? ((o: Float32Array, den: Float32Array | null) => linearForwardStream(p, o, den));
+  const keep = forward ? 0 : keptStatesSize(p);
   const dev = x.q.device;
   const { BH, N, Dv, F, W } = p;
   const outShape = [B, H, N, Dv];
@@ -53,7 +54,8 @@ export function linearChunkCpu(
   // With the final state: one packed [out | finalState] node so one backward gets both gradients.
   const [root, rootA] = cpuOut(dev, outputFinalState ? [nO + BH * F * W] : outShape);
   const o = rootA.subarray(0, nO);
-  const S = fwd(o, den);
+  const states = keep > 0 ? new Float32Array(keep) : null;
+  const S = states ? linearForwardStream(p, o, den, states) : fwd(o, den);
   if (outputFinalState) rootA.set(S, nO);
   const node = customGrad(root, 'linearAttention', inputs, (g) => {
     const gAll = cpuArray(g, 'linearAttention backward');
@@ -62,7 +64,7 @@ export function linearChunkCpu(
     const [dv, dvA] = cpuOut(dev, x.v.shape);
     const [ds0, ds0A] = x.s0 ? cpuOut(dev, x.s0.shape) : [null, null];
     const [dg, dgA] = x.gate ? cpuOut(dev, x.gate.shape) : [null, null];
-    linearBackwardStream(p, o, den, S, gAll.subarray(0, nO), outputFinalState ? gAll.subarray(nO) : null, { dq: dqA, dk: dkA, dv: dvA, dS0: ds0A, dGate: dgA });
+    linearBackwardStream(p, o, den, S, states, gAll.subarray(0, nO), outputFinalState ? gAll.subarray(nO) : null, { dq: dqA, dk: dkA, dv: dvA, dS0: ds0A, dGate: dgA });
     const grads: Tensor[] = [dq, dk, dv];
     if (ds0) grads.push(ds0);
     if (dg) grads.push(dg);

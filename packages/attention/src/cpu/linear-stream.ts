@@ -6,11 +6,13 @@
  * derivative, dv). Nothing of size N is allocated besides the outputs (and, when a backward will
  * follow, one normaliser per row), so time per token does not grow with N.
  *
- * The backward is linear-core.ts's linearCoreBackward (three chunk runs: dq forward in time, dk
- * and dv in reverse time) with the same algebra; see that file for the derivation.
+ * The backward is one reverse-time pass (cpu/linear-backward.ts) from the per-chunk states the
+ * forward kept, when they fit (keptStatesSize); otherwise linear-core.ts's linearCoreBackward
+ * algebra as three chunk runs (dq forward in time, dk and dv in reverse time), which keep nothing.
  */
 import { featurize, featurizeBackward, type FeatureMap } from '../reference/linear.js';
 import { chunkPass, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
+import { BWD_OP, chunkBackwardPass } from './linear-backward.js';
 
 export interface LinearProblem {
   w: LinearKernels;
@@ -293,16 +295,27 @@ function transposeStates(x: ArrayLike<number>, BH: number, R: number, Cc: number
 }
 
 /**
- * Forward into `out` [BH*N, Dv]; `den` [BH*N] (normalised, when a backward follows) gets each
- * row's normaliser. Returns the final states [BH, F, W].
+ * Floats of the per-chunk states a forward keeps for the one-pass backward, or 0 where they would
+ * take more memory than q, k and v themselves (a small chunk with a wide feature map: the backward
+ * then runs the three-pass form, which keeps nothing).
  */
-export function linearForwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null): Float32Array {
+export function keptStatesSize(p: LinearProblem): number {
+  const n = p.BH * Math.ceil(p.N / p.C) * p.F * p.W;
+  return n <= p.BH * p.N * (2 * p.D + p.Dv) ? n : 0;
+}
+
+/**
+ * Forward into `out` [BH*N, Dv]; `den` [BH*N] (normalised, when a backward follows) gets each
+ * row's normaliser; `states` (keptStatesSize floats) the state before each chunk, for the backward.
+ * Returns the final states [BH, F, W].
+ */
+export function linearForwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, states: Float32Array | null = null): Float32Array {
   const { w, map, D, Dv, F, featScale, normalize } = p;
   const fq = featureRows(w, map, p.q, D, F, featScale, normalize && map === 'elu1' ? rescaled(p) : null);
   const fk = featureRows(w, map, p.k, D, F, featScale, null);
   const v = normalize ? onesRows(p.v, Dv) : rawRows(p.v, Dv);
   const pass = { BH: p.BH, N: p.N, C: p.C, scale: p.outScale, logDecay: logDecayOf(p) };
-  return chunkPass(w, [fq, fk, v], [{ q: 0, k: 1, v: 2, sink: outputSink(p, out, den), s0: p.s0 }], pass)[0]!;
+  return chunkPass(w, [fq, fk, v], [{ q: 0, k: 1, v: 2, sink: outputSink(p, out, den), s0: p.s0, ...(states ? { states } : {}) }], pass)[0]!;
 }
 
 export interface StreamGrads {
@@ -319,9 +332,9 @@ export interface StreamGrads {
 
 /**
  * Gradients of <gOut, out> + <gFin, S_final> into `g`. `out`, `den`, `S` are the forward's
- * output, normalisers and final states.
+ * output, normalisers and final states; `states` the per-chunk states it kept, or null.
  */
-export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, S: Float32Array, gOut: Float32Array, gFin: Float32Array | null, g: StreamGrads): void {
+export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, S: Float32Array, states: Float32Array | null, gOut: Float32Array, gFin: Float32Array | null, g: StreamGrads): void {
   const { w, map, D, Dv, F, W, BH, N, C, featScale, normalize, outScale: scale } = p;
   const logDecay = logDecayOf(p);
   const fq = featureRows(w, map, p.q, D, F, featScale, normalize && map === 'elu1' ? rescaled(p) : null);
@@ -330,14 +343,30 @@ export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: F
   const dy = gradRows(p, gOut, out, den, W);
   const dots = g.dGate ? new Float64Array(BH * N) : null;
   const pass = { BH, N, C, scale, logDecay };
+  if (states) {
+    const sinks = {
+      dq: featureGradSink(p, BWD_OP.fq, p.q, g.dq, dots, 1),
+      dk: featureGradSink(p, BWD_OP.fk, p.k, g.dk, dots, -1),
+      dv: copySink(g.dv, Dv),
+    };
+    const dS0 = chunkBackwardPass(w, { dy, vp, fq, fk }, sinks, states, gFin, pass);
+    if (g.dS0) g.dS0.set(dS0);
+    gateGrad(p, S, gFin, dots, g.dGate);
+    return;
+  }
+  // The three runs divide by the scale: with scale 0 (every path through the output carries the
+  // factor 0, only the final state's gradient flows) they run with scale 1 on dy = 0.
+  const s3 = scale !== 0 ? scale : 1;
+  const dy3: RowSource = scale !== 0 ? dy : { width: W, read: (mem, off, stride, _r0, len) => mem.fill(0, off, off + len * stride) };
+  const pass3 = { ...pass, scale: s3 };
   // phi(x) is needed beside dphi for elu1's derivative and for the gate gradient's dots.
   const needPhi = map === 'elu1' || dots !== null;
   // dq_t = scale (sum_{s<=t} w_ts (dy_t . v_s) phi(k_s) + e^{G_t} dy_t S0^T): the core on (dy, v', phi(k), S0^T).
-  const dqOps = needPhi ? [dy, vp, fk, fq] : [dy, vp, fk];
-  chunkPass(w, dqOps, [{ q: 0, k: 1, v: 2, sink: featureGradSink(p, needPhi ? 3 : -1, p.q, g.dq, dots, 1), s0: p.s0 ? transposeStates(p.s0, BH, F, W) : null }], pass);
+  const dqOps = needPhi ? [dy3, vp, fk, fq] : [dy3, vp, fk];
+  chunkPass(w, dqOps, [{ q: 0, k: 1, v: 2, sink: featureGradSink(p, needPhi ? 3 : -1, p.q, g.dq, dots, 1), s0: p.s0 ? transposeStates(p.s0, BH, F, W) : null }], pass3);
   // dk and dv look forward in time: one reverse-time pass runs both cores (on (v', dy, phi(q))
   // and (phi(k), phi(q), dy)), with dS_fin / scale as their initial states.
-  const init = gFin ? Float32Array.from(gFin, (x) => x / scale) : null;
+  const init = gFin ? Float32Array.from(gFin, (x) => x / s3) : null;
   // dv of the first Dv columns only, unless dS0 (which needs the normaliser's column too) is wanted.
   const Wd = g.dS0 ? W : Dv;
   let initD: Float32Array | null = init;
@@ -345,31 +374,36 @@ export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: F
     initD = new Float32Array(BH * F * Wd);
     for (let r = 0; r < BH * F; r++) for (let c = 0; c < Wd; c++) initD[r * Wd + c] = init[r * W + c]!;
   }
-  const revOps = Wd < W ? [vp, dy, fq, fk, narrowed(1, Wd)] : [vp, dy, fq, fk];
+  const revOps = Wd < W ? [vp, dy3, fq, fk, narrowed(1, Wd)] : [vp, dy3, fq, fk];
   const [, Sr] = chunkPass(w, revOps, [
     { q: 0, k: 1, v: 2, sink: featureGradSink(p, 3, p.k, g.dk, dots, -1), s0: init ? transposeStates(init, BH, F, W) : null },
     { q: 3, k: 2, v: Wd < W ? 4 : 1, sink: copySink(g.dv, Dv), s0: initD },
-  ], { ...pass, reverse: true });
+  ], { ...pass3, reverse: true });
   // dS0 = e^{a_0} scale S_final(reverse run) (that run starts one step after row 0's decay).
   if (g.dS0) {
     if (N === 0) {
       if (gFin) g.dS0.set(gFin);
     } else {
       for (let bh = 0; bh < BH; bh++) {
-        const c = Math.exp(logDecay ? logDecay(bh, 0) : 0) * scale;
+        const c = Math.exp(logDecay ? logDecay(bh, 0) : 0) * s3;
         for (let i = 0; i < F * W; i++) g.dS0[bh * F * W + i] = c * Sr![bh * F * W + i]!;
       }
     }
   }
-  // Gate: dG_t = phi(q_t) . dq_t - phi(k_t) . dk_t (+ <dS_fin, S_fin> at t = N-1), da_t = sum_{t' >= t} dG_t'.
-  if (g.dGate && dots) {
+  gateGrad(p, S, gFin, dots, g.dGate);
+}
+
+/** Gate: dG_t = phi(q_t) . dq_t - phi(k_t) . dk_t (+ <dS_fin, S_fin> at t = N-1), da_t = sum_{t' >= t} dG_t'. */
+function gateGrad(p: LinearProblem, S: Float32Array, gFin: Float32Array | null, dots: Float64Array | null, dGate: Float32Array | null): void {
+  const { BH, N, F, W } = p;
+  if (dGate && dots) {
     for (let bh = 0; bh < BH; bh++) {
       let acc = 0;
       if (gFin && N > 0) for (let i = 0; i < F * W; i++) acc += gFin[bh * F * W + i]! * S[bh * F * W + i]!;
       for (let t = N - 1; t >= 0; t--) {
         const r = bh * N + t;
         acc += dots[r]!;
-        g.dGate[r] = acc;
+        dGate[r] = acc;
       }
     }
   }

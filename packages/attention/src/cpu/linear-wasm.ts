@@ -21,6 +21,8 @@ export interface LinearKernels {
   memory: WebAssembly.Memory;
   qk(q: number, k: number, s: number, rows: number, keys: number, D: number, scale: number): void;
   pv(p: number, v: number, acc: number, rows: number, keys: number, D: number): void;
+  /** pv over the transpose of p (p's row stride `pst`): acc[i] += sum_j p[j * pst + i] v[j]. */
+  pvt(p: number, v: number, acc: number, rows: number, keys: number, D: number, pst: number): void;
   elu1(p: number, n: number): void;
   tscale(src: number, stride: number, dst: number, rows: number, cols: number, sc: number): void;
   elu1grad(phi: number, phiStride: number, g: number, gStride: number, rows: number, cols: number): void;
@@ -30,7 +32,7 @@ export interface LinearKernels {
 
 export function linearKernels(): LinearKernels | null {
   const w = wasmKernels() as unknown as LinearKernels | null;
-  return w && typeof w.decaymask === 'function' ? w : null;
+  return w && typeof w.pvt === 'function' ? w : null;
 }
 
 /** Whether the SIMD kernels are there (and not turned off with ATTNLAB_CPU_KERNELS=js). */
@@ -71,6 +73,11 @@ export interface ChunkJob {
   sink: RowSink;
   /** [BH, F, W] initial states (F = width of q, W = width of v), or null for zeros. */
   s0: ArrayLike<number> | null;
+  /**
+   * When given, [BH, chunks, F, W]: the state before each chunk (run order), times
+   * stateScale(scale), for a backward that starts from them (cpu/linear-backward.ts).
+   */
+  states?: Float32Array;
 }
 
 export interface ChunkPass {
@@ -88,7 +95,10 @@ export interface ChunkPass {
   reverse?: boolean;
 }
 
-const up = (x: number, m: number): number => Math.ceil(x / m) * m;
+export const up = (x: number, m: number): number => Math.ceil(x / m) * m;
+
+/** The factor the running state is kept at (scale * S; 1 * S when scale is 0). */
+export const stateScale = (scale: number): number => (scale !== 0 ? scale : 1);
 
 /**
  * Decay factors below 2^-100 count as 0. Every output row also holds its own key with factor 1,
@@ -97,12 +107,38 @@ const up = (x: number, m: number): number => Math.ceil(x / m) * m;
  * log-sigmoid gates at N = 1024: backward 78 ms with them, 31 ms without).
  */
 const TINY = 2 ** -100;
-const cut = (f: number): number => (f < TINY ? 0 : f);
+export const cut = (f: number): number => (f < TINY ? 0 : f);
 
-function reserve(w: LinearKernels, bytes: number): Float32Array {
+export function reserve(w: LinearKernels, bytes: number): Float32Array {
   const have = w.memory.buffer.byteLength;
   if (bytes > have) w.memory.grow(Math.ceil((bytes - have) / 65536));
   return new Float32Array(w.memory.buffer);
+}
+
+/**
+ * The decays of one chunk (run positions t0 .. t0 + len - 1 of sequence bh): L[u], the log decay
+ * from the state before the chunk to run position u; Lp[p] the same for the row at position p of
+ * memory (p = u forward, len-1-u in reverse); step[p] the decay between key p and the next key
+ * further from the query, exp(Lp[p] - Lp[p-1]) forward, exp(Lp[p] - Lp[p+1]) in reverse (row
+ * order), for decaymask. Returns whether anything in the chunk decays (else L, Lp, step are stale).
+ */
+export function chunkDecays(r: ChunkPass, bh: number, t0: number, len: number, L: Float64Array, Lp: Float64Array, step: Float64Array): boolean {
+  const { logDecay, N } = r;
+  const reverse = r.reverse ?? false;
+  if (!logDecay) return false;
+  let decays = false;
+  for (let u = 0, acc = 0; u < len; u++) {
+    const t = t0 + u;
+    const au = reverse ? (t === 0 ? 0 : logDecay(bh, N - t)) : logDecay(bh, t);
+    if (au !== 0) decays = true;
+    L[u] = acc += au;
+  }
+  for (let p = 0; p < len; p++) Lp[p] = L[reverse ? len - 1 - p : p]!;
+  for (let p = 0; p < len; p++) {
+    const nb = reverse ? p + 1 : p - 1;
+    step[p] = nb >= 0 && nb < len ? Math.exp(Lp[p]! - Lp[nb]!) : 0;
+  }
+  return decays;
 }
 
 /**
@@ -133,7 +169,8 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
     ops.off.push(at);
     at += C * stride[i]!;
   }
-  const sigma = scale !== 0 ? scale : 1;
+  const sigma = stateScale(scale);
+  const chunks = Math.ceil(N / C);
   const qc = scale / sigma;
   const lay = jobs.map((j) => {
     const F = operands[j.q]!.width;
@@ -175,22 +212,7 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
       const len = Math.min(C, N - t0);
       // First row (row order) of the chunk's rows.
       const r0 = bh * N + (reverse ? N - t0 - len : t0);
-      let decays = false;
-      if (logDecay) {
-        for (let u = 0, acc = 0; u < len; u++) {
-          const t = t0 + u;
-          const au = reverse ? (t === 0 ? 0 : logDecay(bh, N - t)) : logDecay(bh, t);
-          if (au !== 0) decays = true;
-          L[u] = acc += au;
-        }
-        for (let p = 0; p < len; p++) Lp[p] = L[reverse ? len - 1 - p : p]!;
-        // step[p]: the decay between key p and the next key further from the query, exp(Lp[p] -
-        // Lp[p-1]) forward, exp(Lp[p] - Lp[p+1]) in reverse (row order).
-        for (let p = 0; p < len; p++) {
-          const nb = reverse ? p + 1 : p - 1;
-          step[p] = nb >= 0 && nb < len ? Math.exp(Lp[p]! - Lp[nb]!) : 0;
-        }
-      }
+      const decays = chunkDecays(r, bh, t0, len, L, Lp, step);
       operands.forEach((o, i) => o.read(mem, ops.off[i]!, ops.stride[i]!, r0, len, ops));
       for (let n = 0; n < jobs.length; n++) {
         const j = jobs[n]!;
@@ -222,6 +244,11 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
           w.pv(oQ * 4, oS * 4, oY * 4, len, Fp, Wp);
         }
         j.sink.write(mem, oY, Wp, r0, len, ops);
+        if (j.states) {
+          const W = lay[n]!.W;
+          const st = j.states;
+          for (let f = 0, o = (bh * chunks + t0 / C) * F * W; f < F; f++) for (let c = 0, m = oS + f * Wp; c < W; c++) st[o++] = mem[m + c]!;
+        }
         // State update.
         const last = L[len - 1]!;
         if (decays && last !== 0) {
