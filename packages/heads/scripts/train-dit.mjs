@@ -5,7 +5,9 @@
 // labels DDIM samples (25 steps, fixed seeds) of each class; metrics.json has its accuracy on them
 // beside its accuracy on real clean shapes, plus the command, steps, wall time and images/s.
 // Usage (after building tensor, attention, models and heads):
-//   nice -n 10 node packages/heads/scripts/train-dit.mjs [--steps N] [--out DIR]
+//   nice -n 10 node packages/heads/scripts/train-dit.mjs [--steps N] [--lr X] [--seed S] [--init DIR] [--out DIR]
+// --init continues from a checkpoint (a second stage with a fresh warmup + cosine schedule and its own data seed);
+// metrics.json then lists every stage's command, steps and wall time.
 import { DiT, evaluateViT, sampleDDIM, shapes, trainDiT, writeSafetensors } from '@attnlab/models';
 import { moh } from '../dist/src/index.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,11 +37,15 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const opt = (k) => (args.includes(k) ? args[args.indexOf(k) + 1] : undefined);
   const steps = Number(opt('--steps') ?? train.steps);
+  const lr = Number(opt('--lr') ?? train.lr);
+  const seed = Number(opt('--seed') ?? train.seed);
+  const init = opt('--init');
   const dir = opt('--out') ?? join(root, 'examples', 'models', 'dit-shapes');
-  const model = new DiT(config, { seed: 11 });
+  const model = init ? DiT.fromSafetensors(JSON.parse(readFileSync(join(init, 'config.json'), 'utf8')), new Uint8Array(readFileSync(join(init, 'model.safetensors')))) : new DiT(config, { seed: 11 });
+  const previous = init ? JSON.parse(readFileSync(join(init, 'metrics.json'), 'utf8')) : null;
   const t0 = performance.now();
   const { losses } = await trainDiT(model, {
-    ...train, steps,
+    ...train, steps, lr, seed,
     onStep: ({ step, loss }) => {
       if ((step + 1) % 50 === 0) console.log(`dit step ${step + 1}/${steps} loss ${loss.toFixed(4)} ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     },
@@ -61,10 +67,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       classifier: 'examples/models/vit-mha (F11 ViT, 4-class shapes)', sampler: SAMPLE,
       accuracyOnSamples: sampleAcc, accuracyOnRealCleanShapes: realAcc, chance: 0.25,
     },
-    train: { ...train, steps }, wallSeconds: wallMs / 1000, imagesPerSecond: (steps * train.batchSize) / (wallMs / 1000),
+    train: { ...train, steps, lr, seed }, wallSeconds: wallMs / 1000, imagesPerSecond: (steps * train.batchSize) / (wallMs / 1000),
     tokensPerSecond: (steps * train.batchSize * 16) / (wallMs / 1000), machine: 'loaded (shared 2-core machine)',
-    command: `nice -n 10 node packages/heads/scripts/train-dit.mjs${steps !== train.steps ? ` --steps ${steps}` : ''}`,
+    command: `nice -n 10 node packages/heads/scripts/train-dit.mjs${args.filter((a, i) => a !== '--out' && args[i - 1] !== '--out').map((a) => ` ${a}`).join('')}`,
   };
+  // A continued run: the stages so far, and totals over them.
+  const stages = [...(previous?.stages ?? (previous ? [{ command: previous.command, steps: previous.train.steps, wallSeconds: previous.wallSeconds, train: previous.train }] : [])),
+    { command: metrics.command, steps, wallSeconds: metrics.wallSeconds, train: metrics.train }];
+  if (previous) Object.assign(metrics, { stages, totalSteps: stages.reduce((a, x) => a + x.steps, 0), totalWallSeconds: stages.reduce((a, x) => a + x.wallSeconds, 0) });
   writeFileSync(join(dir, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
   console.log(`dit-shapes: final loss ${metrics.finalLoss.toFixed(4)}, classifier accuracy on samples ${sampleAcc.toFixed(3)} (real ${realAcc.toFixed(3)}), ${metrics.wallSeconds.toFixed(0)} s`);
 }

@@ -11,7 +11,7 @@ import {
 } from '@attnlab/tensor';
 import { attentionContext, getAttention, hasAttention, listAttention, toMaskMod, toScoreMod, type MaskLike } from '@attnlab/attention';
 import { ModelError, fmtShape } from './errors.js';
-import { HeadControls } from './heads.js';
+import { HeadControls, gateAndAblate } from './heads.js';
 import { matches, type Hook, type HookContext } from './hooks.js';
 
 export interface ViTConfigInput {
@@ -388,29 +388,15 @@ export class ViT {
     return add(matmul(reshape(zt, [B, T, HD]), this.param(`h.${l}.attn.c_proj.weight`)), this.param(`h.${l}.attn.c_proj.bias`));
   }
 
-  /** Gate and zero/mean ablation on z [B, H, T, Dh] (HeadControls; pattern perturbations are LM-only). */
+  /** Gate and zero/mean ablation on z [B, H, T, Dh] (HeadControls; pattern perturbations are not supported on the ViT). */
   private applyHeadControls(l: number, z: Tensor): Tensor {
     const controls = this.heads.layer(l);
-    if (controls.every((ctl) => !ctl || ((ctl.gate ?? 1) === 1 && !ctl.ablate && !ctl.perturb))) return z;
-    const H = this.config.nHeads;
-    const av = new Float32Array(H);
-    const bv = new Float32Array(H);
     controls.forEach((ctl, h) => {
       if (ctl?.perturb) throw new ModelError('heads', `layer ${l} head ${h}: pattern perturbations are not supported on the ViT (use gate or ablate)`);
-      const g = ctl?.gate ?? 1;
-      if (ctl?.ablate === 'zero') av[h] = 0;
-      else if (ctl?.ablate === 'mean') bv[h] = g;
-      else av[h] = g;
     });
-    const [B, , T, Dh] = z.shape as [number, number, number, number];
-    let out = mul(z, tensor(av, [1, H, 1, 1], { device: this.device }));
-    if (bv.some((x) => x !== 0)) {
-      // Mean over batch and tokens of each head's output.
-      const m = mulScalar(sum(sum(z, 0, true), 2, true), 1 / (B * T));
-      out = add(out, mul(broadcastTo(m, [1, H, 1, Dh]), tensor(bv, [1, H, 1, 1], { device: this.device })));
-    }
-    return out;
+    return gateAndAblate(controls, z, this.device);
   }
+
 }
 
 // ---------------------------------------------------------------------------------- shapes data
