@@ -3,9 +3,9 @@
 // Usage (after building tensor, attention, models, heads):
 //   nice -n 10 node packages/heads/scripts/train-conflict.mjs [--steps N] [--batch N] [--lr X] [--out DIR] [--eval-every N] [--snapshots DIR]
 // Rows: two of three are the context-vs-prior conflict task (vhd.conflictTask: facts stated in
-// context, the answer is the stated attribute, else the memorised prior; 15% of rows state a
-// conflicting attribute, 20% leave the entity out), one of three the variable-length task
-// (thinkedit.lengthTask: STEP x k then END, k uniform in 1..10). The conflict minority is what
+// context, the answer is the stated attribute, else the memorised prior; 30% of rows state a
+// conflicting attribute, 15% leave the entity out), one of three the variable-length task
+// (thinkedit.lengthTask: STEP x k then END, k uniform in the topic's range: 1-3, 2-5, 3-7, 5-9, 6-10). The conflict minority is what
 // leaves prior-driven errors for VHR (F12.4); the length task gives ThinkEdit a behaviour (F12.5).
 // 4 layers x 16 heads so one head is <= 2% of heads. Writes config.json, model.safetensors,
 // metrics.json (accuracy per row kind, prior-error rate, mean output length, steps, wall time,
@@ -22,11 +22,11 @@ const A = 10;
 const S = E + A; // first special token
 export const conflictRecipe = {
   name: 'conflict-4l',
-  conflict: { entities: E, attributes: A, facts: 5, seqLen: 14, vocabSize: 64, priorSeed: 1, conflictRate: 0.15, absentRate: 0.2, firstSpecial: S },
+  conflict: { entities: E, attributes: A, facts: 5, seqLen: 14, vocabSize: 64, priorSeed: 1, conflictRate: 0.3, absentRate: 0.15, firstSpecial: S },
   // BOS and PAD are shared with the conflict task (S, S + 3).
-  length: { bos: S, pad: S + 3, go: S + 4, step: S + 5, end: S + 6, topicFirst: S + 7, topics: 5, minSteps: 1, maxSteps: 10, seqLen: 14, vocabSize: 64 },
+  length: { bos: S, pad: S + 3, go: S + 4, step: S + 5, end: S + 6, topicFirst: S + 7, topics: 5, topicSteps: [[1, 3], [2, 5], [3, 7], [5, 9], [6, 10]], seqLen: 14, vocabSize: 64 },
   model: { vocabSize: 64, dModel: 64, nLayers: 4, nHeads: 16, dHead: 4, dMlp: 256, nCtx: 16, positional: 'rotary', norm: 'layernorm' },
-  train: { steps: 1000, batchSize: 48, lr: 3e-3, warmupSteps: 100, weightDecay: 0.01, seed: 5 },
+  train: { steps: 1000, batchSize: 32, lr: 3e-3, warmupSteps: 100, weightDecay: 0.01, seed: 5 },
   initSeed: 5,
 };
 
@@ -61,7 +61,7 @@ async function measure(model, n, seed) {
     out[kind] = { accuracy: s.accuracy, priorErrorRate: s.priorErrorRate, otherErrors: s.otherErrors, rows: s.rows };
   }
   const len = await thinkedit.lengthDistribution(model, conflictRecipe.length);
-  out.length = { meanLength: len.meanLength, greedy: len.greedy, offTaskMass: len.offTaskMass, target: 'uniform 1..10 (mean 5.5)' };
+  out.length = { meanLength: len.meanLength, greedy: len.greedy, offTaskMass: len.offTaskMass, target: 'per topic uniform 1-3, 2-5, 3-7, 5-9, 6-10 (mean 5.1)' };
   return out;
 }
 
@@ -105,7 +105,7 @@ async function main() {
   const wallSeconds = (Date.now() - t0) / 1000;
   const metrics = {
     recipe: conflictRecipe.name,
-    description: '4 layers x 16 heads x 4, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (15% conflicting, 20% absent), 1/3 variable-length rows (STEP x U{1..10}, END)',
+    description: '4 layers x 16 heads x 4, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (30% conflicting, 15% absent), 1/3 variable-length rows (STEP x k, END; k uniform in the topic's range 1-3, 2-5, 3-7, 5-9, 6-10)',
     command,
     task: task.params,
     tasks: { conflict: conflictRecipe.conflict, length: conflictRecipe.length },

@@ -143,7 +143,7 @@ test('lengthDistribution: hazards are the model\'s own P(END)/(P(END)+P(STEP)); 
       }
       assert.ok(Math.abs(dist.pmf[b]!.reduce((a, x) => a + x, 0) - 1) < 1e-9);
     });
-    const split = thinkedit.lengthSplit(dist, o, 40, 3);
+    const split = thinkedit.lengthSplit(dist, o, 40, 3, { matchPositions: false });
     let shortDraws = 0;
     split.lengths.forEach((ls, b) => ls.forEach((len) => {
       if (len < split.median) shortDraws++;
@@ -152,6 +152,25 @@ test('lengthDistribution: hazards are the model\'s own P(END)/(P(END)+P(STEP)); 
     // Every short draw passes through its first decision (position 2).
     const atFirst = split.lengths.reduce((s, _, b) => s + split.short[b * o.seqLen + 2]!, 0);
     assert.equal(atFirst, shortDraws);
+    // Position-matched: at each position both groups weigh 1 in total, or both 0.
+    const m = thinkedit.lengthSplit(dist, o, 40, 3);
+    assert.deepEqual(m.lengths, split.lengths);
+    for (let i = 0; i < o.seqLen; i++) {
+      let ss = 0;
+      let sl = 0;
+      for (let b = 0; b < rows.length; b++) (ss += m.short[b * o.seqLen + i]!), (sl += m.long[b * o.seqLen + i]!);
+      assert.ok((Math.abs(ss - 1) < 1e-6 && Math.abs(sl - 1) < 1e-6) || (ss === 0 && sl === 0), `position ${i}: ${ss} vs ${sl}`);
+    }
+    assert.ok(m.short[2]! > 0 || m.short[o.seqLen + 2]! > 0);
+    // Topic ranges: each row's length lies in its topic's range.
+    const t = thinkedit.lengthTask({ ...o, topicSteps: [[1, 1], [2, 3], [4, 4]] }).sample(new Rng(1), 30);
+    for (let b = 0; b < 30; b++) {
+      const row = Array.from(t.tokens.subarray(b * 8, (b + 1) * 8));
+      const k = row.filter((x) => x === o.step).length;
+      assert.ok(k >= [1, 2, 4][row[2]! - 5]! && k <= [1, 3, 4][row[2]! - 5]!, `row ${b}: topic ${row[2]! - 5}, ${k} steps`);
+      assert.equal(row[3 + k], o.end);
+    }
+    assert.throws(() => thinkedit.lengthTask({ ...o, topicSteps: [[1, 2]] }), /topicSteps has 1 ranges for 3 topics/);
     assert.throws(() => thinkedit.lengthTask({ ...o, seqLen: 5 }), /seqLen 5 < maxSteps \+ 4/);
   }
 });

@@ -1,8 +1,10 @@
 /**
  * A toy task whose output length varies (F12.5): BOS GO topic STEP×k END PAD…, with k drawn
- * uniformly from [minSteps, maxSteps] and independent of the prompt. A trained model emits STEP
- * until it samples END, so its output length is a distribution set by its own stop hazard
- * h_j = P(END | j steps so far); `lengthDistribution` reads it exactly from one forward.
+ * uniformly from the topic's range (`topicSteps[t]`, default [minSteps, maxSteps] for every topic):
+ * some prompts call for short outputs, others for long ones, and the ranges overlap. A trained
+ * model emits STEP until it samples END, so its output length is a distribution set by its own
+ * stop hazard h_j = P(END | j steps so far); `lengthDistribution` reads it exactly from one forward.
+ * The topic reaches the later decisions only through attention heads: the circuit ThinkEdit edits.
  */
 import { Rng, noGrad, scope, softmax, type Tensor } from '@attnlab/tensor';
 import type { Batch, Task, Transformer } from '@attnlab/models';
@@ -20,41 +22,47 @@ export interface LengthTaskOptions {
   topics: number;
   minSteps?: number;
   maxSteps?: number;
+  /** Per topic, its [min, max] number of steps (overrides minSteps/maxSteps). */
+  topicSteps?: readonly (readonly [number, number])[];
   seqLen: number;
   vocabSize: number;
 }
 
-function check(o: LengthTaskOptions): { min: number; max: number } {
-  const min = o.minSteps ?? 1;
-  const max = o.maxSteps ?? 10;
+function check(o: LengthTaskOptions): { min: number; max: number; ranges: [number, number][] } {
   const who = 'lengthTask';
+  if (o.topicSteps && o.topicSteps.length !== o.topics) throw new HeadsError(who, `topicSteps has ${o.topicSteps.length} ranges for ${o.topics} topics`);
+  const ranges: [number, number][] = Array.from({ length: o.topics }, (_, t) => (o.topicSteps ? [o.topicSteps[t]![0], o.topicSteps[t]![1]] : [o.minSteps ?? 1, o.maxSteps ?? 10]));
+  const min = Math.min(...ranges.map((r) => r[0]));
+  const max = Math.max(...ranges.map((r) => r[1]));
+  for (const [a, b] of ranges) if (!Number.isInteger(a) || !Number.isInteger(b) || a < 1 || b < a) throw new HeadsError(who, `need integer step ranges 1 <= min <= max, got [${a}, ${b}]`);
   for (const k of ['bos', 'pad', 'go', 'step', 'end', 'topicFirst'] as const) {
     if (!Number.isInteger(o[k]) || o[k] < 0 || o[k] >= o.vocabSize) throw new HeadsError(who, `${k} must be a token id in [0, ${o.vocabSize}), got ${o[k]}`);
   }
   if (!Number.isInteger(o.topics) || o.topics < 1 || o.topicFirst + o.topics > o.vocabSize) throw new HeadsError(who, `topics ${o.topics} from ${o.topicFirst} do not fit vocabSize ${o.vocabSize}`);
-  if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max < min) throw new HeadsError(who, `need integers 1 <= minSteps <= maxSteps, got ${min}, ${max}`);
   if (o.seqLen < max + 4) throw new HeadsError(who, `seqLen ${o.seqLen} < maxSteps + 4 = ${max + 4}`);
-  return { min, max };
+  return { min, max, ranges };
 }
 
 /** The training task. */
 export function lengthTask(o: LengthTaskOptions): Task {
-  const { min, max } = check(o);
+  const { min, max, ranges } = check(o);
   const N = o.seqLen;
   return {
     name: 'variable-length',
     vocabSize: o.vocabSize,
     seqLen: N,
-    params: { ...o, minSteps: min, maxSteps: max },
+    params: { ...o, minSteps: min, maxSteps: max, topicSteps: ranges },
     sample(rng: Rng, B: number): Batch {
       const n = B * N;
       const out: Batch = { batchSize: B, seqLen: N, tokens: new Int32Array(n).fill(o.pad), targets: new Int32Array(n).fill(o.pad), lossMask: new Float32Array(n), evalMask: new Float32Array(n) };
       for (let b = 0; b < B; b++) {
         const r = b * N;
-        const k = min + rng.int(max - min + 1);
+        const t = rng.int(o.topics);
+        const [a, z] = ranges[t]!;
+        const k = a + rng.int(z - a + 1);
         out.tokens[r] = o.bos;
         out.tokens[r + 1] = o.go;
-        out.tokens[r + 2] = o.topicFirst + rng.int(o.topics);
+        out.tokens[r + 2] = o.topicFirst + t;
         for (let j = 0; j < k; j++) out.tokens[r + 3 + j] = o.step;
         out.tokens[r + 3 + k] = o.end;
         for (let i = 0; i + 1 < N; i++) out.targets[r + i] = out.tokens[r + i + 1]!;
@@ -130,7 +138,7 @@ export interface LengthSplit {
   lengths: number[][];
   /** The median drawn length: short = below it, long = above it. */
   median: number;
-  /** [rows * seqLen] weights: how many short (long) draws emit a decision at each position. */
+  /** [rows * seqLen] weights of each decision position in the short (long) mean. */
   short: Float32Array;
   long: Float32Array;
 }
@@ -139,10 +147,14 @@ export interface LengthSplit {
  * ThinkEdit's two behaviours on the length task: draw `samples` outputs per prompt from the
  * model's exact length distribution (seeded), split them at the median into short and long, and
  * weight each decision position (2 … 2 + length) by how many draws of each group pass through it.
+ * With `matchPositions` (default) the weights are normalised per position over the rows and only
+ * positions both groups reach are kept, so each position weighs the same in both means and the
+ * direction is not simply "later in the output" (short outputs only have early positions).
  */
-export function lengthSplit(dist: LengthDistribution, o: LengthTaskOptions, samples: number, seed: number): LengthSplit {
+export function lengthSplit(dist: LengthDistribution, o: LengthTaskOptions, samples: number, seed: number, options: { matchPositions?: boolean } = {}): LengthSplit {
   if (!Number.isInteger(samples) || samples < 2) throw new HeadsError('lengthSplit', `samples must be an integer >= 2, got ${samples}`);
   const N = o.seqLen;
+  const B = dist.pmf.length;
   const rng = new Rng(seed);
   const lengths = dist.pmf.map((p) => Array.from({ length: samples }, () => {
     let u = rng.uniform();
@@ -151,11 +163,22 @@ export function lengthSplit(dist: LengthDistribution, o: LengthTaskOptions, samp
   }));
   const all = lengths.flat().sort((a, b) => a - b);
   const median = all[Math.floor(all.length / 2)]!;
-  const short = new Float32Array(dist.pmf.length * N);
-  const long = new Float32Array(dist.pmf.length * N);
+  const short = new Float32Array(B * N);
+  const long = new Float32Array(B * N);
   lengths.forEach((ls, b) => ls.forEach((len) => {
     const w = len < median ? short : len > median ? long : null;
     if (w) for (let i = 2; i <= Math.min(2 + len, N - 1); i++) w[b * N + i]! += 1;
   }));
+  if (options.matchPositions ?? true) {
+    for (let i = 0; i < N; i++) {
+      let ss = 0;
+      let sl = 0;
+      for (let b = 0; b < B; b++) (ss += short[b * N + i]!), (sl += long[b * N + i]!);
+      for (let b = 0; b < B; b++) {
+        short[b * N + i] = ss > 0 && sl > 0 ? short[b * N + i]! / ss : 0;
+        long[b * N + i] = ss > 0 && sl > 0 ? long[b * N + i]! / sl : 0;
+      }
+    }
+  }
   return { lengths, median, short, long };
 }
