@@ -105,7 +105,7 @@ async function main() {
   const wallSeconds = (Date.now() - t0) / 1000;
   const metrics = {
     recipe: conflictRecipe.name,
-    description: '4 layers x 16 heads x 4, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (30% conflicting, 15% absent), 1/3 variable-length rows (STEP x k, END; k uniform in the topic's range 1-3, 2-5, 3-7, 5-9, 6-10)',
+    description: '4 layers x 16 heads x 4, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (30% conflicting, 15% absent), 1/3 variable-length rows (STEP x k, END; k uniform in the topic range 1-3, 2-5, 3-7, 5-9, 6-10)',
     command,
     task: task.params,
     tasks: { conflict: conflictRecipe.conflict, length: conflictRecipe.length },
