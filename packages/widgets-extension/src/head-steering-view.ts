@@ -1,6 +1,7 @@
 import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
 import { PERTURB_CHOICES, scoreColor, type SteeringCell } from '@attnlab/widgets';
 import { watchConnection } from './connection.js';
+import { el } from './dom.js';
 import { autoLayout, cellColor, cellSummary, LAYOUTS, type SteeringLayout } from './steering-layout.js';
 import { formatValue } from './score-format.js';
 import { scoreLegend } from './score-legend.js';
@@ -18,13 +19,6 @@ export class HeadSteeringModel extends DOMWidgetModel {
       score_names: [], score: '', score_values: [], score_range: null, score_description: '',
     };
   }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 /**

@@ -1,14 +1,12 @@
 /** A horizontal colour legend for a score layer: name, low label, gradient, high label. */
 import { legendStops } from '@attnlab/widgets';
+import { el } from './dom.js';
 import { formatValue } from './score-format.js';
 
 export function scoreLegend(name: string, range: readonly [number, number] | null, description = ''): HTMLDivElement {
-  const box = document.createElement('div');
-  box.className = 'attnlab-legend';
+  const box = el('div', 'attnlab-legend');
   if (!name) return box;
-  const label = document.createElement('span');
-  label.className = 'attnlab-legend-name';
-  label.textContent = name;
+  const label = el('span', 'attnlab-legend-name', name);
   if (description) label.title = description;
   box.append(label);
   if (!range) {
@@ -16,13 +14,8 @@ export function scoreLegend(name: string, range: readonly [number, number] | nul
     return box;
   }
   const stops = legendStops(range, 7);
-  const bar = document.createElement('span');
-  bar.className = 'attnlab-legend-bar';
+  const bar = el('span', 'attnlab-legend-bar');
   bar.style.background = `linear-gradient(to right, ${stops.map((s) => s.color).join(', ')})`;
-  const lo = document.createElement('span');
-  lo.textContent = formatValue(stops[0]!.value);
-  const hi = document.createElement('span');
-  hi.textContent = formatValue(stops[stops.length - 1]!.value);
-  box.append(lo, bar, hi);
+  box.append(el('span', '', formatValue(stops[0]!.value)), bar, el('span', '', formatValue(stops[stops.length - 1]!.value)));
   return box;
 }

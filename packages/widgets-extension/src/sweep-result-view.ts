@@ -1,6 +1,7 @@
 import { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
 import { scoreColor, textColorOn, type SweepEntry } from '@attnlab/widgets';
 import { watchConnection } from './connection.js';
+import { el } from './dom.js';
 import { MODULE, VERSION } from './head-steering-view.js';
 import { formatValue, formatWithInterval } from './score-format.js';
 import { scoreLegend } from './score-legend.js';
@@ -15,13 +16,6 @@ export class SweepResultModel extends DOMWidgetModel {
       range: null, selected: -1, clickable: false, error: '',
     };
   }
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text?: string): HTMLElementTagNameMap[K] {
-  const e = document.createElement(tag);
-  e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
 }
 
 /**

@@ -40,6 +40,17 @@ export interface CopyingScores {
 /** Work above this many multiply-adds needs a smaller token set (say so instead of stalling). */
 const MAX_WORK = 4e9;
 
+/** a [n, k] · b [k, m], row-major float64. */
+function mm(a: Float64Array, b: Float64Array, n: number, k: number, m: number): Float64Array {
+  const o = new Float64Array(n * m);
+  for (let i = 0; i < n; i++) for (let j = 0; j < k; j++) {
+    const w = a[i * k + j]!;
+    if (w === 0) continue;
+    for (let x = 0; x < m; x++) o[i * m + x]! += w * b[j * m + x]!;
+  }
+  return o;
+}
+
 async function f64(model: Transformer, name: string): Promise<Float64Array> {
   return Float64Array.from(await model.param(name).data());
 }
@@ -81,12 +92,7 @@ export async function copyingScores(model: Transformer, options: CopyingOptions 
     }
   });
   // G = U_S · E_S [D, D], shared by every head.
-  const G = new Float64Array(D * D);
-  for (let d = 0; d < D; d++) for (let i = 0; i < n; i++) {
-    const u = U[d * n + i]!;
-    if (u === 0) continue;
-    for (let e = 0; e < D; e++) G[d * D + e]! += u * E[i * D + e]!;
-  }
+  const G = mm(U, E, D, n, D);
   const eigen = new Float32Array(L * H);
   const top1 = new Float32Array(L * H);
   const gain = new Float32Array(L * H);
@@ -107,18 +113,7 @@ export async function copyingScores(model: Transformer, options: CopyingOptions 
         for (let d = 0; d < D; d++) Wo[j * D + d] = Wproj[(h * Dh + j) * D + d]! - mu;
       }
       // M = W_O · G · W_V [Dh, Dh].
-      const OG = new Float64Array(Dh * D);
-      for (let j = 0; j < Dh; j++) for (let d = 0; d < D; d++) {
-        const w = Wo[j * D + d]!;
-        if (w === 0) continue;
-        for (let e = 0; e < D; e++) OG[j * D + e]! += w * G[d * D + e]!;
-      }
-      const M = new Float64Array(Dh * Dh);
-      for (let j = 0; j < Dh; j++) for (let e = 0; e < D; e++) {
-        const w = OG[j * D + e]!;
-        if (w === 0) continue;
-        for (let k = 0; k < Dh; k++) M[j * Dh + k]! += w * Wv[e * Dh + k]!;
-      }
+      const M = mm(mm(Wo, G, Dh, D, D), Wv, Dh, D, Dh);
       const ev = eigenvalues(M, Dh);
       row.push(ev);
       let sRe = 0, sAbs = 0;
@@ -128,16 +123,9 @@ export async function copyingScores(model: Transformer, options: CopyingOptions 
       }
       eigen[l * H + h] = sAbs > 0 ? sRe / sAbs : Number.NaN;
       // The full circuit A = (E_S · W_V) · (W_O · U_S), one row per source token.
-      const EV = new Float64Array(n * Dh);
-      for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) {
-        const e = E[i * D + d]!;
-        for (let k = 0; k < Dh; k++) EV[i * Dh + k]! += e * Wv[d * Dh + k]!;
-      }
-      const OU = new Float64Array(Dh * n);
-      for (let k = 0; k < Dh; k++) for (let d = 0; d < D; d++) {
-        const w = Wo[k * D + d]!;
-        for (let i = 0; i < n; i++) OU[k * n + i]! += w * U[d * n + i]!;
-      }
+      // Row by row: A itself would be n x n.
+      const EV = mm(E, Wv, n, D, Dh);
+      const OU = mm(Wo, U, Dh, D, n);
       let hits = 0, g = 0;
       const a = new Float64Array(n);
       for (let i = 0; i < n; i++) {

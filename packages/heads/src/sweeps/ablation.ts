@@ -97,6 +97,24 @@ function metricOf(m: SweepOptions['metric']): RowMetric {
   throw new HeadsError('headSweep', `metric must be 'accuracy', 'nll' or a function, got '${String(m)}'`);
 }
 
+/** Options of a random-head baseline: how many draws (default 20), heads never drawn, the seed (default 1). */
+export interface RandomSetOptions {
+  draws?: number;
+  exclude?: readonly HeadSelector[];
+  seed?: number;
+}
+
+/** `draws` random sets of k distinct heads outside `exclude`, and the generator (it goes on to the bootstrap). */
+export function randomHeadSets(model: Transformer, k: number, o: RandomSetOptions = {}): { sets: HeadSelector[][]; rng: Rng; draws: number } {
+  const ex = new Set((o.exclude ?? []).map((s) => `${s.layer}:${s.head}`));
+  const pool = allHeads(model).filter((s) => !ex.has(`${s.layer}:${s.head}`));
+  if (!Number.isInteger(k) || k < 1 || k > pool.length) throw new HeadsError('randomBaseline', `k must be an integer in [1, ${pool.length}] (heads outside exclude), got ${k}`);
+  const draws = o.draws ?? 20;
+  if (!Number.isInteger(draws) || draws < 1) throw new HeadsError('randomBaseline', `draws must be a positive integer, got ${draws}`);
+  const rng = new Rng(o.seed ?? 1);
+  return { sets: randomSubsets(pool, k, draws, rng), rng, draws };
+}
+
 export class HeadSweep {
   readonly prompts: Prompts;
   readonly mode: AblationMode;
@@ -170,14 +188,9 @@ export class HeadSweep {
   }
 
   /** `draws` random sets of k distinct heads drawn from those not in `exclude`. */
-  async randomBaseline(k: number, o: { draws?: number; exclude?: readonly HeadSelector[]; seed?: number } = {}): Promise<RandomBaseline> {
-    const ex = new Set((o.exclude ?? []).map((s) => `${s.layer}:${s.head}`));
-    const pool = allHeads(this.model).filter((s) => !ex.has(`${s.layer}:${s.head}`));
-    if (!Number.isInteger(k) || k < 1 || k > pool.length) throw new HeadsError('randomBaseline', `k must be an integer in [1, ${pool.length}] (heads outside exclude), got ${k}`);
-    const draws = o.draws ?? 20;
-    if (!Number.isInteger(draws) || draws < 1) throw new HeadsError('randomBaseline', `draws must be a positive integer, got ${draws}`);
-    const rng = new Rng(o.seed ?? 1);
-    const results = await this.sets(randomSubsets(pool, k, draws, rng));
+  async randomBaseline(k: number, o: RandomSetOptions = {}): Promise<RandomBaseline> {
+    const { sets, rng, draws } = randomHeadSets(this.model, k, o);
+    const results = await this.sets(sets);
     const deltas = results.map((r) => r.delta);
     const meanDelta = deltas.reduce((s, v) => s + v, 0) / draws;
     return { k, results, meanDelta, meanCI: meanBootstrapCI(deltas, rng, this.options.bootstrap), maxAbsDelta: Math.max(...deltas.map(Math.abs)) };

@@ -7,12 +7,12 @@
  * function), so intervals come from a bootstrap over rows. Clean activations are cached per hook
  * until model.heads changes; patches are hooks, so model.heads itself is never touched.
  */
-import { add, keep, mul, noGrad, Rng, scope, tensor, type Tensor } from '@attnlab/tensor';
-import type { HeadSelector, Hook, Transformer } from '@attnlab/models';
+import { add, keep, mul, noGrad, scope, tensor, type Tensor } from '@attnlab/tensor';
+import type { Hook, Transformer } from '@attnlab/models';
 import { HeadsError } from '../errors.js';
 import { toPrompts, type PromptInput, type Prompts } from '../scores/prompts.js';
-import { meanBootstrapCI, normalizedBootstrapCI, randomSubsets, type BootstrapOptions } from './bootstrap.js';
-import { allHeads, headLabel, type SweepProgress } from './ablation.js';
+import { meanBootstrapCI, normalizedBootstrapCI, type BootstrapOptions } from './bootstrap.js';
+import { allHeads, headLabel, randomHeadSets, type RandomSetOptions, type SweepProgress } from './ablation.js';
 
 /** Per-layer residual points ([B, N, D]) and the embeddings (no layer). */
 export type ResidualSite = 'resid_pre' | 'resid_mid' | 'resid_post' | 'attn_out' | 'mlp_out';
@@ -284,15 +284,9 @@ export class ActivationPatching {
   }
 
   /** `draws` random sets of k heads (outside `exclude`) patched at every position: what k heads restore by chance. */
-  async randomBaseline(k: number, o: { draws?: number; exclude?: readonly HeadSelector[]; seed?: number } = {}): Promise<PatchingBaseline> {
-    const ex = new Set((o.exclude ?? []).map((s) => `${s.layer}:${s.head}`));
-    const pool = allHeads(this.model).filter((s) => !ex.has(`${s.layer}:${s.head}`));
-    if (!Number.isInteger(k) || k < 1 || k > pool.length) throw new HeadsError('randomBaseline', `k must be an integer in [1, ${pool.length}] (heads outside exclude), got ${k}`);
-    const draws = o.draws ?? 20;
-    if (!Number.isInteger(draws) || draws < 1) throw new HeadsError('randomBaseline', `draws must be a positive integer, got ${draws}`);
-    const rng = new Rng(o.seed ?? 1);
+  async randomBaseline(k: number, o: RandomSetOptions = {}): Promise<PatchingBaseline> {
+    const { sets, rng, draws } = randomHeadSets(this.model, k, o);
     const results: PatchResult[] = [];
-    const sets = randomSubsets(pool, k, draws, rng);
     for (const set of sets) {
       results.push(await this.patch(set.map((s) => ({ site: 'z', layer: s.layer, head: s.head })), headLabel(set)));
       this.options.onProgress?.({ done: results.length, total: draws, label: results.at(-1)!.label });
