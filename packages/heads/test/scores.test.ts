@@ -96,7 +96,8 @@ test('retrieval counts every copy step when requireCorrect is false; scoresFromP
 test('the plugin registers every score; computeScore checks [layers, heads]; scorePlot labels the grid', async () => {
   const names: string[] = [];
   attnlabPlugin.activate({ registerScore: (n) => void names.push(n) });
-  assert.deepEqual(names, [...SCORE_NAMES]);
+  // The pattern scores and the OV copying scores (other method folders may register more after them).
+  for (const n of [...SCORE_NAMES, 'copying', 'copying-top1']) assert.ok(names.includes(n), `${n} is not registered (got ${names.join(', ')})`);
   const reg = registerScores();
   try {
     const dev = (await devices())[0]!;
