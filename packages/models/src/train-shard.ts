@@ -11,7 +11,7 @@
  * `clipGradNorm`'s float32 rounding in its last bits: results match a one-thread run to the
  * tolerance the tests state (summation order), and are bit-identical run to run for a thread count.
  */
-import { AdamW, tensor, useCpuMemory, type AdamWState, type Tensor } from '@attnlab/tensor';
+import { AdamW, keep, tensor, useCpuMemory, type AdamWState, type Tensor } from '@attnlab/tensor';
 import { ModelError } from './errors.js';
 
 /** Control words in the shared Int32Array. */
@@ -111,7 +111,8 @@ export class Shard {
     this.owned = this.ownedBy(thread);
     this.gradTensors = this.owned.map((i) => {
       const p = params[i]!;
-      const g = tensor(new Float32Array(p.size), p.shape, { device: p.device });
+      // Kept out of any enclosing scope: the pool outlives the train() call that built it.
+      const g = keep(tensor(new Float32Array(p.size), p.shape, { device: p.device }));
       return useCpuMemory(g, this.grads[0]!.subarray(this.offsets[i]!, this.offsets[i]! + p.size));
     });
   }

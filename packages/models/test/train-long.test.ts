@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng } from '@attnlab/tensor';
+import { Rng, scope } from '@attnlab/tensor';
 import { assignOwners } from '../src/train-shard.js';
 import {
   CharTokenizer, Transformer, formatDuration, loadTrainCheckpoint, progressText, saveTrainCheckpoint, stopTrainingWorkers, tasks, textTask, train,
@@ -193,6 +193,15 @@ test('a worker that fails mid-step names its error, releases the other threads a
   const r = await train(m, task, { ...opts, steps: 2, batchSize: 6, workers: 3 });
   assert.equal(r.losses.length, 2);
   await stopTrainingWorkers(m);
+});
+
+test('workers started inside a scope keep their shared gradient tensors for the next train() call', async () => {
+  const m = new Transformer(cfg, { seed: 1 });
+  const a = await scope(() => train(m, task, { ...opts, steps: 2, workers: 2 }));
+  const b = await train(m, task, { ...opts, steps: 2, seed: 9, workers: 2 });
+  await stopTrainingWorkers(m);
+  assert.equal(a.losses.length + b.losses.length, 4);
+  assert.ok(b.losses.every(Number.isFinite));
 });
 
 test('data-parallel workers are kept warm between train() calls and rebuilt when the parameters are replaced', async () => {
