@@ -46,8 +46,9 @@ export interface TrainOptions {
   progressLine?: boolean;
   /**
    * CPU threads for data-parallel training (this thread included): the batch is split by rows
-   * across Node worker threads and their gradients summed before the step. Default 1.
-   * Deterministic for a given count; CPU device only.
+   * across Node worker threads, then each thread sums, clips and AdamW-updates its own share of
+   * the parameters in shared memory. Default 1. Deterministic for a given count; agrees with one
+   * thread to float32 summation-order error; CPU device only.
    */
   workers?: number;
   /** Call `onEval` every this many steps (and after the last one). */
