@@ -62,7 +62,7 @@ export function slope(xs, ys) {
 }
 
 /** Times to 3 decimals; error figures (…maxAbsDiff) to 3 significant digits, since they are ~1e-7. */
-export const round3 = (row) => Object.fromEntries(Object.entries(row).map(([a, b]) => [a, typeof b !== 'number' ? b : a.endsWith('maxAbsDiff') ? +b.toPrecision(3) : +b.toFixed(3)]));
+export const round3 = (row) => Object.fromEntries(Object.entries(row).map(([a, b]) => [a, typeof b !== 'number' ? b : /maxAbsDiff$/i.test(a) ? +b.toPrecision(3) : +b.toFixed(3)]));
 
 /** Flash over naive and over each ORT graph that ran; sparse over flash beside the ideal ratios. */
 export function ratios(rec, row, densities, N) {
@@ -70,6 +70,11 @@ export function ratios(rec, row, densities, N) {
   rec.flashOverNaive = over('naive');
   if (row.flashTiled) rec.tiledOverRowwise = +(row.flashTiled / row.flash).toFixed(3);
   if (row.decodeTiled) rec.decodeTiledOverRowwise = +(row.decodeTiled / row.decode).toFixed(3);
+  // f16 storage over f32 storage, same kernel (each f16 call includes packing q, k, v and its range check).
+  if (row.flashF16) rec.f16OverF32 = +(row.flashF16 / row.flash).toFixed(3);
+  if (row.flashTiledF16) rec.tiledF16OverF32 = +(row.flashTiledF16 / row.flashTiled).toFixed(3);
+  if (row.flashTiledF16Native) rec.tiledF16NativeOverPacked = +(row.flashTiledF16Native / row.flashTiledF16).toFixed(3);
+  if (row.decodeTiledF16) rec.decodeTiledF16OverF32 = +(row.decodeTiledF16 / row.decodeTiled).toFixed(3);
   for (const [key, col] of [['flashOverOrtMatmul', 'ort_matmul'], ['flashOverOrtFused', 'ort_fused'], ['flashOverOrtMha', 'ort_mha']]) {
     if (col in row || `${col}_error` in row) rec[key] = over(col);
   }
@@ -133,19 +138,29 @@ export async function ourGpuRow(dev, N, { reps, naiveUpTo }) {
     const a = await attention(q, k, v, { mask: causal() });
     const b = await attention(q, k, v, { mask: causal(), kernel: 'tiled' });
     row.tiledMaxAbsDiff = maxDiff(await a.out.data(), await b.out.data());
-    for (const t of [a.out, a.lse, b.out, b.lse]) t.dispose();
+    // f16 storage (q, k, v as packed halves, f32 accumulation), within F1's fp16 bound of f32 storage.
+    const c = await attention(q, k, v, { mask: causal(), storage: 'f16' });
+    row.f16MaxAbsDiff = maxDiff(await a.out.data(), await c.out.data());
+    for (const t of [a.out, a.lse, b.out, b.lse, c.out, c.lse]) t.dispose();
     if (!(row.tiledMaxAbsDiff < 1e-4)) throw new Error(`tiled kernel differs from rowwise by ${row.tiledMaxAbsDiff}`);
+    if (!(row.f16MaxAbsDiff < 2e-3)) throw new Error(`f16 storage differs from f32 by ${row.f16MaxAbsDiff}`);
     row.flashTiled = await timed({ mask: causal(), kernel: 'tiled' });
+    // Packed f16 storage (portable) and, where the adapter has shader-f16, the native f16 variant.
+    const native = dev.backend?.gpu?.features?.has('shader-f16') === true;
+    row.flashF16 = await timed({ mask: causal(), storage: 'f16' });
+    row.flashTiledF16 = await timed({ mask: causal(), kernel: 'tiled', storage: 'f16' });
+    if (native) row.flashTiledF16Native = await timed({ mask: causal(), kernel: 'tiled', storage: 'f16-native' });
     // Decode: one query row against N keys (tiled: split-K).
     const q1 = tensor(rand(H * D, 9), [1, H, 1, D], { device: dev });
-    const dec = (kernel) => time(async () => {
-      const r = await attention(q1, k, v, { kernel });
+    const dec = (kernel, storage = 'f32') => time(async () => {
+      const r = await attention(q1, k, v, { kernel, storage });
       await dev.sync();
       r.out.dispose();
       r.lse.dispose();
     }, { reps });
     row.decode = await dec('rowwise');
     row.decodeTiled = await dec('tiled');
+    row.decodeTiledF16 = await dec('tiled', 'f16');
     q1.dispose();
     if (N <= naiveUpTo) row.naive = await timed({ mask: causal(), impl: 'naive' });
     for (const density of [0.5, 0.25, 0.1]) {
