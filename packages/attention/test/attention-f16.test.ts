@@ -15,27 +15,13 @@ import { gpuBackend } from '../src/gpu/bridge.js';
 import { planFlash } from '../src/flash-plan.js';
 import { flashForwardSource } from '../src/wgsl/flash.js';
 import { flashTiledForwardSource } from '../src/wgsl/flash-tiled.js';
-import { rng, randn } from './util.js';
+import { rng, randn, diffSpecials as diff } from './util.js';
 
 async function webgpu(): Promise<Device> {
   // WebGPU must be there (SwiftShader in CI): a missing adapter fails the test, never skips it.
   const dev = await getDevice({ prefer: 'webgpu' });
   assert.equal(dev.kind, 'webgpu', 'no WebGPU adapter');
   return dev;
-}
-
-/** max |a - b| (rel: / max(1, |b|)); equal specials count as equal. */
-function diff(a: ArrayLike<number>, b: ArrayLike<number>, rel = false): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
-    const d = Math.abs(x - y) / (rel ? Math.max(1, Math.abs(y)) : 1);
-    if (!(d <= m)) m = d;
-  }
-  return m;
 }
 
 /** Every positive finite float16 value, ascending, by bit pattern (0 .. 0x7bff). */
@@ -285,4 +271,19 @@ test("storage 'f16-native': on an adapter with shader-f16 the grid as 'f16' (bot
   }
   const c = tensor(new Float32Array(8), [1, 1, 2, 4]);
   await assert.rejects(attention(c, c, c, { storage: 'f16-native' }), /this cpu device has none/);
+});
+
+test("storage 'f16' with returnProbs: probabilities of the rounded q, k on both devices (float64 reference)", async () => {
+  const r = rng(11);
+  const dims = { B: 1, Hq: 2, Hkv: 1, Nq: 13, Nk: 13, D: 33, Dv: 33 };
+  const [qa, ka, va] = [randn(r, 2 * 13 * 33), randn(r, 13 * 33), randn(r, 13 * 33)];
+  const rd = (a: Float32Array): Float32Array => a.map(roundF16);
+  for (const dev of [await getDevice({ prefer: 'cpu' }), await webgpu()]) {
+    const res = await attention(tensor(qa, [1, 2, 13, 33], { device: dev }), tensor(ka, [1, 1, 13, 33], { device: dev }), tensor(va, [1, 1, 13, 33], { device: dev }), { mask: causal(), storage: 'f16', returnProbs: true });
+    const p = await res.probs!.data();
+    for (let h = 0; h < 2; h++) {
+      const want = R.attentionProbsRef(rd(qa), rd(ka), dims, 0, h, { mask: causal() });
+      assert.ok(diff(p.subarray(h * 169, (h + 1) * 169), want) <= 1e-6, `${dev.kind} head ${h}`);
+    }
+  }
 });

@@ -30,3 +30,20 @@ export function maxAbs(a: ArrayLike<number>): number {
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-30);
 }
+
+/**
+ * max |a - b| (with `rel`: |a - b| / max(1, |b|), for lse, which float32 holds to a relative ulp),
+ * equal special values (NaN and NaN, same infinities) counting as equal.
+ */
+export function diffSpecials(a: ArrayLike<number>, b: ArrayLike<number>, rel = false): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
+    const d = Math.abs(x - y) / (rel ? Math.max(1, Math.abs(y)) : 1);
+    if (!(d <= m)) m = d;
+  }
+  return m;
+}
