@@ -1,19 +1,26 @@
 #!/usr/bin/env node
-// Trains the F2 attention-sink checkpoints in examples/models/sink-*/ on natural text (Moby Dick,
-// examples/data/moby-dick.txt, characters as tokens), recording H7's sink metric during training.
+// Trains the F2 attention-sink checkpoints in examples/models/sink-*/, recording H7's sink metric during training.
+// Data: Bigram-Backcopy (Guo et al. 2024, arXiv 2410.13835) over the characters of Moby Dick
+// (examples/data/moby-dick.txt): a character bigram chain estimated from the text in which, after a trigger
+// character ('e', 't', 'a'), the next character copies the one before the trigger. Character-level natural
+// text at this CPU's token budget forms no sinks (the earlier checkpoints: metric 0.00 after 600 steps, a
+// 1,200-step probe with a fixed first token also 0.000); `--data text` still trains on the text itself.
 // Usage (after building tensor, attention, models and sparse):
 //   nice -n 10 node packages/sparse/scripts/train-sinks.mjs <recipe> [--steps N] [--snapshot-every K] [--out DIR]
+//        [--data backcopy|text] [--layers L] [--bos | --no-bos] [--weight-decay W] [--lr X]   (the last five for probes)
 // Recipes:
-//   sink-softmax     (a) softmax attention
-//   sink-token       (b) softmax with a learnable sink token: a dedicated token id prepended to
-//                        every training sequence (StreamingLLM's "learnable placeholder token")
-//   sink-sigmoid     (c) sigmoid attention without normalisation, σ(q·k/√d + b) with K3's b = -log n
-// The text's first 90% trains, the last 10% is held out (evaluation, sink snapshots, the notebook's
+//   sink-softmax     (a) softmax attention, plain windows of the stream (StreamingLLM's vanilla model)
+//   sink-token       (b) softmax with a learnable sink token: a dedicated id prepended to every training
+//                        sequence (StreamingLLM's "learnable placeholder token"; Guo et al.'s fixed BOS)
+//   sink-sigmoid     (c) sigmoid attention without normalisation, σ(q·k/√d + b) with K3's b = -log n, with the
+//                        sink token of (b) available (so (b) and (c) differ only in the normalisation)
+// The stream's first 90% trains, the last 10% is held out (evaluation, sink snapshots, the notebook's
 // streaming runs). metrics.json holds the sink-metric curve over training (`snapshots`), the final
 // report, the held-out NLL, the command, steps, wall time and tokens/s. CPU, deterministic.
 import { cpuDevice, Rng } from '@attnlab/tensor';
 import { CharTokenizer, Transformer, evaluate, saveModel, train } from '@attnlab/models';
 import { sinkMetrics, streamingLLM } from '../dist/src/index.js';
+
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,23 +28,33 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const DATA = 'examples/data/moby-dick.txt';
 const T = 256;
+/** The grammar: triggers and seed (metrics.json records them; the notebook rebuilds the same stream). */
+export const BACKCOPY = { triggers: ['e', 't', 'a'], seed: 16 };
 const base = {
   model: { dModel: 128, nLayers: 2, nHeads: 4, dMlp: 512, nCtx: T, positional: 'rotary', norm: 'layernorm' },
   train: { steps: 600, batchSize: 8, lr: 3e-3, warmupSteps: 50, weightDecay: 0.01, seed: 21 },
   initSeed: 21,
   snapshotEvery: 25,
+  data: 'backcopy',
 };
 export const recipes = {
-  'sink-softmax': { ...base, attention: 'softmax', sinkToken: false, description: '(a) softmax attention, 2 layers, d=128, 4 heads, RoPE, T=256, characters of Moby Dick' },
+  'sink-softmax': { ...base, attention: 'softmax', sinkToken: false, description: '(a) softmax attention, 2 layers, d=128, 4 heads, RoPE, T=256, Bigram-Backcopy over the characters of Moby Dick' },
   'sink-token': { ...base, attention: 'softmax', sinkToken: true, description: '(b) as (a) with a learnable sink token (a dedicated id) prepended to every sequence' },
-  'sink-sigmoid': { ...base, attention: 'sigmoid', sinkToken: false, description: '(c) sigmoid attention without normalisation, σ(s + b) with b = -log n (K3), otherwise as (a)' },
+  'sink-sigmoid': { ...base, attention: 'sigmoid', sinkToken: true, description: '(c) sigmoid attention without normalisation, σ(s + b) with b = -log n (K3), with the sink token of (b), otherwise as (a)' },
 };
 
-/** Alphabet, ids and the train / held-out split of the shipped text (the notebook rebuilds the same). */
-export function loadText(file = join(root, DATA)) {
+/**
+ * Alphabet, ids and the train / held-out split. `text`: the characters of the shipped text. `backcopy`: a
+ * Bigram-Backcopy stream as long as the text, its bigram counted on the text (the notebook rebuilds the same).
+ */
+export function loadText(data = 'text', file = join(root, DATA)) {
   const text = readFileSync(file, 'utf8');
   const tok = CharTokenizer.fromText(text);
-  const ids = Int32Array.from(tok.encode(text));
+  let ids = Int32Array.from(tok.encode(text));
+  if (data === 'backcopy') {
+    const triggers = BACKCOPY.triggers.map((c) => tok.encode(c)[0]);
+    ids = sinkMetrics.bigramBackcopy(sinkMetrics.bigramTransitions(ids, tok.vocabSize), tok.vocabSize, { length: ids.length, triggers, seed: BACKCOPY.seed });
+  } else if (data !== 'text') throw new Error(`--data must be backcopy or text, got ${data}`);
   const cut = Math.floor(ids.length * 0.9);
   return { tok, ids, train: ids.subarray(0, cut), heldOut: ids.subarray(cut) };
 }
@@ -86,14 +103,22 @@ async function main() {
   const steps = positive('--steps', recipe.train.steps);
   const every = positive('--snapshot-every', recipe.snapshotEvery);
   const out = flag('--out') ?? join(root, 'examples', 'models', name);
+  recipe.data = flag('--data') ?? recipe.data;
+  recipe.model.nLayers = positive('--layers', recipe.model.nLayers);
+  if (args.includes('--bos')) recipe.sinkToken = true;
+  if (args.includes('--no-bos')) recipe.sinkToken = false;
+  if (flag('--weight-decay') !== undefined) recipe.train.weightDecay = Number(flag('--weight-decay'));
+  if (flag('--lr') !== undefined) recipe.train.lr = Number(flag('--lr'));
+  for (const [k, v] of [['--weight-decay', recipe.train.weightDecay], ['--lr', recipe.train.lr]]) if (!(Number.isFinite(v) && v >= 0)) throw new Error(`${k} must be a non-negative number, got ${flag(k)}`);
 
-  const { tok, train: trainIds, heldOut } = loadText();
+  const { tok, train: trainIds, heldOut } = loadText(recipe.data);
   const sinkId = recipe.sinkToken ? tok.vocabSize : null;
   const vocabSize = tok.vocabSize + (recipe.sinkToken ? 1 : 0);
   const model = new Transformer({ ...recipe.model, vocabSize }, { seed: recipe.initSeed, device: cpuDevice() });
   if (recipe.attention !== 'softmax') model.setAttention('all', recipe.attention);
-  const task = windowTask(trainIds, vocabSize, sinkId, 'text:moby-dick[0:90%]');
-  const evalTask = windowTask(heldOut, vocabSize, sinkId, 'text:moby-dick[90%:]');
+  const src = recipe.data === 'text' ? 'text:moby-dick' : 'backcopy:moby-dick';
+  const task = windowTask(trainIds, vocabSize, sinkId, `${src}[0:90%]`);
+  const evalTask = windowTask(heldOut, vocabSize, sinkId, `${src}[90%:]`);
   const rows = snapshotRows(heldOut, sinkId);
   console.log(`${name}: ${model} on ${task.name}, vocab ${vocabSize}${sinkId === null ? '' : ` (sink token id ${sinkId})`}`);
 
@@ -123,7 +148,9 @@ async function main() {
     recipe: name,
     description: recipe.description,
     command: `nice -n 10 node packages/sparse/scripts/train-sinks.mjs ${args.join(' ')}`,
-    data: { file: DATA, split: 'first 90% trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' },
+    data: recipe.data === 'text'
+      ? { kind: 'text', file: DATA, split: 'first 90% trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' }
+      : { kind: 'backcopy', file: DATA, bigram: 'character transitions counted on the whole text', triggers: BACKCOPY.triggers, seed: BACKCOPY.seed, split: 'first 90% of the stream trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' },
     tokenizer: { kind: 'char', chars: tok.chars, sinkToken: sinkId },
     model: { ...recipe.model, vocabSize },
     attention: recipe.attention,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CharTokenizer, Transformer, evaluate, loadHFModel } from '@attnlab/models';
 import { Rng, tensor } from '@attnlab/tensor';
 import { sinkTokenTask } from '../src/streaming-llm/index.js';
-import { measureSinks, naiveSinkStats, naiveValueNorms, sinkReport, sinkStats, valueNorms } from '../src/sink-metrics/index.js';
+import { bigramBackcopy, bigramTransitions, measureSinks, naiveSinkStats, naiveValueNorms, sinkReport, sinkStats, valueNorms } from '../src/sink-metrics/index.js';
 import { gaussian, rng } from '../src/common/random.js';
 import { maxAbsDiff } from '../src/flash-attention/naive.js';
 import { devices } from './util.js';
@@ -93,12 +93,16 @@ test('sink checkpoints (examples/models/sink-*): each reloads, is under 5 MB, an
   const root = fileURLToPath(new URL('../../../../', import.meta.url));
   const text = readFileSync(join(root, 'examples/data/moby-dick.txt'), 'utf8');
   const tok = CharTokenizer.fromText(text);
-  const ids = Int32Array.from(tok.encode(text));
-  const heldOut = ids.subarray(Math.floor(ids.length * 0.9));
+  const textIds = Int32Array.from(tok.encode(text));
   for (const name of ['sink-softmax', 'sink-token', 'sink-sigmoid']) {
     const dir = join(root, 'examples/models', name);
     assert.ok(statSync(join(dir, 'model.safetensors')).size < 5 * 2 ** 20, `${name} is over 5 MB`);
     const m = JSON.parse(readFileSync(join(dir, 'metrics.json'), 'utf8'));
+    // The training stream: the text itself, or Bigram-Backcopy over its characters (train-sinks.mjs).
+    const ids = m.data.kind === 'backcopy'
+      ? bigramBackcopy(bigramTransitions(textIds, tok.vocabSize), tok.vocabSize, { length: textIds.length, triggers: (m.data.triggers as string[]).map((c) => tok.encode(c)[0]!), seed: m.data.seed })
+      : textIds;
+    const heldOut = ids.subarray(Math.floor(ids.length * 0.9));
     assert.deepEqual(m.tokenizer.chars, tok.chars, `${name}: the alphabet of examples/data/moby-dick.txt`);
     const model = await loadHFModel(dir);
     assert.equal(model.getAttentionChoice(0, 0).name, m.attention);
