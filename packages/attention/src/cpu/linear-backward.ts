@@ -11,7 +11,7 @@
  *   dS   <- e^{L_last} dS + scale (e^{L_u} phi(q))^T dy                       (tscale, pv)
  *
  * Both score tiles serve two products each (pvt reads the transpose in place), and the forward
- * states are not recomputed: four tile products and four state products per chunk instead of
+ * states are not recomputed: five tile products and four state products per chunk instead of
  * the twelve of three separate linear-attention runs (dq forward in time, dk and dv in reverse).
  * Decay factors are flushed below 2^-100 exactly where the forward flushes them.
  */
