@@ -266,7 +266,8 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     // Compile first (backward kernels too when gradients will be asked for): a shader the
     // device rejects must reject this call, not run as a no-op that returns zeros.
     await (kernel === 'tiled' ? prepareFlashTiledGpu : prepareFlashGpu)(be.gpu, plan, needGrad, (msg) => kernelError(plan, msg));
-    // f16 storage: the kernels read packed copies (forward and backward); a value beyond float16 rejects here.
+    // f16 storage: the kernels read packed copies (forward and backward); a value beyond float16
+    // rejects below, once the pack's range flags are read back (overlapping the forward).
     const packed = plan.fwd.f16 ? await packQkvF16(be, q, k, v, (msg) => kernelError(plan, msg)) : null;
     be.flush();
     be.gpu.pushErrorScope('validation');
@@ -278,11 +279,13 @@ async function flashAttention(q: Tensor, k: Tensor, v: Tensor, plan: FlashPlan, 
     be.flush();
     (kernel === 'tiled' ? flashForwardTiledGpu : flashForwardGpu)(be.gpu, plan, st, bq, bk, bv, { out: o.buf, lse: l.buf, stats: f.buf });
     // Binding or dispatch errors (a capture table over the binding limit, say) reject too.
-    const invalid = await be.gpu.popErrorScope();
-    if (invalid) {
+    const invalidP = be.gpu.popErrorScope();
+    const rangeError = await packed?.checked.then(() => null, (e: unknown) => e);
+    const invalid = await invalidP;
+    if (invalid || rangeError) {
       destroyPlan(st);
       for (const t of [o.t, l.t, f.t, ...(packed?.tensors ?? [])]) t.dispose();
-      throw kernelError(plan, invalid.message);
+      throw rangeError ?? kernelError(plan, invalid!.message);
     }
     outT = o.t;
     lseT = l.t;

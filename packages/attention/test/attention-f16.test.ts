@@ -97,6 +97,7 @@ test("WebGPU f16 pack kernel: bit-identical to the host's nearest-even rounding,
     if (rows * W > 7) arrs[2]![7] = -Infinity;
     const ts = arrs.map((a) => tensor(a, [1, 1, rows, W], { device: dev }));
     const p = await packQkvF16(be, ts[0]!, ts[1]!, ts[2]!, (m) => new Error(m));
+    await p.checked;
     const WW = (W + 1) >> 1;
     for (let i = 0; i < 3; i++) {
       const d = await p.tensors[i]!.data();

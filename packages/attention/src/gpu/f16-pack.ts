@@ -14,9 +14,15 @@ export interface PackedQkv {
   /** Packed tensors (int32 words, opaque): keep them alive while their buffers are used. */
   tensors: Tensor[];
   buffers: [GPUBuffer, GPUBuffer, GPUBuffer];
+  /**
+   * Settles once the pack ran: rejects naming the first tensor with a finite value beyond ±65504
+   * (the caller disposes the packed tensors then). Kernels may be queued on the buffers before it settles,
+   * so the range check's read-back overlaps them; their results must not be returned before it does.
+   */
+  checked: Promise<void>;
 }
 
-/** Pack q, k, v (rows of their last dim) into f16 storage; throws naming the first tensor with a value beyond ±65504. */
+/** Pack q, k, v (rows of their last dim) into f16 storage (queued; see PackedQkv.checked for the range check). */
 export async function packQkvF16(be: GpuBackendLike, q: Tensor, k: Tensor, v: Tensor, fail: (message: string) => Error): Promise<PackedQkv> {
   const gpu = be.gpu;
   const src = f16PackSource();
@@ -41,17 +47,21 @@ export async function packQkvF16(be: GpuBackendLike, q: Tensor, k: Tensor, v: Te
     encodeDispatch(gpu, enc, src, p, aux, [bufferOfTensor(be, t, `attention (${name})`), out.buf, flag], [Math.min(groups, 65535), Math.ceil(groups / 65535), 1]);
   });
   gpu.queue.submit([enc.finish()]);
-  const flags = new Uint32Array((await readBuffer(gpu, flag, 12)).buffer);
-  const invalid = await gpu.popErrorScope();
-  for (const b of [flag, aux, ...params]) b.destroy();
-  const bad = [0, 1, 2].find((i) => flags[i] !== 0xffffffff);
-  if (invalid || bad !== undefined) {
-    for (const t of tensors) t.dispose();
-    if (invalid) throw fail(invalid.message);
-    const [name, t] = named[bad!]!;
-    const at = flags[bad!]!;
-    throw f16RangeError(name, t, at, (await t.data())[at]!);
-  }
+  const invalidP = gpu.popErrorScope();
+  const checked = (async () => {
+    const flags = new Uint32Array((await readBuffer(gpu, flag, 12)).buffer);
+    const invalid = await invalidP;
+    for (const b of [flag, aux, ...params]) b.destroy();
+    const bad = [0, 1, 2].find((i) => flags[i] !== 0xffffffff);
+    if (invalid || bad !== undefined) {
+      if (invalid) throw fail(invalid.message);
+      const [name, t] = named[bad!]!;
+      const at = flags[bad!]!;
+      throw f16RangeError(name, t, at, (await t.data())[at]!);
+    }
+  })();
+  // Handled by whoever awaits it; this keeps a rejection seen only later from being reported as unhandled.
+  checked.catch(() => undefined);
   const bufs = tensors.map((t) => bufferOfTensor(be, t, 'attention')) as [GPUBuffer, GPUBuffer, GPUBuffer];
-  return { tensors, buffers: bufs };
+  return { tensors, buffers: bufs, checked };
 }
