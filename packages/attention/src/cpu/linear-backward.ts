@@ -36,8 +36,8 @@ export interface BackwardSinks {
 }
 
 /**
- * Runs the pass; `states` [BH, chunks, F, W] are the forward's (chunkPass `states`, times
- * stateScale(scale)); `dFin` [BH, F, W] the gradient of the final states, or null. Returns dS0
+ * Runs the pass; `states` [BH, chunks, F, up(W, 16)] are the forward's (chunkPass `states`,
+ * times stateScale(scale)); `dFin` [BH, F, W] the gradient of the final states, or null. Returns dS0
  * [BH, F, W], the gradient of the initial states.
  */
 export function chunkBackwardPass(w: LinearKernels, o: BackwardOperands, sinks: BackwardSinks, states: Float32Array, dFin: ArrayLike<number> | null, r: ChunkPass): Float32Array {
@@ -116,8 +116,8 @@ export function chunkBackwardPass(w: LinearKernels, o: BackwardOperands, sinks: 
       w.pvt(B(oP), B(oFq), B(oDk), len, len, Fp, len);
       w.pvt(B(oA), B(oDy), B(oDv), len, len, Wp, len);
       // dq from the state before the chunk (zero before the first chunk without s0: stored as 0).
-      const base = (bh * chunks + ci) * F * W;
-      for (let f = 0, i = base; f < F; f++) for (let c = 0, m = oS + f * Wp; c < W; c++) mem[m + c] = states[i++]!;
+      const base = (bh * chunks + ci) * F * Wp;
+      mem.set(states.subarray(base, base + F * Wp), oS);
       w.tscale(B(oS), Wp, B(oSt), Fp, Wp, B(oOne));
       if (decays || qc !== 1) {
         for (let u = 0; u < len; u++) mem[oRow + u] = decays ? qc * cut(Math.exp(L[u]!)) : qc;

@@ -277,8 +277,7 @@ function copySink(dst: Float32Array, cols: number): RowSink {
     write(mem, off, stride, r0, len) {
       for (let i = 0; i < len; i++) {
         const mo = off + i * stride;
-        const o = (r0 + i) * cols;
-        for (let c = 0; c < cols; c++) dst[o + c] = mem[mo + c]!;
+        dst.set(mem.subarray(mo, mo + cols), (r0 + i) * cols);
       }
     },
   };
@@ -300,8 +299,13 @@ function transposeStates(x: ArrayLike<number>, BH: number, R: number, Cc: number
  * then runs the three-pass form, which keeps nothing).
  */
 export function keptStatesSize(p: LinearProblem): number {
-  const n = p.BH * Math.ceil(p.N / p.C) * p.F * p.W;
+  const n = statesSize(p);
   return n <= p.BH * p.N * (2 * p.D + p.Dv) ? n : 0;
+}
+
+/** Floats of the per-chunk states (rows padded to 16 floats, as the kernels hold them). */
+export function statesSize(p: LinearProblem): number {
+  return p.BH * Math.ceil(p.N / p.C) * p.F * Math.ceil(p.W / 16) * 16;
 }
 
 /**

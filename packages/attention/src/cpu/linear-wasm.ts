@@ -74,8 +74,9 @@ export interface ChunkJob {
   /** [BH, F, W] initial states (F = width of q, W = width of v), or null for zeros. */
   s0: ArrayLike<number> | null;
   /**
-   * When given, [BH, chunks, F, W]: the state before each chunk (run order), times
-   * stateScale(scale), for a backward that starts from them (cpu/linear-backward.ts).
+   * When given, [BH, chunks, F, up(W, 16)]: the state before each chunk (run order), times
+   * stateScale(scale), rows padded as in WebAssembly memory (one copy each way), for a backward
+   * that starts from them (cpu/linear-backward.ts).
    */
   states?: Float32Array;
 }
@@ -244,11 +245,7 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
           w.pv(oQ * 4, oS * 4, oY * 4, len, Fp, Wp);
         }
         j.sink.write(mem, oY, Wp, r0, len, ops);
-        if (j.states) {
-          const W = lay[n]!.W;
-          const st = j.states;
-          for (let f = 0, o = (bh * chunks + t0 / C) * F * W; f < F; f++) for (let c = 0, m = oS + f * Wp; c < W; c++) st[o++] = mem[m + c]!;
-        }
+        if (j.states) j.states.set(mem.subarray(oS, oS + F * Wp), (bh * chunks + t0 / C) * F * Wp);
         // State update.
         const last = L[len - 1]!;
         if (decays && last !== 0) {
