@@ -6,7 +6,7 @@
 // text at this CPU's token budget forms no sinks (the earlier checkpoints: metric 0.00 after 600 steps, a
 // 1,200-step probe with a fixed first token also 0.000); `--data text` still trains on the text itself.
 // Usage (after building tensor, attention, models and sparse):
-//   nice -n 10 node packages/sparse/scripts/train-sinks.mjs <recipe> [--steps N] [--snapshot-every K] [--out DIR]
+//   nice -n 10 node packages/sparse/scripts/train-sinks.mjs <recipe> [--steps N] [--snapshot-every K] [--save-every K] [--out DIR]
 //        [--data backcopy|text] [--layers L] [--bos | --no-bos] [--weight-decay W] [--lr X]   (the last five for probes)
 // Recipes:
 //   sink-softmax     (a) softmax attention, plain windows of the stream (StreamingLLM's vanilla model)
@@ -102,6 +102,7 @@ async function main() {
   };
   const steps = positive('--steps', recipe.train.steps);
   const every = positive('--snapshot-every', recipe.snapshotEvery);
+  const saveEvery = positive('--save-every', 0) || null;
   const out = flag('--out') ?? join(root, 'examples', 'models', name);
   recipe.data = flag('--data') ?? recipe.data;
   recipe.model.nLayers = positive('--layers', recipe.model.nLayers);
@@ -128,6 +129,34 @@ async function main() {
     snapshots.push(s);
     console.log(`step ${step} loss ${loss === null ? '-' : loss.toFixed(4)} sink metric ${s.metric.toFixed(3)} mean mass on token 0 ${s.meanMass.toFixed(3)} value-norm ratio ${s.valueNormRatio?.toFixed(3)}`);
   };
+  // The checkpoint and metrics.json; with --save-every, also written during training (complete: false),
+  // so a run cut short on a shared machine still leaves its latest state and the curve so far.
+  const save = async (stepsDone, finalLoss, seconds, tokensPerSecond, complete) => {
+    const ev = await evaluate(model, evalTask, { batches: 4, batchSize: 8, seed: 424242 });
+    const final = await sinkMetrics.measureSinks(model, rows);
+    const metrics = {
+      recipe: name,
+      description: recipe.description,
+      command: `nice -n 10 node packages/sparse/scripts/train-sinks.mjs ${args.join(' ')}`,
+      complete,
+      data: recipe.data === 'text'
+        ? { kind: 'text', file: DATA, split: 'first 90% trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' }
+        : { kind: 'backcopy', file: DATA, bigram: 'character transitions counted on the whole text', triggers: BACKCOPY.triggers, seed: BACKCOPY.seed, split: 'first 90% of the stream trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' },
+      tokenizer: { kind: 'char', chars: tok.chars, sinkToken: sinkId },
+      model: { ...recipe.model, vocabSize },
+      attention: recipe.attention,
+      ...(recipe.attention === 'sigmoid' ? { sigmoidBias: '-log(n), n = keys visible to the call (the variant default)' } : {}),
+      train: { ...recipe.train, steps: stepsDone, plannedSteps: steps, finalLoss, seconds, tokensPerSecond },
+      eval: { task: evalTask.name, batches: 4, batchSize: 8, seed: 424242, nll: ev.nll, accuracy: ev.accuracy },
+      sinks: { eps: final.eps, queryShare: final.queryShare, snapshotEvery: every, rows: rows.length, final: summary(final), snapshots },
+      params: model.numParams,
+      device: 'cpu',
+      trainedAt: new Date().toISOString(),
+      wallSeconds: (Date.now() - t0) / 1000,
+    };
+    await saveModel(model, out, { 'metrics.json': metrics });
+    return { ev, final };
+  };
   await snap(0, null);
   const t0 = Date.now();
   const result = await train(model, task, {
@@ -136,34 +165,18 @@ async function main() {
     progress: false,
     progressLine: false,
     onStep: async ({ step, loss, tokensPerSecond }) => {
-      if ((step + 1) % every === 0 || step === steps - 1) {
+      const saving = saveEvery !== null && (step + 1) % saveEvery === 0 && step < steps - 1;
+      if ((step + 1) % every === 0 || step === steps - 1 || saving) {
         console.log(`  ${tokensPerSecond.toFixed(0)} tok/s`);
         await snap(step + 1, loss);
       }
+      if (saving) {
+        const { ev } = await save(step + 1, loss, (Date.now() - t0) / 1000, tokensPerSecond, false);
+        console.log(`  saved at step ${step + 1} (held-out nll ${ev.nll.toFixed(4)}) -> ${relative(root, out)}`);
+      }
     },
   });
-  const ev = await evaluate(model, evalTask, { batches: 4, batchSize: 8, seed: 424242 });
-  const final = await sinkMetrics.measureSinks(model, rows);
-  const metrics = {
-    recipe: name,
-    description: recipe.description,
-    command: `nice -n 10 node packages/sparse/scripts/train-sinks.mjs ${args.join(' ')}`,
-    data: recipe.data === 'text'
-      ? { kind: 'text', file: DATA, split: 'first 90% trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' }
-      : { kind: 'backcopy', file: DATA, bigram: 'character transitions counted on the whole text', triggers: BACKCOPY.triggers, seed: BACKCOPY.seed, split: 'first 90% of the stream trains, last 10% held out', tokens: trainIds.length + heldOut.length, tokenizer: 'char' },
-    tokenizer: { kind: 'char', chars: tok.chars, sinkToken: sinkId },
-    model: { ...recipe.model, vocabSize },
-    attention: recipe.attention,
-    ...(recipe.attention === 'sigmoid' ? { sigmoidBias: '-log(n), n = keys visible to the call (the variant default)' } : {}),
-    train: { ...recipe.train, steps: result.steps, finalLoss: result.losses.at(-1), seconds: result.seconds, tokensPerSecond: result.tokensPerSecond },
-    eval: { task: evalTask.name, batches: 4, batchSize: 8, seed: 424242, nll: ev.nll, accuracy: ev.accuracy },
-    sinks: { eps: final.eps, queryShare: final.queryShare, snapshotEvery: every, rows: rows.length, final: summary(final), snapshots },
-    params: model.numParams,
-    device: 'cpu',
-    trainedAt: new Date().toISOString(),
-    wallSeconds: (Date.now() - t0) / 1000,
-  };
-  await saveModel(model, out, { 'metrics.json': metrics });
+  const { ev, final } = await save(result.steps, result.losses.at(-1), result.seconds, result.tokensPerSecond, true);
   console.log(`${name}: held-out nll ${ev.nll.toFixed(4)}, sink metric ${final.metric.toFixed(3)} -> ${relative(root, out)}`);
 }
 
