@@ -9,14 +9,15 @@
  * classifier-free guidance and a guidance hook.
  */
 import {
-  AdamW, Rng, add, clipGradNorm, cpuDevice, embedding, keep, layerNorm, matmul, mean, mul, noGrad, permute, reshape,
+  AdamW, Rng, add, clipGradNorm, cpuDevice, embedding, layerNorm, matmul, mean, mul, noGrad, permute, reshape,
   scope, sigmoid, slice, square, sub, tensor, warmupCosine, type Device, type Tensor,
 } from '@attnlab/tensor';
 import { denseAttention, patternPerturbFor } from './attention.js';
 import { ModelError, fmtShape } from './errors.js';
 import { readSafetensors } from './safetensors.js';
 import { HeadControls, gateAndAblate } from './heads.js';
-import { matches, type Hook, type HookContext } from './hooks.js';
+import { ParamStore, hookPoints } from './param-store.js';
+import { matches, type Hook } from './hooks.js';
 import { shapes, type ImageInput, type ShapesOptions } from './vit.js';
 
 export interface DiTConfigInput {
@@ -116,7 +117,7 @@ export class DiT {
   readonly config: DiTConfig;
   readonly heads: HeadControls;
   device: Device;
-  private readonly params = new Map<string, Tensor>();
+  private readonly params = new ParamStore('DiT');
   private readonly abar: Float64Array;
 
   constructor(config: DiTConfigInput, options: { device?: Device; seed?: number } = {}) {
@@ -192,17 +193,14 @@ export class DiT {
   }
 
   private setParam(name: string, data: Float32Array, shape: readonly number[]): void {
-    this.params.get(name)?.dispose();
-    const t = keep(tensor(data, [...shape], { device: this.device, name }));
-    t.requireGrad();
-    this.params.set(name, t);
+    this.params.put(name, data, shape, this.device);
   }
 
+
   param(name: string): Tensor {
-    const p = this.params.get(name);
-    if (!p) throw new ModelError('param', `no DiT parameter '${name}' (have ${[...this.params.keys()].slice(0, 6).join(', ')}, ...)`);
-    return p;
+    return this.params.require(name);
   }
+
 
   namedParameters(): [string, Tensor][] {
     return [...this.params];
@@ -213,27 +211,19 @@ export class DiT {
   }
 
   get numParams(): number {
-    let n = 0;
-    for (const p of this.params.values()) n += p.size;
-    return n;
+    return this.params.numel;
   }
+
 
   loadStateDict(state: Map<string, { data: Float32Array; shape: readonly number[] }>): void {
-    const shapes = this.paramShapes();
-    for (const [name, shape] of shapes) {
-      const t = state.get(name);
-      if (!t) throw new ModelError('loadStateDict', `missing DiT parameter '${name}'`);
-      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new ModelError('loadStateDict', `'${name}' has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
-    }
-    for (const k of state.keys()) if (!shapes.has(k)) throw new ModelError('loadStateDict', `unexpected parameter '${k}'`);
-    for (const [name, shape] of shapes) this.setParam(name, state.get(name)!.data, shape);
+    this.params.load(this.paramShapes(), state, this.device);
   }
 
-  async stateDict(): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
-    const out = new Map<string, { data: Float32Array; shape: number[] }>();
-    for (const [name, t] of this.params) out.set(name, { data: (await t.data()) as Float32Array, shape: [...t.shape] });
-    return out;
+
+  stateDict(): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
+    return this.params.snapshot();
   }
+
 
   hookNames(): string[] {
     const n = ['hook_embed', 'hook_pos_embed', 'hook_t_embed', 'hook_y_embed'];
@@ -299,18 +289,7 @@ export class DiT {
     const D = c.dModel;
     const N = c.nPatches;
     const wants = (name: string): boolean => hooks.some(([f]) => matches(f, name));
-    const point = async (name: string, v: Tensor, layer: number | null): Promise<Tensor> => {
-      let cur = v;
-      for (const [f, fn] of hooks) {
-        if (!matches(f, name)) continue;
-        const r = await fn(cur, { name, layer } as HookContext);
-        if (r && r !== cur) {
-          if (r.rank !== cur.rank || r.shape.some((d, i) => d !== cur.shape[i])) throw new ModelError('hook', `${name}: replacement has shape ${fmtShape(r.shape)}, expected ${fmtShape(cur.shape)}`);
-          cur = r;
-        }
-      }
-      return cur;
-    };
+    const point = hookPoints(hooks);
     const x = isRaw(images) ? tensor(images.data, [...images.shape], { device: this.device }) : images;
     const lin = (v: Tensor, name: string): Tensor => add(matmul(v, this.param(`${name}.weight`)), this.param(`${name}.bias`));
     const emb = await point('hook_embed', lin(this.patchify(x, B), 'patch_embed'), null);

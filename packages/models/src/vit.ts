@@ -7,11 +7,12 @@
  */
 import {
   AdamW, Rng, add, argmax, broadcastTo, clipGradNorm, concat, cpuDevice, crossEntropy, gelu, keep, layerNorm, matmul, mul,
-  mulScalar, noGrad, permute, reshape, scope, slice, sum, tensor, warmupCosine, type Device, type Tensor,
+  mulScalar, noGrad, permute, reshape, scope, slice, tensor, warmupCosine, type Device, type Tensor,
 } from '@attnlab/tensor';
 import { attentionContext, getAttention, hasAttention, listAttention, toMaskMod, toScoreMod, type MaskLike } from '@attnlab/attention';
 import { ModelError, fmtShape } from './errors.js';
 import { HeadControls, gateAndAblate } from './heads.js';
+import { ParamStore, hookPoints } from './param-store.js';
 import { matches, type Hook, type HookContext } from './hooks.js';
 
 export interface ViTConfigInput {
@@ -83,7 +84,7 @@ export class ViT {
   readonly config: ViTConfig;
   readonly heads: HeadControls;
   device: Device;
-  private readonly params = new Map<string, Tensor>();
+  private readonly params = new ParamStore('ViT');
   private readonly variants: Choice[][];
   private readonly routers: (HeadRouter | null)[];
 
@@ -142,17 +143,14 @@ export class ViT {
   }
 
   private setParam(name: string, data: Float32Array, shape: readonly number[]): void {
-    this.params.get(name)?.dispose();
-    const t = keep(tensor(data, [...shape], { device: this.device, name }));
-    t.requireGrad();
-    this.params.set(name, t);
+    this.params.put(name, data, shape, this.device);
   }
 
+
   param(name: string): Tensor {
-    const p = this.params.get(name);
-    if (!p) throw new ModelError('param', `no ViT parameter '${name}' (have ${[...this.params.keys()].slice(0, 6).join(', ')}, ...)`);
-    return p;
+    return this.params.require(name);
   }
+
 
   namedParameters(): [string, Tensor][] {
     return [...this.params];
@@ -165,27 +163,19 @@ export class ViT {
 
   /** Parameters of the model alone (routers excluded). */
   get numParams(): number {
-    let n = 0;
-    for (const p of this.params.values()) n += p.size;
-    return n;
+    return this.params.numel;
   }
+
 
   loadStateDict(state: Map<string, { data: Float32Array; shape: readonly number[] }>): void {
-    const shapes = this.paramShapes();
-    for (const [name, shape] of shapes) {
-      const t = state.get(name);
-      if (!t) throw new ModelError('loadStateDict', `missing ViT parameter '${name}'`);
-      if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) throw new ModelError('loadStateDict', `'${name}' has shape ${fmtShape(t.shape)}, expected ${fmtShape(shape)}`);
-    }
-    for (const k of state.keys()) if (!shapes.has(k)) throw new ModelError('loadStateDict', `unexpected parameter '${k}'`);
-    for (const [name, shape] of shapes) this.setParam(name, state.get(name)!.data, shape);
+    this.params.load(this.paramShapes(), state, this.device);
   }
 
-  async stateDict(): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
-    const out = new Map<string, { data: Float32Array; shape: number[] }>();
-    for (const [name, t] of this.params) out.set(name, { data: (await t.data()) as Float32Array, shape: [...t.shape] });
-    return out;
+
+  stateDict(): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
+    return this.params.snapshot();
   }
+
 
   /** Variant `name` for the selected heads of a layer (all layers when layer is 'all'); bidirectional. */
   setAttention(layer: number | 'all', name: string, options: Record<string, unknown> = {}, heads?: readonly number[]): void {
@@ -287,18 +277,7 @@ export class ViT {
     const T = c.nTokens;
     const D = c.dModel;
     const wants = (name: string): boolean => hooks.some(([f]) => matches(f, name));
-    const point = async (name: string, t: Tensor, layer: number | null): Promise<Tensor> => {
-      let cur = t;
-      for (const [f, fn] of hooks) {
-        if (!matches(f, name)) continue;
-        const r = await fn(cur, { name, layer });
-        if (r && r !== cur) {
-          if (r.rank !== cur.rank || r.shape.some((d, i) => d !== cur.shape[i])) throw new ModelError('hook', `${name}: replacement has shape ${fmtShape(r.shape)}, expected ${fmtShape(cur.shape)}`);
-          cur = r;
-        }
-      }
-      return cur;
-    };
+    const point = hookPoints(hooks);
     const emb = await point('hook_embed', add(matmul(patches, this.param('patch_embed.weight')), this.param('patch_embed.bias')), null);
     const cls = broadcastTo(reshape(this.param('cls_token'), [1, 1, D]), [B, 1, D]);
     const pos = await point('hook_pos_embed', reshape(this.param('pos_embed'), [1, T, D]), null);
