@@ -57,3 +57,30 @@ export function maskedAttention64(q: ArrayLike<number>, k: ArrayLike<number>, v:
   }
   return out;
 }
+
+/**
+ * Float64 reference of the trained estimator's normalised log-rows for one head: q [nq, d], k [nk, d],
+ * wq, wk [d, r]; 'exp' sums exp(a_f)·exp(b_f) directly (no shifts), 'bilinear' uses a·b; causal rows
+ * end-aligned, hidden keys −Infinity.
+ */
+export function estimatorLogProbs64(q: ArrayLike<number>, k: ArrayLike<number>, wq: ArrayLike<number>, wk: ArrayLike<number>, s: SeaShape & { r: number }, kind: 'exp' | 'bilinear', causal: boolean): Float64Array {
+  const proj = (x: ArrayLike<number>, n: number, w: ArrayLike<number>): number[][] =>
+    Array.from({ length: n }, (_, i) => Array.from({ length: s.r }, (_, f) => {
+      let z = 0;
+      for (let c = 0; c < s.d; c++) z += x[i * s.d + c]! * w[c * s.r + f]!;
+      return z;
+    }));
+  const a = proj(q, s.nq, wq);
+  const b = proj(k, s.nk, wk);
+  const out = new Float64Array(s.nq * s.nk).fill(-Infinity);
+  for (let i = 0; i < s.nq; i++) {
+    const len = causal ? Math.max(0, Math.min(s.nk, i + s.nk - s.nq + 1)) : s.nk;
+    const row = Array.from({ length: len }, (_, j) => kind === 'exp'
+      ? Math.log(a[i]!.reduce((acc, x, f) => acc + Math.exp(x) * Math.exp(b[j]![f]!), 0))
+      : a[i]!.reduce((acc, x, f) => acc + x * b[j]![f]!, 0));
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((acc, x) => acc + Math.exp(x - mx), 0));
+    row.forEach((x, j) => (out[i * s.nk + j] = x - lse));
+  }
+  return out;
+}
