@@ -1,5 +1,5 @@
 import {
-  Rng, add, concat, cpuDevice, customGrad, detach, div, embedding, gelu, isGradEnabled, keep, layerNorm, matmul, mean, mul, noGrad,
+  Rng, add, concat, cpuDevice, customGrad, detach, div, embedding, gelu, isGradEnabled, keep, layerNorm, matmul, matmulBias, mean, mul, noGrad,
   permute, relu, reshape, rmsNorm, rotary, scope, slice, sqrt, square, sub, sum, tensor, toDevice,
   type Device, type Tensor,
 } from '@attnlab/tensor';
@@ -424,9 +424,9 @@ export class Transformer {
         resid = await point(`${b}.hook_resid_mid`, resid, l);
         const mlpIn = await point(`${b}.hook_mlp_in`, resid, l);
         const x2 = await this.norm(`h.${l}.ln_2`, mlpIn, `${b}.ln2`, l, point, wants);
-        const pre = await point(`${b}.mlp.hook_pre`, add(matmul(x2, this.param(`h.${l}.mlp.c_fc.weight`)), this.param(`h.${l}.mlp.c_fc.bias`)), l);
+        const pre = await point(`${b}.mlp.hook_pre`, matmulBias(x2, this.param(`h.${l}.mlp.c_fc.weight`), this.param(`h.${l}.mlp.c_fc.bias`)), l);
         const post = await point(`${b}.mlp.hook_post`, c.act === 'gelu' ? gelu(pre) : relu(pre), l);
-        const mlpOut = await point(`${b}.hook_mlp_out`, add(matmul(post, this.param(`h.${l}.mlp.c_proj.weight`)), this.param(`h.${l}.mlp.c_proj.bias`)), l);
+        const mlpOut = await point(`${b}.hook_mlp_out`, matmulBias(post, this.param(`h.${l}.mlp.c_proj.weight`), this.param(`h.${l}.mlp.c_proj.bias`)), l);
         resid = add(resid, mlpOut);
       }
       resid = await point(`${b}.hook_resid_post`, resid, l);
@@ -497,12 +497,12 @@ export class Transformer {
       const D = c.dModel;
       const HD = H * Dh;
       const heads = (i: number): Tensor =>
-        permute(reshape(add(matmul(x, slice(W, [0, i * HD], [D, HD])), slice(bias, [i * HD], [HD])), [B, N, H, Dh]), [0, 2, 1, 3]);
+        permute(reshape(matmulBias(x, slice(W, [0, i * HD], [D, HD]), slice(bias, [i * HD], [HD])), [B, N, H, Dh]), [0, 2, 1, 3]);
       q = heads(0);
       k = heads(1);
       v = heads(2);
     } else {
-      const qkv = reshape(add(matmul(x, W), bias), [B, N, 3, H, Dh]);
+      const qkv = reshape(matmulBias(x, W, bias), [B, N, 3, H, Dh]);
       const part = (i: number): Tensor => reshape(slice(qkv, [0, 0, i, 0, 0], [B, N, 1, H, Dh]), [B, N, H, Dh]);
       q = part(0);
       k = part(1);
@@ -540,7 +540,7 @@ export class Transformer {
       const result = await point(`${a}.hook_result`, permute(perHeadOut, [0, 2, 1, 3]), l);
       return add(sum(result, 2), bo);
     }
-    return add(matmul(reshape(zt, [B, N, H * Dh]), wo), bo);
+    return matmulBias(reshape(zt, [B, N, H * Dh]), wo, bo);
   }
 
   /**

@@ -28,6 +28,7 @@ export {
 export { sum, mean, max, min, argmax, logsumexp, softmax, logSoftmax, variance, type Axes } from './ops/reduce.js';
 export { reshape, permute, transpose, slice, concat, broadcastTo, unsqueeze, squeeze } from './ops/layout.js';
 export { matmul, type MatmulOptions } from './ops/matmul.js';
+export { matmulBias } from './ops/matmul-bias.js';
 export { embedding, pick, crossEntropy, layerNorm, rmsNorm, rotary, type CrossEntropyOptions, type RotaryOptions } from './ops/nn.js';
 export { customGrad, detach, cast } from './ops/custom.js';
 export { Rng, manualSeed, type RngState, randn, rand, randint, type RandomOptions, mulberry32, gaussianArray } from './random.js';

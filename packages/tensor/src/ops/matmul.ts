@@ -63,21 +63,29 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (aa !== a) aa.dispose();
   if (bb !== b) bb.dispose();
   const out = fromStorage(a.device, s, [...batchShape, m, n], 'float32');
-  return record(out, op, [a, b], (g) => {
-    const dA = matmul(g, b, { transB: !transB });
-    if (b.rank === 2 && a.rank > 2 && !transA && a.size === batch * m * k) {
-      // A weight shared by the batch: one product over all rows (batch folded into the inner
-      // dim) instead of a product per batch entry and a sum over them.
-      // a and g are contiguous, so their storages already are the [batch*m, k] and [batch*m, n] matrices.
-      const rows = batch * m;
-      const gb = transB
-        ? fromStorage(a.device, a.device.backend.matmul(g.storage(op), a.storage(op), { batch: 1, m: n, k: rows, n: k, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [n, k], 'float32')
-        : fromStorage(a.device, a.device.backend.matmul(a.storage(op), g.storage(op), { batch: 1, m: k, k: rows, n, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [k, n], 'float32');
-      return [sumTo(transA ? transpose(dA) : dA, a.shape), gb];
-    }
-    const dB = matmul(a, g, { transA: !transA });
-    const ga = transA ? transpose(dA) : dA;
-    const gb = transB ? transpose(dB) : dB;
-    return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
-  });
+  return record(out, op, [a, b], (g) => matmulGrads(a, b, g, transA, transB, batch, m, k));
+}
+
+/**
+ * Gradients of matmul(a, b, { transA, transB }) for the output gradient g (batch, m, k as in the
+ * forward). Shared by matmulBias so that its weight and input gradients are matmul's, bit for bit.
+ */
+export function matmulGrads(a: Tensor, b: Tensor, g: Tensor, transA: boolean, transB: boolean, batch: number, m: number, k: number): [Tensor, Tensor] {
+  const op = 'matmul';
+  const n = transB ? b.shape[b.rank - 2]! : b.shape[b.rank - 1]!;
+  const dA = matmul(g, b, { transB: !transB });
+  if (b.rank === 2 && a.rank > 2 && !transA && a.size === batch * m * k) {
+    // A weight shared by the batch: one product over all rows (batch folded into the inner
+    // dim) instead of a product per batch entry and a sum over them.
+    // a and g are contiguous, so their storages already are the [batch*m, k] and [batch*m, n] matrices.
+    const rows = batch * m;
+    const gb = transB
+      ? fromStorage(a.device, a.device.backend.matmul(g.storage(op), a.storage(op), { batch: 1, m: n, k: rows, n: k, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [n, k], 'float32')
+      : fromStorage(a.device, a.device.backend.matmul(a.storage(op), g.storage(op), { batch: 1, m: k, k: rows, n, transA: true, transB: false, aBatchStride: 0, bBatchStride: 0 }), [k, n], 'float32');
+    return [sumTo(transA ? transpose(dA) : dA, a.shape), gb];
+  }
+  const dB = matmul(a, g, { transA: !transA });
+  const ga = transA ? transpose(dA) : dA;
+  const gb = transB ? transpose(dB) : dB;
+  return [sumTo(ga, a.shape), sumTo(gb, b.shape)];
 }

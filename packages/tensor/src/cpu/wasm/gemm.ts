@@ -16,6 +16,8 @@ interface GemmExports {
   geluGrad: (x: number, g: number, out: number, n: number) => void;
   packAt: (src: number, dst: number, m: number, k: number) => void;
   packB: (src: number, dst: number, n: number, k: number) => void;
+  addBias: (c: number, bias: number, rows: number, ldc: number) => void;
+  colSum: (src: number, dst: number, acc: number, outer: number, len: number, inner: number) => void;
 }
 
 let wasm: GemmExports | null = null;
@@ -40,7 +42,11 @@ export function gemmWorthIt(m: number, k: number, n: number): boolean {
   return m * k * n >= 4096 && k >= 4;
 }
 
-export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec): void {
+/**
+ * out = A B (batched per `s`), plus bias[j] on every row's column j when a bias (n floats) is given:
+ * added in SIMD after the full accumulation, so out equals matmul then add bit for bit.
+ */
+export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s: MatmulSpec, bias?: Float32Array): void {
   const { m, k, n } = s;
   const mb = Math.ceil(m / 4);
   const nb = Math.ceil(n / 8);
@@ -57,7 +63,8 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
   // Aᵀ and wide B are staged as they are (rows padded to a multiple of 4 or 8) and packed in SIMD.
   const stageFloats = Math.max(s.transA ? k * mb * 4 : 0, packed && !s.transB ? k * nb * 8 : 0);
   const w = instance();
-  ensureBytes(w, (aFloats + bFloats + cFloats + stageFloats) * 4);
+  const biasFloats = bias ? ldc : 0;
+  ensureBytes(w, (aFloats + bFloats + cFloats + stageFloats + biasFloats) * 4);
   const heap = new Float32Array(w.mem.buffer);
   const ap = 0;
   const bp = aFloats;
@@ -66,6 +73,12 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
   // it free of NaN and subnormals all the same.
   if (!s.transA) heap.fill(0, ap + m * k, bp);
   if (!packed) heap.fill(0, bp + k * n, cp);
+  // The bias sits past the staging area (packing never reaches it), padded with zeros to ldc.
+  const biasP = cp + cFloats + stageFloats;
+  if (bias) {
+    heap.set(bias.subarray(0, n), biasP);
+    heap.fill(0, biasP + n, biasP + ldc);
+  }
   const ars = s.transA ? 4 : 4 * k;
   const acs = s.transA ? 16 : 4;
   const bps = packed ? 32 * k : 32;
@@ -91,6 +104,7 @@ export function gemmWasm(a: Float32Array, b: Float32Array, out: Float32Array, s:
       const kc = Math.min(K_CHUNK, k - p0);
       w.gemm((ap * 4) + p0 * acs, 16 * k, ars, acs, (bp * 4) + p0 * bld, bps, bld, cp * 4, mb, nb, kc, ldc, p0 > 0 ? 1 : 0);
     }
+    if (bias) w.addBias(cp * 4, biasP * 4, m, ldc);
     const oo = bt * m * n;
     if (ldc === n) out.set(heap.subarray(cp, cp + m * n), oo);
     else for (let i = 0; i < m; i++) out.set(heap.subarray(cp + i * ldc, cp + i * ldc + n), oo + i * n);
@@ -177,4 +191,32 @@ export function geluGradWasm(x: Float32Array, g: Float32Array, out: Float32Array
   w.geluGrad(0, n4 * 4, n4 * 8, n4);
   out.set(heap.subarray(2 * n4, 3 * n4), 0);
   return n4;
+}
+
+/**
+ * Column sums of g viewed as [...lead, n] down to [n], the leading axes reduced one at a time from
+ * the last (as `sum(g, axes)` does), each in float64 over its axis in order and rounded to float32:
+ * the same roundings, so the same bits, as the CPU reduce. n must be a multiple of 4.
+ */
+export function leadingSumsWasm(g: Float32Array, lead: readonly number[], n: number): Float32Array {
+  const w = instance();
+  const total = g.length;
+  // src, then dst (at most total floats), then n float64 accumulators.
+  ensureBytes(w, total * 8 + n * 8);
+  let heap = new Float32Array(w.mem.buffer);
+  heap.set(g, 0);
+  const dst = total;
+  const acc = 2 * total;
+  let outer = total / n;
+  let src = 0;
+  for (let a = lead.length - 1; a >= 0; a--) {
+    const len = lead[a]!;
+    outer /= len;
+    // Alternate between the two halves so a pass never reads what it writes.
+    const to = src === 0 ? dst : 0;
+    w.colSum(src * 4, to * 4, acc * 4, outer, len, n);
+    src = to;
+  }
+  heap = new Float32Array(w.mem.buffer);
+  return heap.slice(src, src + n);
 }

@@ -90,7 +90,86 @@
             (br $loop_i)))
         (local.set $jb (i32.add (local.get $jb) (i32.const 1)))
         (br $loop_j))))
-;; Aᵀ ([k, m] row-major at $src) into 4-row blocks at $dst: block ib, step p holds A[ib*4 .. ib*4+4][p] =
+;; C[r][j] += bias[j] for rows r < $rows of C (ldc floats each, a multiple of 8) and j < $ldc: the bias
+  ;; of matmulBias, added after the full accumulation so each element is fl32(sum + bias[j]) as in
+  ;; matmul then add. $bias holds ldc floats (zeros past n).
+  (func (export "addBias") (param $c i32) (param $bias i32) (param $rows i32) (param $ldc i32)
+    (local $rowBytes i32) (local $end i32) (local $j i32)
+    (local.set $rowBytes (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $end (i32.add (local.get $c) (i32.mul (local.get $rows) (local.get $rowBytes))))
+    (block $done_r
+      (loop $loop_r
+        (br_if $done_r (i32.ge_u (local.get $c) (local.get $end)))
+        (local.set $j (i32.const 0))
+        (block $done_j
+          (loop $loop_j
+            (br_if $done_j (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (v128.store offset=0 (i32.add (local.get $c) (local.get $j))
+              (f32x4.add (v128.load offset=0 (i32.add (local.get $c) (local.get $j))) (v128.load offset=0 (i32.add (local.get $bias) (local.get $j)))))
+            (v128.store offset=16 (i32.add (local.get $c) (local.get $j))
+              (f32x4.add (v128.load offset=16 (i32.add (local.get $c) (local.get $j))) (v128.load offset=16 (i32.add (local.get $bias) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 32)))
+            (br $loop_j)))
+        (local.set $c (i32.add (local.get $c) (local.get $rowBytes)))
+        (br $loop_r))))
+
+  ;; dst[o][j] = fl32(sum over i of src[o][i][j]) for [outer, len, inner] float32 at $src (inner % 4 == 0),
+  ;; float64 sums over i in order (the CPU reduce's order and precision, so the same float32 result);
+  ;; $acc holds inner float64 accumulators.
+  (func (export "colSum") (param $src i32) (param $dst i32) (param $acc i32) (param $outer i32) (param $len i32) (param $inner i32)
+    (local $o i32) (local $i i32) (local $j i32) (local $v v128) (local $a i32) (local $innerBytes i32)
+    (local.set $innerBytes (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $o (i32.const 0))
+    (block $done_o
+      (loop $loop_o
+        (br_if $done_o (i32.ge_u (local.get $o) (local.get $outer)))
+        (local.set $a (local.get $acc))
+        (local.set $j (i32.const 0))
+        (block $done_z
+          (loop $loop_z
+            (br_if $done_z (i32.ge_u (local.get $j) (local.get $innerBytes)))
+            (v128.store offset=0 (local.get $a) (v128.const i32x4 0 0 0 0))
+            (v128.store offset=16 (local.get $a) (v128.const i32x4 0 0 0 0))
+            (local.set $a (i32.add (local.get $a) (i32.const 32)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $loop_z)))
+        (local.set $i (i32.const 0))
+        (block $done_i
+          (loop $loop_i
+            (br_if $done_i (i32.ge_u (local.get $i) (local.get $len)))
+            (local.set $j (i32.const 0))
+            (local.set $a (local.get $acc))
+            (block $done_j
+              (loop $loop_j
+                (br_if $done_j (i32.ge_u (local.get $j) (local.get $innerBytes)))
+                (local.set $v (v128.load (i32.add (local.get $src) (local.get $j))))
+                (v128.store offset=0 (local.get $a) (f64x2.add (v128.load offset=0 (local.get $a)) (f64x2.promote_low_f32x4 (local.get $v))))
+                (v128.store offset=16 (local.get $a) (f64x2.add (v128.load offset=16 (local.get $a))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $v) (local.get $v)))))
+                (local.set $a (i32.add (local.get $a) (i32.const 32)))
+                (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                (br $loop_j)))
+            (local.set $src (i32.add (local.get $src) (local.get $innerBytes)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $loop_i)))
+        ;; Round the float64 sums to float32, four at a time.
+        (local.set $j (i32.const 0))
+        (local.set $a (local.get $acc))
+        (block $done_w
+          (loop $loop_w
+            (br_if $done_w (i32.ge_u (local.get $j) (local.get $innerBytes)))
+            (v128.store (local.get $dst)
+              (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+                (f32x4.demote_f64x2_zero (v128.load offset=0 (local.get $a)))
+                (f32x4.demote_f64x2_zero (v128.load offset=16 (local.get $a)))))
+            (local.set $a (i32.add (local.get $a) (i32.const 32)))
+            (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $loop_w)))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $loop_o))))
+
+  ;; Aᵀ ([k, m] row-major at $src) into 4-row blocks at $dst: block ib, step p holds A[ib*4 .. ib*4+4][p] =
   ;; src[p*m + ib*4 ..], one 16-byte load and store each; m is a multiple of 4 (the caller pads the rest).
   (func (export "packAt") (param $src i32) (param $dst i32) (param $m i32) (param $k i32)
     (local $ib i32) (local $mb i32) (local $p i32) (local $s i32) (local $rowBytes i32)
