@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Trains the F12 'lm' checkpoint (examples/models/conflict-4l): one small causal LM, two tasks.
 // Usage (after building tensor, attention, models, heads):
-//   nice -n 10 node packages/heads/scripts/train-conflict.mjs [--steps N] [--batch N] [--lr X] [--out DIR] [--eval-every N] [--snapshots DIR]
+//   nice -n 10 node packages/heads/scripts/train-conflict.mjs [--steps N] [--batch N] [--lr X] [--out DIR] [--eval-every N] [--snapshots DIR] [--dhead N]
 // Rows: two of three are the context-vs-prior conflict task (vhd.conflictTask: facts stated in
 // context, the answer is the stated attribute, else the memorised prior; 30% of rows state a
 // conflicting attribute, 15% leave the entity out), one of three the variable-length task
@@ -79,6 +79,9 @@ async function main() {
   const out = oi >= 0 ? args[oi + 1] : join(root, 'examples', 'models', conflictRecipe.name);
   for (const [k, v] of Object.entries({ steps, batchSize, lr, evalEvery })) if (!(v > 0)) throw new Error(`--${k}: must be a positive number, got ${v}`);
   const task = conflictLengthMix();
+  // --dhead N: wider heads (content matching among 40 entities needs more than 4 dimensions per head).
+  const dHead = flag('--dhead', conflictRecipe.model.dHead);
+  conflictRecipe.model.dHead = dHead;
   const model = new Transformer(conflictRecipe.model, { seed: conflictRecipe.initSeed, device: cpuDevice() });
   console.log(`${conflictRecipe.name}: ${model} on ${task.name}`);
   const command = `nice -n 10 node packages/heads/scripts/train-conflict.mjs ${args.join(' ')}`.trim();
@@ -105,7 +108,7 @@ async function main() {
   const wallSeconds = (Date.now() - t0) / 1000;
   const metrics = {
     recipe: conflictRecipe.name,
-    description: '4 layers x 16 heads x 4, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (30% conflicting, 15% absent), 1/3 variable-length rows (STEP x k, END; k uniform in the topic range 1-3, 2-5, 3-7, 5-9, 6-10)',
+    description: `4 layers x 16 heads x ${conflictRecipe.model.dHead}, d=64, MLP 256, RoPE, 14 positions; 2/3 context-vs-prior conflict rows (30% conflicting, 15% absent), 1/3 variable-length rows (STEP x k, END; k uniform in the topic range 1-3, 2-5, 3-7, 5-9, 6-10)`,
     command,
     task: task.params,
     tasks: { conflict: conflictRecipe.conflict, length: conflictRecipe.length },

@@ -150,6 +150,8 @@ test('conflict task: answers follow the context, else the prior; conflict rows c
       for (let i = 0; i < L.facts; i++) if (row[1 + 2 * i] !== q) assert.equal(row[2 + 2 * i], L.prior[row[1 + 2 * i]!]);
       const nul = Array.from(p.nullContext.tokens.subarray(b * N, (b + 1) * N));
       nul.forEach((t, i) => assert.equal(t, i >= 1 && i <= 2 * L.facts ? L.fill : row[i]));
+      const fact = Array.from(p.nullFact.tokens.subarray(b * N, (b + 1) * N));
+      fact.forEach((t, i) => assert.equal(t, stated !== undefined && (i === 1 + 2 * stated || i === 2 + 2 * stated) ? L.fill : row[i]));
     }
   }
   assert.throws(() => vhd.conflictLayout({ entities: 3, facts: 3 }), /fewer than entities/);

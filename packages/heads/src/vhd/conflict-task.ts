@@ -54,8 +54,14 @@ export interface ConflictPrompts extends Batch {
   entity: Int32Array;
   answer: Int32Array;
   priorAnswer: Int32Array;
-  /** The same rows with every fact replaced by FILL (positions kept): the ∅-context run of VHD. */
+  /** The same rows with every fact replaced by FILL (positions kept). */
   nullContext: Batch;
+  /**
+   * The same rows with only the queried entity's fact (its two tokens) replaced by FILL: the
+   * ∅-context run of VHD when "the context" is the statement that may contradict the prior
+   * (absent rows have no such fact and are unchanged).
+   */
+  nullFact: Batch;
 }
 
 export function conflictLayout(o: ConflictTaskOptions = {}): ConflictLayout {
@@ -159,6 +165,11 @@ export function conflictPrompts(o: ConflictTaskOptions, kind: ConflictKind, n: n
   const priorAnswer = new Int32Array(n);
   for (let b = 0; b < n; b++) [entity[b], answer[b], priorAnswer[b]] = writeRow(L, rng, kind, out, b);
   const nul: Batch = { ...out, tokens: Int32Array.from(out.tokens) };
-  for (let b = 0; b < n; b++) for (let i = 1; i <= 2 * L.facts; i++) nul.tokens[b * L.seqLen + i] = L.fill;
-  return { ...out, kind, entity, answer, priorAnswer, nullContext: nul };
+  const fact: Batch = { ...out, tokens: Int32Array.from(out.tokens) };
+  for (let b = 0; b < n; b++) {
+    const o = b * L.seqLen;
+    for (let i = 1; i <= 2 * L.facts; i++) nul.tokens[o + i] = L.fill;
+    for (let i = 0; i < L.facts; i++) if (out.tokens[o + 1 + 2 * i] === entity[b]) fact.tokens[o + 1 + 2 * i] = fact.tokens[o + 2 + 2 * i] = L.fill;
+  }
+  return { ...out, kind, entity, answer, priorAnswer, nullContext: nul, nullFact: fact };
 }
