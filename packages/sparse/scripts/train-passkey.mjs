@@ -26,18 +26,36 @@ const base = {
   initSeed: 11,
 };
 // Per-row key budget 8 for the static masks: a window of 8, power offsets {0, 1, 2, ..., 64} (8 at T = 128).
+// passkey-window / passkey-power: 4 layers at T = 64 (budget 7: a window of 7, offsets {0, 1, 2, 4, 8, 16, 32}). With
+// 2 layers the power pattern reaches only distances that are a sum of two offsets (28 of the 117 needle distances at
+// T = 128) and the window 14 positions, so most training rows had an unreachable needle and both models stayed at
+// chance; 4 layers reach every distance of popcount <= 4 (all but 31, 47, 55 and 59 of 3..59) and the window 24.
+// Curriculum on needle distance (the same for both patterns): the relay is not found from random init when most
+// needles need 3-4 hops (both stayed at chance for 200 steps), so the longest distance drawn stays at `from` for the
+// first `hold` share of the steps, then grows linearly to the row's maximum by the `over` share; the rest are uniform
+// over every distance. A ramp from 12 over the first half was too fast for the power model (at chance after 175 of
+// 600 steps, the window model at 1.4-1.6): at distances <= 12 one hop covers 2 of its 10 distances, the window's 4.
+// Keys of 2 digits: a relay position mixes every digit it sees, and with 4 slots and 4 heads the power model stayed at
+// chance (loss 2.35 at step 200 of a 4-slot run) while the window model had begun to learn.
+const deep = { ...base, T: 64, task: { ...base.task, seqLen: 64, keyLen: 2 }, model: { ...base.model, nLayers: 4, nCtx: 256 }, curriculum: { from: 8, hold: 0.25, over: 0.65 }, train: { ...base.train, steps: 800 } };
 export const recipes = {
   'passkey-nope': { ...base, mask: null, description: 'dense causal attention' },
-  'passkey-window': { ...base, mask: { kind: 'window', window: 8 }, description: 'sliding window of 8 keys in every layer' },
-  'passkey-power': { ...base, mask: { kind: 'power', local: 1 }, description: 'PowerAttention offsets {0} ∪ {2^m} in every layer (8 keys per row at T = 128)' },
+  'passkey-window': { ...deep, mask: { kind: 'window', window: 7 }, description: 'sliding window of 7 keys in every layer' },
+  'passkey-power': { ...deep, mask: { kind: 'power', local: 1 }, description: 'PowerAttention offsets {0} ∪ {2^m} in every layer (7 keys per row at T = 64)' },
   'passkey-s2': { ...base, mask: { kind: 's2' }, description: 'S2-Attention: head h of 4 attends keys with k mod 4 = h' },
   // S3: a LANDMARK token closes every block of 8 positions; every layer trains through the grouped softmax
   // ('landmark-grouped'), so a landmark's key learns to stand for its block; evaluated with top-2 block retrieval.
   // T = 64: the dense grouped softmax costs several times the flash kernel per step on the CPU. Layer 0 reads only the
   // query's own block (topK 0: with no positions every LANDMARK has the same layer-0 key, so layer 0 cannot retrieve);
   // there each landmark gathers its block. Layer 1 retrieves through the landmarks (all of them in training).
+  // With 4-digit keys the grouped softmax settled on answering slots 0 and 2 and guessing slots 1 and 3 (loss 1.16 = half
+  // the digits at chance), from scratch over 2,400 steps and from passkey-nope's weights; with 2-digit keys from scratch
+  // (lr 1e-2) it stayed at chance for 225 steps. So a curriculum: `denseSteps` of plain causal attention on the same
+  // prompts first (the content lookup and the copy), then the grouped softmax for `train.steps` (at lr 3e-3 that
+  // stalled at one digit of two, 0.17 exact at T; at 1e-2 it reached 0.64). A run with --init skips the dense stage.
   'passkey-landmark': {
-    ...base, T: 64, task: { ...base.task, seqLen: 64, landmarkEvery: 8 }, landmark: { blockSize: 8, topK: 2 }, mask: null,
+    ...base, T: 64, task: { ...base.task, seqLen: 64, keyLen: 2, landmarkEvery: 8 }, landmark: { blockSize: 8, topK: 2, denseSteps: 150 }, mask: null,
+    train: { ...base.train, steps: 450, lr: 1e-2 },
     description: 'landmark tokens every 8 positions; layer 0 attends within its block, layer 1 through the grouped softmax over earlier landmarks',
   },
 };
@@ -54,6 +72,23 @@ export function maskFor(spec, length) {
 export function setLandmarks(model, blockSize, landmarks, topK) {
   model.setAttention({ layer: 0 }, 'landmark-grouped', { blockSize, landmarks, topK: 0 });
   model.setAttention({ layer: 1 }, 'landmark-grouped', { blockSize, landmarks, ...(topK !== undefined ? { topK } : {}) });
+}
+
+/** The recipe's task; with spec.curriculum, the largest needle distance grows with the step (one sample() per step). */
+export function curriculumTask(spec, steps) {
+  if (!spec.curriculum) return passkey.passkeyTask(spec.task);
+  const { from, hold = 0, over } = spec.curriculum;
+  let calls = 0;
+  let reach = from;
+  const task = passkey.passkeyTask({ ...spec.task, distance: (rng, max) => task.minDistance + rng.int(Math.min(reach, max) - task.minDistance + 1) });
+  return {
+    ...task,
+    sample(rng, batchSize) {
+      const t = (calls++ / steps - hold) / (over - hold);
+      reach = Math.round(from + Math.min(1, Math.max(0, t)) * (task.maxDistance - from));
+      return task.sample(rng, batchSize);
+    },
+  };
 }
 
 function arg(name, fallback) {
@@ -79,20 +114,25 @@ async function main() {
   const steps = Number(arg('--steps', spec.train.steps));
   const lr = Number(arg('--lr', spec.train.lr));
   const out = arg('--out', join(root, 'examples', 'models', name));
-  const task = passkey.passkeyTask(spec.task);
+  const task = curriculumTask(spec, steps);
   // --init DIR continues from a saved model (fresh optimizer state), e.g. a run that stopped on a plateau.
   const init = arg('--init', spec.init ? join(root, 'examples', 'models', spec.init) : undefined);
   const previous = init && existsSync(join(init, 'metrics.json')) ? JSON.parse(readFileSync(join(init, 'metrics.json'), 'utf8')) : null;
+  // --heads H overrides the recipe's head count (a probe; the command records it).
+  const heads = arg('--heads');
+  const modelSpec = heads ? { ...spec.model, nHeads: Number(heads) } : spec.model;
   const model = init
     ? await loadHFModel(init, { device: cpuDevice() })
-    : new Transformer(spec.model, { seed: spec.initSeed, device: cpuDevice() });
+    : new Transformer(modelSpec, { seed: spec.initSeed, device: cpuDevice() });
   const T = spec.T ?? TRAIN_T;
   const mask = maskFor(spec.mask, T);
   if (mask) model.setAttention('all', 'softmax', { mask });
-  if (spec.landmark) setLandmarks(model, spec.landmark.blockSize, task.landmarks);
   const t0 = performance.now();
-  const res = await train(model, task, { ...spec.train, steps, lr, progressLine: true });
+  const dense = spec.landmark?.denseSteps && !init ? await train(model, task, { ...spec.train, steps: spec.landmark.denseSteps, lr, progressLine: true }) : null;
+  if (spec.landmark) setLandmarks(model, spec.landmark.blockSize, task.landmarks);
+  const res = await train(model, task, { ...spec.train, steps, lr, ...(dense ? { seed: spec.train.seed + 1 } : {}), progressLine: true });
   const seconds = (performance.now() - t0) / 1000;
+  const allSteps = steps + (spec.landmark?.denseSteps ?? 0);
   model.setAttention('all', 'softmax');
   const evals = [];
   for (const n of [T, 4 * T]) {
@@ -103,16 +143,21 @@ async function main() {
   await saveModel(model, out);
   const metrics = {
     recipe: name,
-    description: `2-layer attention-only NoPE LM on slot-tagged passkey prompts (T = ${T}); ${spec.description}`,
-    command: `nice -n 10 node packages/sparse/scripts/train-passkey.mjs ${name}${steps !== spec.train.steps ? ` --steps ${steps}` : ''}${lr !== spec.train.lr ? ` --lr ${lr}` : ''}${init && !spec.init ? ` --init ${relative(root, init)}` : ''}`,
+    description: `${spec.model.nLayers}-layer attention-only NoPE LM on slot-tagged passkey prompts (T = ${T}); ${spec.description}`,
+    command: `nice -n 10 node packages/sparse/scripts/train-passkey.mjs ${name}${steps !== spec.train.steps ? ` --steps ${steps}` : ''}${lr !== spec.train.lr ? ` --lr ${lr}` : ''}${init && !spec.init ? ` --init ${relative(root, init)}` : ''}${heads ? ` --heads ${heads}` : ''}`,
     task: { name: 'passkey-slots', ...spec.task },
-    model: spec.model,
+    model: modelSpec,
     mask: spec.mask,
+    ...(spec.curriculum ? { curriculum: { ...spec.curriculum, note: 'largest needle distance drawn: `from` for the first `hold` share of the steps, then linear to the maximum at the `over` share' } } : {}),
     ...(init ? { init: relative(root, init) } : {}),
     // The run this one continued (its own metrics.json), so the whole recipe stays on record.
     ...(previous ? { previous } : {}),
     ...(spec.landmark ? { landmark: spec.landmark } : {}),
-    train: { ...spec.train, steps, lr, finalLoss: res.losses.at(-1), seconds, tokensPerSecond: (steps * spec.train.batchSize * T) / seconds, note: 'seconds are wall clock on a shared 2-core machine' },
+    train: {
+      ...spec.train, steps, lr, finalLoss: res.losses.at(-1),
+      ...(dense ? { denseSteps: spec.landmark.denseSteps, denseFinalLoss: dense.losses.at(-1), groupedSeed: spec.train.seed + 1 } : {}),
+      seconds, tokensPerSecond: (allSteps * spec.train.batchSize * T) / seconds, note: 'seconds are wall clock on a shared 2-core machine',
+    },
     eval: evals,
   };
   writeFileSync(join(out, 'metrics.json'), JSON.stringify(metrics, null, 2) + '\n');
