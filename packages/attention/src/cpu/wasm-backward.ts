@@ -2,7 +2,8 @@
  * The CPU flash-attention backward on the WebAssembly SIMD kernels of wasm.ts (FlashAttention-2
  * schedule per tile): S = QKᵀ·scale and dP = dO·Vᵀ come from `qk`, the probabilities and
  * dS = P ⊙ (dP − δ) are formed per tile in JS (masks and score mods stay in their compiled JS
- * evaluators), and dQ += dS·K, dK += dSᵀ·Q, dV += Pᵀ·dO run through `pv` on transposed tiles.
+ * evaluators), and dQ += dS·K runs through `pv`, dK += dSᵀ·Q and dV += Pᵀ·dO through `pvt`, which
+ * reads the P and dS tiles transposed in place (no transposed copies).
  * Same arithmetic as flashBackwardCpu, float32 accumulation instead of float64.
  */
 import type { FlashPlan } from '../flash-plan.js';
@@ -24,7 +25,7 @@ export function flashBackwardWasm(
   const allBlocks = Int32Array.from({ length: Math.ceil(Nk / kBlock) }, (_, i) => i);
   const maskF = plan.mask ? plan.mask.evaluator(Nq, Nk) : null;
   const [modF, dmodF] = plan.scoreMod ? plan.scoreMod.evaluators(Nq, Nk) : [null, null];
-  // Layout (floats): Q | dO | dQ (Nq·D each) | K | V | dK | dV (Nk·D each) | S | dP | dS | Pᵀ | dSᵀ tiles.
+  // Layout (floats): Q | dO | dQ (Nq·D each) | K | V | dK | dV (Nk·D each) | S (then P) | dP | dS tiles.
   const qF = Nq * D;
   const kF = Nk * D;
   const tF = qBlock * kBlock;
@@ -38,10 +39,8 @@ export function flashBackwardWasm(
   const oS = oDV + kF;
   const oDP = oS + tF;
   const oDS = oDP + tF;
-  const oPT = oDS + tF;
-  const oDST = oPT + tF;
   // Scratch for the softmax kernel (P = exp(S - lse) on plain tiles): m, l per row, acc rows.
-  const oM = oDST + tF;
+  const oM = oDS + tF;
   const oL = oM + qBlock;
   const oAcc = oL + qBlock;
   const need = (oAcc + qBlock * D) * 4;
@@ -111,10 +110,10 @@ export function flashBackwardWasm(
             if (plain && !partial) {
               kept.fill(0, 0, rows);
               keptEnd.fill(keys, 0, rows);
-              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oPT, oDST, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
+              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
             } else if (plain && named && rowRanges(plan, h, q0, rows, k0, keys, Nq, Nk, kept, keptEnd)) {
               // A partial tile of a named mask (the causal diagonal): one kept key range per row.
-              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oPT, oDST, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
+              softmaxTileGradSimd(w, mem, oS, oDP, oDS, oM, oL, oAcc, rows, keys, D, lse, (b * Hq + h) * Nq + q0, delta, scale, kept, keptEnd, oQ + q0 * D, oK + k0 * D);
             } else for (let i = 0; i < rows; i++) {
               const L = lse[(b * Hq + h) * Nq + q0 + i]!;
               const di = delta[i]!;
@@ -136,14 +135,14 @@ export function flashBackwardWasm(
                   if (dmodF) ds *= dmodF(raw, b, h, q0 + i, k0 + j);
                   ds *= scale;
                 }
+                // P over S (its score was read above), dS beside it; both read transposed by pvt.
+                mem[oS + so + j] = p;
                 mem[oDS + so + j] = ds;
-                mem[oPT + j * rows + i] = p;
-                mem[oDST + j * rows + i] = ds;
               }
             }
             w.pv(oDS * 4, (oK + k0 * D) * 4, (oDQ + q0 * D) * 4, rows, keys, D);
-            w.pv(oDST * 4, (oQ + q0 * D) * 4, (oDK + k0 * D) * 4, keys, rows, D);
-            w.pv(oPT * 4, (oDO + q0 * D) * 4, (oDV + k0 * D) * 4, keys, rows, D);
+            w.pvt(oDS * 4, (oQ + q0 * D) * 4, (oDK + k0 * D) * 4, keys, rows, D, keys);
+            w.pvt(oS * 4, (oDO + q0 * D) * 4, (oDV + k0 * D) * 4, keys, rows, D, keys);
           }
         }
         dq.set(mem.subarray(oDQ, oDQ + qF), qo);
@@ -193,13 +192,13 @@ function rowRanges(plan: FlashPlan, h: number, q0: number, rows: number, k0: num
 
 /**
  * The common tile (softmax, no score mod; keys outside [kept, keptEnd) of a row are masked):
- * P = exp(S - lse) on the forward's SIMD softmax kernel, then dS = P ⊙ (dP - δ) · scale, and
- * Pᵀ, dSᵀ in JS. With m = lse the kernel rescales nothing (lse >= every score of its row: the
+ * P = exp(S - lse) on the forward's SIMD softmax kernel (left in the S tile), then
+ * dS = P ⊙ (dP - δ) · scale. With m = lse the kernel rescales nothing (lse >= every score of its row: the
  * forward stored max + log(sum) with sum >= 1, from these same scores); a row where it did
  * (which would mean a different max) is redone with Math.exp from a recomputed score row.
  */
 function softmaxTileGradSimd(
-  w: NonNullable<ReturnType<typeof wasmKernels>>, mem: Float32Array, oS: number, oDP: number, oDS: number, oPT: number, oDST: number,
+  w: NonNullable<ReturnType<typeof wasmKernels>>, mem: Float32Array, oS: number, oDP: number, oDS: number,
   oM: number, oL: number, oAcc: number, rows: number, keys: number, D: number,
   lse: Float32Array, lseAt: number, delta: Float64Array, scale: number, kept: Int32Array, keptEnd: Int32Array, qAt: number, kAt: number,
 ): void {
@@ -226,8 +225,6 @@ function softmaxTileGradSimd(
       const p = mem[oS + so + j]!;
       const ds = p === 0 ? 0 : p * (mem[oDP + so + j]! - di) * scale;
       mem[oDS + so + j] = ds;
-      mem[oPT + j * rows + i] = p;
-      mem[oDST + j * rows + i] = ds;
     }
   }
 }

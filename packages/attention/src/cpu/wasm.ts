@@ -10,6 +10,8 @@ interface Exports {
   memory: WebAssembly.Memory;
   qk(q: number, k: number, s: number, rows: number, keys: number, D: number, scale: number): void;
   pv(p: number, v: number, acc: number, rows: number, keys: number, D: number): void;
+  /** pv reading p transposed: p(i, j) = p[j*pst + i] (same sums in the same order as pv on the transposed copy). */
+  pvt(p: number, v: number, acc: number, rows: number, keys: number, D: number, pst: number): void;
   softmax(s: number, rows: number, keys: number, m: number, l: number, acc: number, D: number): void;
 }
 
