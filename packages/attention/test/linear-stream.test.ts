@@ -11,7 +11,7 @@ import { cpuDevice, tensor, sum, mul, add, type Tensor } from '@attnlab/tensor';
 import { linearAttention, reference as R } from '../src/index.js';
 import type { FeatureMap } from '../src/reference/linear.js';
 import { rng, randn, relErr, maxAbs, maxAbsDiff } from './util.js';
-import { keptStatesSize, statesSize, linearBackwardStream, linearForwardStream, type LinearProblem, type StreamGrads } from '../src/cpu/linear-stream.js';
+import { keptSizes, statesSize, tilesSize, linearBackwardStream, linearForwardStream, type LinearProblem, type StreamGrads } from '../src/cpu/linear-stream.js';
 import { linearKernels } from '../src/cpu/linear-wasm.js';
 
 /**
@@ -93,7 +93,7 @@ test('CPU chunk mode (streamed WebAssembly path): NaN in q or k propagates exact
   }
 });
 
-test('CPU chunk backward: the one-pass form (from the forward\'s kept per-chunk states) and the three-pass form both match float64', async () => {
+test('CPU chunk backward: the one-pass form (from the forward\'s kept per-chunk states, with and without its score tiles) and the three-pass form all match float64', async () => {
   const w = linearKernels();
   assert.ok(w, 'WebAssembly SIMD kernels unavailable');
   const r = rng(1303);
@@ -140,14 +140,15 @@ test('CPU chunk backward: the one-pass form (from the forward\'s kept per-chunk 
     const what = `case ${ci}: ${JSON.stringify(cs)}`;
     const out = new Float32Array(BH * N * Dv);
     const den = normalize ? new Float32Array(BH * N) : null;
-    const states = new Float32Array(statesSize(p));
-    const S = linearForwardStream(p, out, den, states);
-    for (const form of ['one-pass', 'three-pass']) {
+    const kept = { states: new Float32Array(statesSize(p)), tiles: new Float32Array(tilesSize(p)) };
+    const S = linearForwardStream(p, out, den, kept);
+    for (const form of ['one-pass with kept tiles', 'one-pass', 'three-pass']) {
       const g: StreamGrads = {
         dq: new Float32Array(BH * N * D), dk: new Float32Array(BH * N * D), dv: new Float32Array(BH * N * Dv),
         dS0: new Float32Array(BH * F * W), dGate: gate ? new Float32Array(BH * N) : null,
       };
-      linearBackwardStream(p, out, den, S, form === 'one-pass' ? states : null, gOut, gFin, g);
+      const from = form === 'three-pass' ? null : form === 'one-pass' ? { states: kept.states, tiles: null } : kept;
+      linearBackwardStream(p, out, den, S, from, gOut, gFin, g);
       const checks: [string, Float32Array, Float64Array][] = [['dq', g.dq, want.dq], ['dk', g.dk, want.dk], ['dv', g.dv, want.dv], ['dS0', g.dS0!, want.dInitialState]];
       if (g.dGate) checks.push(['dGate', g.dGate, want.dGate]);
       const floor = Math.max(1e-3, ...checks.map(([, , x]) => 0.01 * maxAbs(x)));
@@ -159,10 +160,12 @@ test('CPU chunk backward: the one-pass form (from the forward\'s kept per-chunk 
   }
 });
 
-test('CPU chunk mode keeps per-chunk states for the one-pass backward only while they take no more memory than q, k and v', () => {
+test('CPU chunk mode keeps per-chunk states (and score tiles) for the one-pass backward only while they take no more memory than q, k and v', () => {
   const w = linearKernels()!;
   const base = { w, map: 'elu1' as FeatureMap, D: 64, Dv: 64, F: 64, W: 65, normalize: true, featScale: 0.125, outScale: 0.125, BH: 2, N: 4096, C: 64, q: new Float32Array(0), k: new Float32Array(0), v: new Float32Array(0), logLam: new Float64Array(2), gate: null, s0: null };
-  assert.equal(keptStatesSize(base), 2 * 64 * 64 * 80);
-  assert.equal(keptStatesSize({ ...base, N: 4097 }), 2 * 65 * 64 * 80);
-  assert.equal(keptStatesSize({ ...base, C: 1 }), 0);
+  assert.deepEqual(keptSizes(base), { states: 2 * 64 * 64 * 80, tiles: 2 * 64 * 64 * 64 });
+  assert.deepEqual(keptSizes({ ...base, N: 4097 }), { states: 2 * 65 * 64 * 80, tiles: 2 * 65 * 64 * 64 });
+  // Chunk 256: states fit, the tiles (256 floats a token) would not beside them.
+  assert.deepEqual(keptSizes({ ...base, C: 256 }), { states: 2 * 16 * 64 * 80, tiles: 0 });
+  assert.deepEqual(keptSizes({ ...base, C: 1 }), { states: 0, tiles: 0 });
 });

@@ -15,7 +15,7 @@
  * the twelve of three separate linear-attention runs (dq forward in time, dk and dv in reverse).
  * Decay factors are flushed below 2^-100 exactly where the forward flushes them.
  */
-import { chunkDecays, cut, reserve, stateScale, up, type ChunkOperands, type ChunkPass, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
+import { chunkDecays, cut, reserve, stateScale, up, type ChunkOperands, type ChunkPass, type KeptForBackward, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
 
 export interface BackwardOperands {
   /** Gradient rows of the core's output y (W wide), v' = [v, 1] or v (W), phi(q), phi(k) (F). */
@@ -36,11 +36,12 @@ export interface BackwardSinks {
 }
 
 /**
- * Runs the pass; `states` [BH, chunks, F, up(W, 16)] are the forward's (chunkPass `states`,
- * times stateScale(scale)); `dFin` [BH, F, W] the gradient of the final states, or null. Returns dS0
+ * Runs the pass from what the forward kept: `states` [BH, chunks, F, up(W, 16)] (chunkPass
+ * `states`, times stateScale(scale)) and, when given, the score tiles A (chunkPass `tiles`); `dFin` [BH, F, W] the gradient of the final states, or null. Returns dS0
  * [BH, F, W], the gradient of the initial states.
  */
-export function chunkBackwardPass(w: LinearKernels, o: BackwardOperands, sinks: BackwardSinks, states: Float32Array, dFin: ArrayLike<number> | null, r: ChunkPass): Float32Array {
+export function chunkBackwardPass(w: LinearKernels, o: BackwardOperands, sinks: BackwardSinks, kept: KeptForBackward, dFin: ArrayLike<number> | null, r: ChunkPass): Float32Array {
+  const { states, tiles } = kept;
   const { BH, N, C, scale } = r;
   const F = o.fq.width;
   const W = o.vp.width;
@@ -104,8 +105,9 @@ export function chunkBackwardPass(w: LinearKernels, o: BackwardOperands, sinks: 
       sources.forEach((s, i) => s.read(mem, ops.off[i]!, ops.stride[i]!, r0, len, ops));
       // The two score tiles, causal and decayed as in the forward.
       w.qk(B(oDy), B(oVp), B(oP), len, len, Wp, scale);
-      w.qk(B(oFq), B(oFk), B(oA), len, len, Fp, scale);
-      for (const t of [oP, oA]) {
+      if (tiles) mem.set(tiles.subarray((bh * chunks + ci) * C * C, (bh * chunks + ci) * C * C + len * len), oA);
+      else w.qk(B(oFq), B(oFk), B(oA), len, len, Fp, scale);
+      for (const t of tiles ? [oP] : [oP, oA]) {
         if (decays) w.decaymask(B(t), len, B(oStep), 0);
         else for (let i = 0; i < len; i++) mem.fill(0, t + i * len + i + 1, t + (i + 1) * len);
       }

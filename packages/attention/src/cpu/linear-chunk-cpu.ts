@@ -5,7 +5,7 @@
  */
 import { customGrad, fromStorage, isGradEnabled, reshape, slice, type Device, type Tensor } from '@attnlab/tensor';
 import { cpuArray } from '../tensor-io.js';
-import { keptStatesSize, linearBackwardStream, linearForwardStream, type LinearProblem } from './linear-stream.js';
+import { keptSizes, linearBackwardStream, linearForwardStream, type LinearProblem } from './linear-stream.js';
 
 /** A zero-filled CPU tensor and the array behind it, to write in place. */
 function cpuOut(dev: Device, shape: readonly number[]): [Tensor, Float32Array] {
@@ -32,7 +32,7 @@ export function linearChunkCpu(
   forward: ((out: Float32Array, den: Float32Array | null) => Float32Array) | null = null,
 ): { out: Tensor; finalState?: Tensor } {
   const fwd = forward ?? ((o: Float32Array, den: Float32Array | null) => linearForwardStream(p, o, den));
-  const keep = forward ? 0 : keptStatesSize(p);
+  const keep = forward ? null : keptSizes(p);
   const dev = x.q.device;
   const { BH, N, Dv, F, W } = p;
   const outShape = [B, H, N, Dv];
@@ -54,8 +54,8 @@ export function linearChunkCpu(
   // With the final state: one packed [out | finalState] node so one backward gets both gradients.
   const [root, rootA] = cpuOut(dev, outputFinalState ? [nO + BH * F * W] : outShape);
   const o = rootA.subarray(0, nO);
-  const states = keep > 0 ? new Float32Array(keep) : null;
-  const S = states ? linearForwardStream(p, o, den, states) : fwd(o, den);
+  const kept = keep && keep.states > 0 ? { states: new Float32Array(keep.states), tiles: keep.tiles > 0 ? new Float32Array(keep.tiles) : null } : null;
+  const S = kept ? linearForwardStream(p, o, den, kept) : fwd(o, den);
   if (outputFinalState) rootA.set(S, nO);
   const node = customGrad(root, 'linearAttention', inputs, (g) => {
     const gAll = cpuArray(g, 'linearAttention backward');
@@ -64,7 +64,7 @@ export function linearChunkCpu(
     const [dv, dvA] = cpuOut(dev, x.v.shape);
     const [ds0, ds0A] = x.s0 ? cpuOut(dev, x.s0.shape) : [null, null];
     const [dg, dgA] = x.gate ? cpuOut(dev, x.gate.shape) : [null, null];
-    linearBackwardStream(p, o, den, S, states, gAll.subarray(0, nO), outputFinalState ? gAll.subarray(nO) : null, { dq: dqA, dk: dkA, dv: dvA, dS0: ds0A, dGate: dgA });
+    linearBackwardStream(p, o, den, S, kept, gAll.subarray(0, nO), outputFinalState ? gAll.subarray(nO) : null, { dq: dqA, dk: dkA, dv: dvA, dS0: ds0A, dGate: dgA });
     const grads: Tensor[] = [dq, dk, dv];
     if (ds0) grads.push(ds0);
     if (dg) grads.push(dg);

@@ -11,7 +11,7 @@
  * algebra as three chunk runs (dq forward in time, dk and dv in reverse time), which keep nothing.
  */
 import { featurize, featurizeBackward, type FeatureMap } from '../reference/linear.js';
-import { chunkPass, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
+import { chunkPass, type KeptForBackward, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
 import { BWD_OP, chunkBackwardPass } from './linear-backward.js';
 
 export interface LinearProblem {
@@ -294,13 +294,21 @@ function transposeStates(x: ArrayLike<number>, BH: number, R: number, Cc: number
 }
 
 /**
- * Floats of the per-chunk states a forward keeps for the one-pass backward, or 0 where they would
- * take more memory than q, k and v themselves (a small chunk with a wide feature map: the backward
- * then runs the three-pass form, which keeps nothing).
+ * Floats a forward keeps for the one-pass backward, within as many floats as q, k and v take:
+ * the per-chunk states (else nothing: a small chunk with a wide feature map; the backward then
+ * runs the three-pass form, which keeps nothing) and, where they fit beside them, the score tiles.
  */
-export function keptStatesSize(p: LinearProblem): number {
-  const n = statesSize(p);
-  return n <= p.BH * p.N * (2 * p.D + p.Dv) ? n : 0;
+export function keptSizes(p: LinearProblem): { states: number; tiles: number } {
+  const cap = p.BH * p.N * (2 * p.D + p.Dv);
+  const states = statesSize(p);
+  if (states > cap) return { states: 0, tiles: 0 };
+  const tiles = tilesSize(p);
+  return { states, tiles: states + tiles <= cap ? tiles : 0 };
+}
+
+/** Floats of the per-chunk score tiles (C x C each). */
+export function tilesSize(p: LinearProblem): number {
+  return p.BH * Math.ceil(p.N / p.C) * p.C * p.C;
 }
 
 /** Floats of the per-chunk states (rows padded to 16 floats, as the kernels hold them). */
@@ -310,16 +318,17 @@ export function statesSize(p: LinearProblem): number {
 
 /**
  * Forward into `out` [BH*N, Dv]; `den` [BH*N] (normalised, when a backward follows) gets each
- * row's normaliser; `states` (keptStatesSize floats) the state before each chunk, for the backward.
+ * row's normaliser; `kept` (keptSizes floats) the state before each chunk and the score tiles, for
+ * the backward.
  * Returns the final states [BH, F, W].
  */
-export function linearForwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, states: Float32Array | null = null): Float32Array {
+export function linearForwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, kept: KeptForBackward | null = null): Float32Array {
   const { w, map, D, Dv, F, featScale, normalize } = p;
   const fq = featureRows(w, map, p.q, D, F, featScale, normalize && map === 'elu1' ? rescaled(p) : null);
   const fk = featureRows(w, map, p.k, D, F, featScale, null);
   const v = normalize ? onesRows(p.v, Dv) : rawRows(p.v, Dv);
   const pass = { BH: p.BH, N: p.N, C: p.C, scale: p.outScale, logDecay: logDecayOf(p) };
-  return chunkPass(w, [fq, fk, v], [{ q: 0, k: 1, v: 2, sink: outputSink(p, out, den), s0: p.s0, ...(states ? { states } : {}) }], pass)[0]!;
+  return chunkPass(w, [fq, fk, v], [{ q: 0, k: 1, v: 2, sink: outputSink(p, out, den), s0: p.s0, ...(kept ? { states: kept.states, ...(kept.tiles ? { tiles: kept.tiles } : {}) } : {}) }], pass)[0]!;
 }
 
 export interface StreamGrads {
@@ -336,9 +345,9 @@ export interface StreamGrads {
 
 /**
  * Gradients of <gOut, out> + <gFin, S_final> into `g`. `out`, `den`, `S` are the forward's
- * output, normalisers and final states; `states` the per-chunk states it kept, or null.
+ * output, normalisers and final states; `kept` what it kept for the one-pass backward, or null.
  */
-export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, S: Float32Array, states: Float32Array | null, gOut: Float32Array, gFin: Float32Array | null, g: StreamGrads): void {
+export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: Float32Array | null, S: Float32Array, kept: KeptForBackward | null, gOut: Float32Array, gFin: Float32Array | null, g: StreamGrads): void {
   const { w, map, D, Dv, F, W, BH, N, C, featScale, normalize, outScale: scale } = p;
   const logDecay = logDecayOf(p);
   const fq = featureRows(w, map, p.q, D, F, featScale, normalize && map === 'elu1' ? rescaled(p) : null);
@@ -347,13 +356,13 @@ export function linearBackwardStream(p: LinearProblem, out: Float32Array, den: F
   const dy = gradRows(p, gOut, out, den, W);
   const dots = g.dGate ? new Float64Array(BH * N) : null;
   const pass = { BH, N, C, scale, logDecay };
-  if (states) {
+  if (kept) {
     const sinks = {
       dq: featureGradSink(p, BWD_OP.fq, p.q, g.dq, dots, 1),
       dk: featureGradSink(p, BWD_OP.fk, p.k, g.dk, dots, -1),
       dv: copySink(g.dv, Dv),
     };
-    const dS0 = chunkBackwardPass(w, { dy, vp, fq, fk }, sinks, states, gFin, pass);
+    const dS0 = chunkBackwardPass(w, { dy, vp, fq, fk }, sinks, kept, gFin, pass);
     if (g.dS0) g.dS0.set(dS0);
     gateGrad(p, S, gFin, dots, g.dGate);
     return;

@@ -79,6 +79,17 @@ export interface ChunkJob {
    * that starts from them (cpu/linear-backward.ts).
    */
   states?: Float32Array;
+  /**
+   * When given (with states), [BH, chunks, C, C]: each chunk's causal, decayed score tile
+   * (len x len at the chunk's offset), which the backward's dv needs again.
+   */
+  tiles?: Float32Array;
+}
+
+/** What a forward keeps for the one-pass backward (cpu/linear-backward.ts). */
+export interface KeptForBackward {
+  states: Float32Array;
+  tiles: Float32Array | null;
 }
 
 export interface ChunkPass {
@@ -246,6 +257,7 @@ export function chunkPass(w: LinearKernels, operands: readonly RowSource[], jobs
         }
         j.sink.write(mem, oY, Wp, r0, len, ops);
         if (j.states) j.states.set(mem.subarray(oS, oS + F * Wp), (bh * chunks + t0 / C) * F * Wp);
+        if (j.tiles) j.tiles.set(mem.subarray(oA, oA + len * len), (bh * chunks + t0 / C) * C * C);
         // State update.
         const last = L[len - 1]!;
         if (decays && last !== 0) {
