@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 import { Rng, type Device } from '@attnlab/tensor';
 import { DiT, sampleDDIM, type DiTConfigInput, type HeadSelector } from '@attnlab/models';
-import { softpag } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { moh, softpag } from '../src/index.js';
 import { devices, randomModel } from './util.js';
 
 const { withSoftPAG, pagGuidance, headHunter, layerHeads, shapeIoU, highFrequencyEnergy, pixelVariance } = softpag;
@@ -142,4 +144,18 @@ test('image metrics on hand-made images', () => {
   assert.equal(highFrequencyEnergy(one(img((y, x) => ((x + y) % 2 ? 1 : -1)))), 64);
   assert.equal(pixelVariance(left), 1);
   assert.equal(pixelVariance(one(img(() => 0.3))), 0);
+});
+
+test('the shipped dit-shapes checkpoint reproduces its recorded sample quality (ViT classifier on seeded DDIM samples)', async () => {
+  const dir = fileURLToPath(new URL('../../../../examples/models/', import.meta.url));
+  const read = (p: string): Uint8Array => new Uint8Array(readFileSync(dir + p));
+  const metrics = JSON.parse(readFileSync(`${dir}dit-shapes/metrics.json`, 'utf8'));
+  const dit = DiT.fromSafetensors(JSON.parse(readFileSync(`${dir}dit-shapes/config.json`, 'utf8')), read('dit-shapes/model.safetensors'));
+  assert.equal(dit.numParams, metrics.params);
+  const vit = moh.vitFromCheckpoint(JSON.parse(readFileSync(`${dir}vit-mha/config.json`, 'utf8')), read('vit-mha/model.safetensors')).model;
+  const s = metrics.sampleQuality.sampler;
+  const labels = Array.from({ length: 4 * s.perClass }, (_, i) => i % 4);
+  const batch = await sampleDDIM(dit, { labels, steps: s.steps, seed: s.seed, cfgScale: s.cfgScale });
+  const { accuracy } = await softpag.classifierScore(vit, batch, labels);
+  assert.ok(Math.abs(accuracy - metrics.sampleQuality.accuracyOnSamples) <= 1 / labels.length + 1e-9, `accuracy on samples ${accuracy}, recorded ${metrics.sampleQuality.accuracyOnSamples}`);
 });
