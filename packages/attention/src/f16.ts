@@ -49,9 +49,30 @@ export function f16Value(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
-/** x rounded to float16 and back (float16 holds exactly in float32). */
+/** Smallest normal float16; below it float16 steps by 2^-24. */
+const F16_MIN_NORMAL = 2 ** -14;
+
+/**
+ * Bits of the float32 equal to float16-rounded float32 `bits` (finite, |x| <= 65504, |x| >= 2^-14):
+ * ties-to-even on the 13 mantissa bits float16 lacks; a carry into the exponent is right.
+ */
+const roundNormalBits = (bits: number): number => ((bits + 0xfff + ((bits >>> 13) & 1)) & ~0x1fff) >>> 0;
+
+/** Float16 subnormal range: rounding to a multiple of 2^-24 is float32's own rounding of x ± 0.5 (ulp 2^-24 there). */
+function roundSubnormal(x: number): number {
+  const c = x < 0 || Object.is(x, -0) ? -0.5 : 0.5;
+  const r = Math.fround(x + c) - c;
+  return r === 0 ? (c < 0 ? -0 : 0) : r;
+}
+
+/** x (a float32 value) rounded to float16 and back (float16 holds exactly in float32); NaN stays NaN, overflow is Infinity. */
 export function roundF16(x: number): number {
-  return f16Value(f16Bits(x));
+  const a = Math.abs(x);
+  if (!(a <= F16_MAX)) return Number.isNaN(x) || !Number.isFinite(x) ? x : f16Value(f16Bits(x));
+  if (a < F16_MIN_NORMAL) return roundSubnormal(x);
+  f32[0] = x;
+  u32[0] = roundNormalBits(u32[0]!);
+  return f32[0]!;
 }
 
 /** The error for element `index` of tensor `name` being beyond float16's range. */
@@ -68,10 +89,15 @@ export function f16RangeError(name: string, t: Tensor, index: number, value: num
 /** A float32 copy of `a` rounded to float16; throws naming `name` and the first finite value beyond ±65504. */
 export function toF16Checked(name: string, t: Tensor, a: Float32Array): Float32Array {
   const out = new Float32Array(a.length);
+  const ab = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ob = new Uint32Array(out.buffer);
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
-    if (Math.abs(x) > F16_MAX && Number.isFinite(x)) throw f16RangeError(name, t, i, x);
-    out[i] = roundF16(x);
+    const m = Math.abs(x);
+    if (m >= F16_MIN_NORMAL && m <= F16_MAX) ob[i] = roundNormalBits(ab[i]!);
+    else if (m < F16_MIN_NORMAL) out[i] = roundSubnormal(x);
+    else if (Number.isFinite(x)) throw f16RangeError(name, t, i, x);
+    else out[i] = x; // NaN, ±Infinity: kept, as float16 holds them
   }
   return out;
 }

@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { getDevice, tensor, sum, mul, add, type Device, type Tensor } from '@attnlab/tensor';
 import { attention, causal, slidingWindow, sinks, or, scoreMod, reference as R, type AttentionOptions, type MaskMod } from '../src/index.js';
-import { f16Bits, f16Value, roundF16, F16_MAX } from '../src/f16.js';
+import { f16Bits, f16Value, roundF16, toF16Checked, F16_MAX } from '../src/f16.js';
 import { packQkvF16 } from '../src/gpu/f16-pack.js';
 import { gpuBackend } from '../src/gpu/bridge.js';
 import { planFlash } from '../src/flash-plan.js';
@@ -73,6 +73,10 @@ test('float16 rounding: nearest even against a search over every float16, exact 
   const r = rng(1);
   const xs = wideValues(r, 20000);
   for (const x of xs) assert.ok(Object.is(roundF16(x), nearestHalf(x)), `round(${x}) = ${roundF16(x)}, nearest ${nearestHalf(x)}`);
+  // The CPU device's array rounding, the scalar one and the bit encoder (the WGSL pack kernel's twin) agree.
+  const inRange = Float32Array.from([...xs.filter((x) => Math.abs(x) <= F16_MAX), NaN, Infinity, -Infinity]);
+  const arr = toF16Checked('q', tensor(inRange, [inRange.length]), inRange);
+  inRange.forEach((x, i) => assert.ok(Object.is(arr[i], roundF16(x)) && Object.is(arr[i], f16Value(f16Bits(x))), `array rounding of ${x}: ${arr[i]}`));
   for (let h = 0; h < 0x10000; h++) {
     const v = f16Value(h);
     if (Number.isNaN(v)) {
