@@ -10,6 +10,7 @@
 import { AdamW, TensorError, add, addScalar, detach, exp, log, logSoftmax, matmul, max, mul, mulScalar, neg, scope, sub, sum, tensor, transpose, type Tensor } from '@attnlab/tensor';
 import { gaussian, rng } from '../common/random.js';
 import { topIndices, type SeaShape } from './estimate.js';
+import { causalProbs64 } from '../block-select/index.js';
 
 export interface SeaEstimatorShape {
   /** Estimator heads G (a model's layers·heads; index = layer·heads + head). */
@@ -158,24 +159,6 @@ export interface SeaDistillOptions {
   onStep?: (step: number, kl: number) => void;
 }
 
-/** Teacher causal softmax rows [n, n] of one head (float64). */
-export function causalSoftmax64(q: ArrayLike<number>, k: ArrayLike<number>, n: number, d: number, scale: number): Float64Array {
-  const p = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    let mx = -Infinity;
-    for (let j = 0; j <= i; j++) {
-      let dot = 0;
-      for (let c = 0; c < d; c++) dot += q[i * d + c]! * k[j * d + c]!;
-      p[i * n + j] = dot * scale;
-      mx = Math.max(mx, p[i * n + j]!);
-    }
-    let den = 0;
-    for (let j = 0; j <= i; j++) den += (p[i * n + j] = Math.exp(p[i * n + j]! - mx));
-    for (let j = 0; j <= i; j++) p[i * n + j]! /= den;
-  }
-  return p;
-}
-
 /**
  * Distil the estimator on causal windows (all of one length n) with AdamW, every head at once:
  * minimise KL(teacher row ‖ p̂ row) averaged over rows. Returns the trained estimator and the
@@ -199,7 +182,7 @@ export async function distillSeaEstimator(e: SeaEstimator, samples: readonly Sea
     if (s.q.length !== G || s.k.length !== G) throw new TensorError('distillSeaEstimator', `sample ${si} must hold ${G} heads (layers·heads) of q and k, got ${s.q.length} and ${s.k.length}`);
     for (let gi = 0; gi < G; gi++) {
       for (const [name, x] of [['q', s.q[gi]!], ['k', s.k[gi]!]] as const) if (x.length !== n * d) throw new TensorError('distillSeaEstimator', `sample ${si} head ${gi}: ${name} has ${x.length} values, expected n·dHead = ${n}·${d}`);
-      const p = causalSoftmax64(s.q[gi]!, s.k[gi]!, n, d, scale);
+      const p = causalProbs64(s.q[gi]!, s.k[gi]!, n, n, d, scale);
       const o0 = (si * G + gi) * n;
       qa.set(s.q[gi]!, o0 * d);
       ka.set(s.k[gi]!, o0 * d);
