@@ -15,7 +15,7 @@ import { gpuBackend } from '../src/gpu/bridge.js';
 import { planFlash } from '../src/flash-plan.js';
 import { flashForwardSource } from '../src/wgsl/flash.js';
 import { flashTiledForwardSource } from '../src/wgsl/flash-tiled.js';
-import { rng, randn, diffSpecials as diff } from './util.js';
+import { rng, randn, randomQkv, diffSpecials as diff } from './util.js';
 
 async function webgpu(): Promise<Device> {
   // WebGPU must be there (SwiftShader in CI): a missing adapter fails the test, never skips it.
@@ -151,14 +151,8 @@ async function check(dev: Device, c: Case, seed: number, kernel: 'rowwise' | 'ti
   const r = rng(seed);
   const { B, Hq, Hkv, Nq, Nk, D } = c;
   const Dv = c.Dv ?? D;
-  const qa = randn(r, B * Hq * Nq * D);
-  const ka = randn(r, B * Hkv * Nk * D);
-  const va = randn(r, B * Hkv * Nk * Dv);
-  c.edit?.(qa);
   const grads = c.grads ?? true;
-  const q = tensor(qa, [B, Hq, Nq, D], { device: dev, requiresGrad: grads });
-  const k = tensor(ka, [B, Hkv, Nk, D], { device: dev, requiresGrad: grads });
-  const v = tensor(va, [B, Hkv, Nk, Dv], { device: dev, requiresGrad: grads });
+  const { qa, ka, va, q, k, v } = randomQkv(r, c, dev, { requiresGrad: grads, edit: c.edit });
   const res = await attention(q, k, v, { ...c.opts, mask: c.mask ?? null, kernel, storage });
   const dims = { B, Hq, Hkv, Nq, Nk, D, Dv };
   const refOpts = { mask: c.mask ?? null, scoreMod: (c.opts?.scoreMod as never) ?? null, normalize: c.opts?.normalize };

@@ -13,30 +13,13 @@ import { flashForwardTiledGpu, splitsFor } from '../src/gpu/flash-tiled.js';
 import { uploadPlan, destroyPlan } from '../src/gpu/flash.js';
 import { createBufferFrom, readBuffer } from '../src/gpu/runner.js';
 import { testDevice } from './gpu.js';
-import { rng, randn } from './util.js';
+import { rng, randn, diffSpecials as diff } from './util.js';
 
 async function webgpu(): Promise<Device> {
   // WebGPU must be there (SwiftShader in CI): a missing adapter fails the test, never skips it.
   const dev = await getDevice({ prefer: 'webgpu' });
   assert.equal(dev.kind, 'webgpu', 'no WebGPU adapter');
   return dev;
-}
-
-/**
- * max |a - b| (with `rel`: |a - b| / max(1, |b|), for lse, which float32 holds to a relative ulp),
- * equal special values (NaN and NaN, same infinities) counting as equal.
- */
-function diff(a: ArrayLike<number>, b: ArrayLike<number>, rel = false): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x === y || (Number.isNaN(x) && Number.isNaN(y))) continue;
-    const d = Math.abs(x - y) / (rel ? Math.max(1, Math.abs(y)) : 1);
-    if (!(d <= m)) m = d;
-  }
-  return m;
 }
 
 interface Case { B: number; Hq: number; Hkv: number; Nq: number; Nk: number; D: number; Dv?: number; mask?: MaskMod | BlockMask | null; opts?: AttentionOptions; grads?: boolean; edit?: (q: Float32Array) => void }

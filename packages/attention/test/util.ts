@@ -1,5 +1,5 @@
 /** Seeded PRNG (mulberry32, @attnlab/tensor's one copy) and helpers shared by the tests. */
-import { mulberry32, gaussianArray } from '@attnlab/tensor';
+import { mulberry32, gaussianArray, tensor, type Device, type Tensor } from '@attnlab/tensor';
 
 export const rng = mulberry32;
 
@@ -46,4 +46,18 @@ export function diffSpecials(a: ArrayLike<number>, b: ArrayLike<number>, rel = f
     if (!(d <= m)) m = d;
   }
   return m;
+}
+
+/** Gaussian q [B, Hq, Nq, D], k [B, Hkv, Nk, D], v [B, Hkv, Nk, Dv] as arrays and as tensors on `dev`; `edit` changes q's array first. */
+export function randomQkv(
+  r: () => number, d: { B: number; Hq: number; Hkv: number; Nq: number; Nk: number; D: number; Dv?: number }, dev: Device,
+  opts: { requiresGrad?: boolean; edit?: (q: Float32Array) => void } = {},
+): { qa: Float32Array; ka: Float32Array; va: Float32Array; q: Tensor; k: Tensor; v: Tensor } {
+  const Dv = d.Dv ?? d.D;
+  const qa = randn(r, d.B * d.Hq * d.Nq * d.D);
+  const ka = randn(r, d.B * d.Hkv * d.Nk * d.D);
+  const va = randn(r, d.B * d.Hkv * d.Nk * Dv);
+  opts.edit?.(qa);
+  const o = { device: dev, requiresGrad: opts.requiresGrad ?? false };
+  return { qa, ka, va, q: tensor(qa, [d.B, d.Hq, d.Nq, d.D], o), k: tensor(ka, [d.B, d.Hkv, d.Nk, d.D], o), v: tensor(va, [d.B, d.Hkv, d.Nk, Dv], o) };
 }
