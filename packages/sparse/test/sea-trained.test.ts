@@ -11,7 +11,7 @@ import {
   maskedAttention64, topKRecall, trainedTopK, type SeaEstimator, type SeaSample,
 } from '../src/sea/index.js';
 import { gaussian, rng } from '../src/common/random.js';
-import { getAttention } from '@attnlab/attention';
+import { causal as causalMask, getAttention } from '@attnlab/attention';
 import { Transformer } from '@attnlab/models';
 import { tensor } from '@attnlab/tensor';
 import { registerVariants } from '../src/index.js';
@@ -131,7 +131,6 @@ test("sea trained: the 'sea' variant with a trained estimator runs exact softmax
       const est = initSeaEstimator({ layers: 2, heads: 3, dHead: D, rank: 5, kind: 'exp' }, 3);
       const x = qkv(dev, 17, B, H, n, n, D);
       const base = { scale: 1 / Math.sqrt(D), scoreMod: null, causal: true, returnProbs: false, returnScores: false, cache: null, rotary: null, state: null, groupSize: 1, qPositions: null, kPositions: null };
-      const { causal: causalMask } = await import('@attnlab/attention');
       // q's heads are the model's heads 2, 0, 1 of layer 1: each must use its own estimator head.
       const heads = [2, 0, 1];
       const r = await variant.forward(x.q, x.k, x.v, { ...base, mask: causalMask(), layer: 1, heads, options: { topK: 4, estimator: est } });
