@@ -10,9 +10,10 @@
  *   dv'     = A^T dy     + e^{L_last - L_s} phi(k) dS                         (pvt, pv)
  *   dS   <- e^{L_last} dS + scale (e^{L_u} phi(q))^T dy                       (tscale, pv)
  *
- * Both score tiles serve two products each (pvt reads the transpose in place), and the forward
- * states are not recomputed: five tile products and four state products per chunk instead of
- * the twelve of three separate linear-attention runs (dq forward in time, dk and dv in reverse).
+ * P serves two products (pvt reads the transpose in place); the forward's states, and A where
+ * it kept the tiles, are not recomputed: four (five) tile products and four state products per
+ * chunk instead of the twelve of three separate linear-attention runs (dq forward in time, dk and
+ * dv in reverse).
  * Decay factors are flushed below 2^-100 exactly where the forward flushes them.
  */
 import { chunkDecays, cut, reserve, stateScale, up, type ChunkOperands, type ChunkPass, type KeptForBackward, type LinearKernels, type RowSink, type RowSource } from './linear-wasm.js';
