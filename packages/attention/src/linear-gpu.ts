@@ -6,7 +6,7 @@
  *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / scale), dS0 = a_0 scale S_final(that run)
  */
 import {
-  add, addScalar, concat, sum, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, type Tensor,
+  add, addScalar, concat, sum, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, detach, type Tensor,
 } from '@attnlab/tensor';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { linearChunkGpu, perRowLogDecay } from './gpu/linear.js';
@@ -116,7 +116,10 @@ function elu1QueryScaled(q: Tensor): Tensor {
  */
 function safeNormalize(num: Tensor, den: Tensor): Tensor {
   const zero = equal(den, 0);
-  return mul(num, where(zero, 0, reciprocal(where(zero, 1, den))));
+  // Both divided by a constant c = den first: the same forward, and the backward never forms
+  // 1/den^2, which overflows f32 (NaN gradients) once den < 1e-19 (keys decayed by a gate of -70).
+  const rc = detach(reciprocal(where(zero, 1, den)));
+  return mul(mul(num, rc), where(zero, 0, reciprocal(where(zero, 1, mul(den, rc)))));
 }
 
 /** Log decay per row [B, H, N] on q's device: log lambda_h (+ gate). */

@@ -3,8 +3,9 @@
  * the streamed forward/backward of linear-stream.ts. Outputs and gradients are written straight
  * into fresh tensor storage (no staging arrays, no upload copies).
  */
-import { customGrad, fromStorage, isGradEnabled, reshape, slice, type Device, type Tensor } from '@attnlab/tensor';
+import { customGrad, fromStorage, isGradEnabled, reshape, slice, TensorError, type Device, type Tensor } from '@attnlab/tensor';
 import { cpuArray } from '../tensor-io.js';
+import { exactRow, flushedRows } from './linear-flushed.js';
 import { keptSizes, linearBackwardStream, linearForwardStream, type LinearProblem } from './linear-stream.js';
 
 /** A zero-filled CPU tensor and the array behind it, to write in place. */
@@ -43,7 +44,9 @@ export function linearChunkCpu(
   const needGrad = isGradEnabled() && inputs.some((t) => t.requiresGrad);
   if (!needGrad) {
     const [out, o] = cpuOut(dev, outShape);
-    const S = fwd(o, null);
+    const den = p.normalize ? new Float32Array(BH * N) : null;
+    const S = fwd(o, den);
+    if (den) for (const r of flushedRows(p, den)) exactRow(p, r, o);
     if (!outputFinalState) return { out };
     const [fin, f] = cpuOut(dev, stateShape);
     f.set(S);
@@ -57,7 +60,13 @@ export function linearChunkCpu(
   const kept = keep && keep.states > 0 ? { states: new Float32Array(keep.states), tiles: keep.tiles > 0 ? new Float32Array(keep.tiles) : null } : null;
   const S = kept ? linearForwardStream(p, o, den, kept) : fwd(o, den);
   if (outputFinalState) rootA.set(S, nO);
+  const flushed = den ? flushedRows(p, den) : [];
+  for (const r of flushed) exactRow(p, r, o);
   const node = customGrad(root, 'linearAttention', inputs, (g) => {
+    if (flushed.length > 0) {
+      const r = flushed[0]!;
+      throw new TensorError('linearAttention backward', `normalised row ${r % N} of sequence ${Math.floor(r / N)} (and ${flushed.length - 1} more) gets its normaliser only from keys decayed below 2^-100 (cumulative decay/gate under -69.3), which the CPU gradient kernels count as 0; its forward is exact but its gradient would be wrong. Keep the gates that cut such a row off above that (e.g. clamp gate >= -20), or give the row an undecayed key that meets its query`);
+    }
     const gAll = cpuArray(g, 'linearAttention backward');
     const [dq, dqA] = cpuOut(dev, x.q.shape);
     const [dk, dkA] = cpuOut(dev, x.k.shape);
