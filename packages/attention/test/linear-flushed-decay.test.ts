@@ -117,6 +117,7 @@ test('linearAttention with very negative gates: random variants vs float64 (feat
   assert.deepEqual(bad, []);
 });
 
+// Under ATTNLAB_CPU_KERNELS=js (float64 kernels, nothing flushed) nothing is refused.
 test('linearAttention CPU backward refuses (clear error) only rows that need the flushed keys: normalised relu rows cut off by the big gate', () => {
   console.log(`refused: ${refused.length}\n${refused.join('\n')}`);
   for (const l of refused) assert.match(l, /^cpu \w+ (example|relu normalize=true)/, l);

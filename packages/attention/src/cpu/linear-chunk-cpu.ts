@@ -65,7 +65,7 @@ export function linearChunkCpu(
   const node = customGrad(root, 'linearAttention', inputs, (g) => {
     if (flushed.length > 0) {
       const r = flushed[0]!;
-      throw new TensorError('linearAttention backward', `normalised row ${r % N} of sequence ${Math.floor(r / N)} (and ${flushed.length - 1} more) gets its normaliser only from keys decayed below 2^-100 (cumulative decay/gate under -69.3), which the CPU gradient kernels count as 0; its forward is exact but its gradient would be wrong. Keep the gates that cut such a row off above that (e.g. clamp gate >= -20), or give the row an undecayed key that meets its query`);
+      throw new TensorError('linearAttention backward', `normalised row ${r % N} of sequence ${Math.floor(r / N)} (and ${flushed.length - 1} more) gets its normaliser only from keys decayed below 2^-100 (cumulative decay/gate under -69.3), which the CPU gradient kernels count as 0; its forward is exact but its gradient would be wrong. Keep the gates that cut such a row off above that (e.g. clamp gate >= -20), or run the float64 JS kernels (ATTNLAB_CPU_KERNELS=js), which keep those factors`);
     }
     const gAll = cpuArray(g, 'linearAttention backward');
     const [dq, dqA] = cpuOut(dev, x.q.shape);
