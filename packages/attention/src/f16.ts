@@ -2,7 +2,9 @@
  * Float16 storage for attention's q, k, v (`storage: 'f16'`): round-to-nearest-even from float32,
  * the exact way back, and the range check shared by both devices. The WGSL pack kernel
  * (wgsl/f16-pack.ts) implements the same integer rounding, so the CPU device (which runs its
- * float32 kernels on the rounded values) and WebGPU compute on identical inputs.
+ * float32 kernels on the rounded values) and WebGPU compute on identical inputs. Internal: references
+ * and notebooks use @attnlab/tensor's roundFp16 (equal on float32 inputs; this one is the fast
+ * array path the CPU device runs on every call).
  */
 import { TensorError, type Tensor } from '@attnlab/tensor';
 

@@ -11,7 +11,6 @@ export type { DocumentOptions } from './varlen.js';
 export * as reference from './reference/index.js';
 export { attention, checkQkv } from './attention.js';
 export type { AttentionOptions, AttentionResult, ProbsRequest } from './attention.js';
-export { roundF16, f16Bits, f16Value, F16_MAX } from './f16.js';
 export { linearAttention } from './linear.js';
 export type { LinearAttentionOptions, LinearAttentionResult } from './linear.js';
 export { KVCache } from './kvcache.js';
