@@ -6,7 +6,7 @@
  *   dv'    = LA_rev(q=phi_k, k=phi_q, v=dy, S0=dS_fin / scale), dS0 = a_0 scale S_final(that run)
  */
 import {
-  add, addScalar, concat, sum, customGrad, elu, isGradEnabled, mul, mulScalar, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, detach, type Tensor,
+  abs, add, addScalar, concat, sum, customGrad, elu, isGradEnabled, less, mul, mulScalar, noGrad, ones, relu, reshape, tensor, transpose, zeros, slice, equal, greater, max, exp, sub, where, reciprocal, detach, TensorError, type Tensor,
 } from '@attnlab/tensor';
 import { allocTensor, bufferOfTensor, gpuBackend } from './gpu/bridge.js';
 import { linearChunkGpu, perRowLogDecay } from './gpu/linear.js';
@@ -129,9 +129,41 @@ export function logDecayTensor(q: Tensor, lam: number[], gate: Tensor | null): T
   return gate ? add(gate, base) : base;
 }
 
-export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, gate: Tensor | null, o: {
+/**
+ * A normaliser under 2^-108 (about e^-75) of the row's undecayed overlap: the float32 chunk kernels hold such decayed
+ * keys near or below float32's smallest normal. Measured on SwiftShader (relu rows, N 19..200): every row off by more
+ * than 1e-4 had a ratio below e^-78.7 (0 from about e^-88); rows down to e^-73 were exact to 2e-6.
+ */
+const UNDERFLOW = 2 ** -108;
+
+/**
+ * Refuses, naming the first row, a normalised call with a row whose normaliser underflowed in the float32 chunk kernels:
+ * such a row meets (almost) only keys decayed by about e^-75 or more, which float32 states hold near or below their
+ * smallest normal, so the output would silently be 0 (or inexact) where float64 averages those keys. The undecayed overlap
+ * |phi(q_t)| . (|z0| + sum_{s<=t} |phi(k_s)|) is the same core with no decay on |phi| (one W = 1 dispatch); the check
+ * reads back one count, and runs only when the decays can reach that far (a gate, or lambda^N below 2^-76).
+ */
+async function refuseUnderflowedRows(fq: Tensor, fk: Tensor, s0: Tensor | null, den: Tensor, outScale: number, C: number, Dv: number): Promise<void> {
+  const [B, H, N] = fq.shape as [number, number, number, number];
+  const bad = noGrad(() => {
+    const z0 = s0 ? abs(slice(s0, [0, 0, 0, Dv], [B, H, s0.shape[2]!, 1])) : null;
+    const u = runCore(abs(fq), abs(fk), ones([B, H, N, 1], { device: fq.device }), z0, zeros([B, H, N], { device: fq.device }), { outScale: 1, C }, false);
+    u.S.dispose();
+    const flagged = where(greater(u.y, 0), where(less(abs(den), mulScalar(u.y, UNDERFLOW * Math.abs(outScale))), 1, 0), 0);
+    return reshape(flagged, [B * H * N]);
+  });
+  const flags = (await bad.data()) as Float32Array;
+  bad.dispose();
+  const first = flags.findIndex((x) => x > 0);
+  if (first < 0) return;
+  const count = flags.reduce((a, x) => a + (x > 0 ? 1 : 0), 0);
+  const bh = Math.floor(first / N);
+  throw new TensorError('linearAttention', `normalised row ${first % N} of sequence ${bh} (batch ${Math.floor(bh / H)}, head ${bh % H})${count > 1 ? ` and ${count - 1} more` : ''} meets (almost) only keys decayed by about e^-75 or more: its normaliser underflows in WebGPU's float32 chunk kernels, which would return 0 where float64 averages those keys. Run it on the CPU device (such rows are recomputed exactly there), or clamp the gate (e.g. >= -20)`);
+}
+
+export async function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor | null, gate: Tensor | null, o: {
   map: FeatureMap; scale: number; lam: number[]; normalize: boolean; C: number; outputFinalState: boolean;
-}): { out: Tensor; finalState?: Tensor } {
+}): Promise<{ out: Tensor; finalState?: Tensor }> {
   const [B, H, N] = q.shape as [number, number, number, number];
   const Dv = v.shape[3]!;
   const fq = o.normalize && o.map === 'elu1' ? elu1QueryScaled(q) : featurizeTensor(o.map, q, o.scale);
@@ -139,7 +171,16 @@ export function linearAttentionGpu(q: Tensor, k: Tensor, v: Tensor, s0: Tensor |
   const vp = o.normalize ? concat([v, ones([B, H, N, 1], { device: v.device })], 3) : v;
   const A = logDecayTensor(q, o.lam, gate);
   const { y, S } = linearCoreGpu(fq, fk, vp, s0, A, { outScale: o.map === 'taylor2' ? 1 : o.scale, C: o.C });
-  const out = o.normalize ? safeNormalize(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), slice(y, [0, 0, 0, Dv], [B, H, N, 1])) : y;
+  const den = o.normalize ? slice(y, [0, 0, 0, Dv], [B, H, N, 1]) : null;
+  if (den && (gate || o.lam.some((l) => N * Math.log(l) < Math.log(UNDERFLOW)))) {
+    try {
+      await refuseUnderflowedRows(fq, fk, s0, den, o.map === 'taylor2' ? 1 : o.scale, o.C, Dv);
+    } catch (e) {
+      for (const t of [y, S]) t.dispose();
+      throw e;
+    }
+  }
+  const out = den ? safeNormalize(slice(y, [0, 0, 0, 0], [B, H, N, Dv]), den) : y;
   const res: { out: Tensor; finalState?: Tensor } = { out };
   if (o.outputFinalState) res.finalState = S;
   return res;

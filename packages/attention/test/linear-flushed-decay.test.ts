@@ -60,7 +60,16 @@ async function check(dev: Device, c: Case, map: FeatureMap, normalize: boolean, 
   const k = tensor(c.k, [1, 1, c.N, c.D], opt);
   const v = tensor(c.v, [1, 1, c.N, c.Dv], opt);
   const g = tensor(c.g, [1, 1, c.N], opt);
-  const res = await linearAttention(q, k, v, { featureMap: map, normalize, mode, chunkSize: C, gate: g });
+  let res: Awaited<ReturnType<typeof linearAttention>>;
+  try {
+    res = await linearAttention(q, k, v, { featureMap: map, normalize, mode, chunkSize: C, gate: g });
+  } catch (e) {
+    // WebGPU's float32 chunk kernels cannot hold keys decayed past about e^-75: such a normalised row must refuse clearly.
+    const msg = e instanceof Error ? e.message : String(e);
+    if (dev.kind === 'webgpu' && normalize && /underflows in WebGPU's float32 chunk kernels/.test(msg)) refusedGpu.push(label);
+    else bad.push(`forward threw ${msg} ${label}`);
+    return bad;
+  }
   const out = await res.out.data();
   if (!(relErr(out, ref.out) < 1e-4)) bad.push(`out ${relErr(out, ref.out)} ${label}: got [${Array.from(out.slice(0, 4))}...] want [${Array.from(ref.out.slice(0, 4))}...]`);
   try {
@@ -82,6 +91,8 @@ async function check(dev: Device, c: Case, map: FeatureMap, normalize: boolean, 
 const modes = ['chunk', 'recurrent', 'parallel'] as const;
 /** Cases whose CPU backward refused (with the clear error) instead of giving the gradient. */
 const refused: string[] = [];
+/** Cases whose WebGPU forward refused (normaliser underflowed in float32) instead of returning 0. */
+const refusedGpu: string[] = [];
 
 test('linearAttention relu+normalize: the row that meets only keys decayed by e^-70 gets their mean, not 0 (issue example, every device and mode)', async () => {
   const bad: string[] = [];
@@ -98,8 +109,9 @@ test('linearAttention with very negative gates: random variants vs float64 (feat
     // N, D, Dv, p, C
     [1, 2, 1, 0, 4], [7, 3, 2, 3, 4], [19, 2, 3, 5, 4], [33, 4, 2, 9, 8], [70, 3, 5, 40, 64],
   ];
+  const gpuRefusedBefore = refusedGpu.length;
   for (const dev of await devices()) {
-    // The GPU chunk kernels lose rows that meet only keys decayed below about e^-75 (README known gap).
+    // The GPU chunk kernels cannot hold keys decayed below about e^-75 (they refuse those rows: last test); -50 they hold.
     for (const big of dev.kind === 'webgpu' ? [-50] : [-80, -200]) {
       for (const [N, D, Dv, p, C] of cases) {
         const c = variant(r, N, D, Dv, p, big);
@@ -115,10 +127,33 @@ test('linearAttention with very negative gates: random variants vs float64 (feat
     }
   }
   assert.deepEqual(bad, []);
+  assert.deepEqual(refusedGpu.slice(gpuRefusedBefore), [], 'WebGPU refused rows it can compute (gate -50)');
 });
 
 // Under ATTNLAB_CPU_KERNELS=js (float64 kernels, nothing flushed) nothing is refused.
 test('linearAttention CPU backward refuses (clear error) only rows that need the flushed keys: normalised relu rows cut off by the big gate', () => {
   console.log(`refused: ${refused.length}\n${refused.join('\n')}`);
   for (const l of refused) assert.match(l, /^cpu \w+ (example|relu normalize=true)/, l);
+});
+
+test('linearAttention on WebGPU: rows that meet only keys decayed past float32 (gate -120, -300) refuse clearly instead of returning 0; the CPU gives float64', async () => {
+  const [cpu, gpu] = await devices();
+  const r = rng(4242);
+  const bad: string[] = [];
+  for (const big of [-120, -300]) {
+    for (const [N, D, Dv, p, C] of [[2, 2, 1, 1, 64], [19, 2, 3, 5, 4], [70, 3, 5, 40, 64]] as const) {
+      const c = N === 2 ? { ...example, g: Float32Array.of(0, big) } : variant(r, N, D, Dv, p, big);
+      for (const map of ['relu'] as const) { // elu1 rows always meet undecayed keys (phi > 0)
+        const label = `webgpu ${map} N=${N} gate ${big}`;
+        const before = refusedGpu.length;
+        bad.push(...await check(gpu!, c, map, true, 'chunk', C, label));
+        if (refusedGpu.length === before) bad.push(`did not refuse: ${label}`);
+        // The CPU recomputes those rows exactly (its backward may refuse, recorded in \`refused\`).
+        bad.push(...await check(cpu!, c, map, true, 'chunk', C, `cpu chunk ${map} normalize=true N=${N} gate ${big}`));
+      }
+    }
+  }
+  assert.deepEqual(bad, []);
+  console.log(`WebGPU refused: ${refusedGpu.length}\n${refusedGpu.join('\n')}`);
+  for (const l of refusedGpu) assert.match(l, /^webgpu .*(normalize=true|relu N=)/, l);
 });
