@@ -16,7 +16,7 @@ import { denseAttention, patternPerturbFor } from './attention.js';
 import { ModelError, fmtShape } from './errors.js';
 import { readSafetensors } from './safetensors.js';
 import { HeadControls, gateAndAblate } from './heads.js';
-import { ParamStore, hookPoints } from './param-store.js';
+import { ParamStore, hookPoints, hookedQKV } from './param-store.js';
 import { matches, type Hook } from './hooks.js';
 import { shapes, type ImageInput, type ShapesOptions } from './vit.js';
 
@@ -335,14 +335,7 @@ export class DiT {
     const a = `blocks.${l}.attn`;
     const W = this.param(`h.${l}.attn.c_attn.weight`);
     const bias = this.param(`h.${l}.attn.c_attn.bias`);
-    // q, k, v hooked as [B, N, H, Dh] (the LM's hook shapes), attended as [B, H, N, Dh].
-    const proj = async (i: number, name: string): Promise<Tensor> => {
-      const v = reshape(add(matmul(x, slice(W, [0, i * HD], [c.dModel, HD])), slice(bias, [i * HD], [HD])), [B, N, H, Dh]);
-      return permute(await point(`${a}.${name}`, v, l), [0, 2, 1, 3]);
-    };
-    const q = await proj(0, 'hook_q');
-    const k = await proj(1, 'hook_k');
-    const v = await proj(2, 'hook_v');
+    const [q, k, v] = await hookedQKV(x, W, bias, { B, T: N, H, Dh, dModel: c.dModel }, a, l, point);
     const perturb = patternPerturbFor(this.heads.layer(l));
     const { out } = await denseAttention(q, k, v, {
       scale: 1 / Math.sqrt(Dh), causal: false, ...(perturb ? { perturb } : {}),

@@ -1,4 +1,4 @@
-import { keep, tensor, type Device, type Tensor } from '@attnlab/tensor';
+import { add, keep, matmul, permute, reshape, slice, tensor, type Device, type Tensor } from '@attnlab/tensor';
 import { ModelError, fmtShape } from './errors.js';
 import { matches, type Hook } from './hooks.js';
 
@@ -60,4 +60,21 @@ export function hookPoints(hooks: readonly Hook[]): (name: string, t: Tensor, la
     }
     return cur;
   };
+}
+
+/**
+ * q, k, v of one bidirectional layer (ViT, DiT) from its fused `c_attn` weight [dModel, 3·H·Dh] and bias: each hooked at
+ * `${prefix}.hook_q|k|v` as [B, T, H, Dh] (the LM's hook shapes) and returned as [B, H, T, Dh] for attention.
+ */
+export async function hookedQKV(
+  x: Tensor, W: Tensor, bias: Tensor, dims: { B: number; T: number; H: number; Dh: number; dModel: number },
+  prefix: string, layer: number, point: (name: string, t: Tensor, layer: number | null) => Promise<Tensor>,
+): Promise<[Tensor, Tensor, Tensor]> {
+  const { B, T, H, Dh, dModel } = dims;
+  const HD = H * Dh;
+  const proj = async (i: number, name: string): Promise<Tensor> => {
+    const t = reshape(add(matmul(x, slice(W, [0, i * HD], [dModel, HD])), slice(bias, [i * HD], [HD])), [B, T, H, Dh]);
+    return permute(await point(`${prefix}.${name}`, t, layer), [0, 2, 1, 3]);
+  };
+  return [await proj(0, 'hook_q'), await proj(1, 'hook_k'), await proj(2, 'hook_v')];
 }

@@ -12,7 +12,7 @@ import {
 import { attentionContext, getAttention, hasAttention, listAttention, toMaskMod, toScoreMod, type MaskLike } from '@attnlab/attention';
 import { ModelError, fmtShape } from './errors.js';
 import { HeadControls, gateAndAblate } from './heads.js';
-import { ParamStore, hookPoints } from './param-store.js';
+import { ParamStore, hookPoints, hookedQKV } from './param-store.js';
 import { matches, type Hook, type HookContext } from './hooks.js';
 
 export interface ViTConfigInput {
@@ -311,14 +311,7 @@ export class ViT {
     const a = `blocks.${l}.attn`;
     const W = this.param(`h.${l}.attn.c_attn.weight`);
     const bias = this.param(`h.${l}.attn.c_attn.bias`);
-    // q, k, v as [B, T, H, Dh] (the LM's hook shapes), attended as [B, H, T, Dh].
-    const proj = async (i: number, name: string): Promise<Tensor> => {
-      const t = reshape(add(matmul(x, slice(W, [0, i * HD], [c.dModel, HD])), slice(bias, [i * HD], [HD])), [B, T, H, Dh]);
-      return permute(await point(`${a}.${name}`, t, l), [0, 2, 1, 3]);
-    };
-    const q = await proj(0, 'hook_q');
-    const k = await proj(1, 'hook_k');
-    const v = await proj(2, 'hook_v');
+    const [q, k, v] = await hookedQKV(x, W, bias, { B, T, H, Dh, dModel: c.dModel }, a, l, point);
     const wantPattern = wants(`${a}.hook_pattern`);
     const wantScores = wants(`${a}.hook_attn_scores`);
     const groups: { choice: Choice; heads: number[] }[] = [];
