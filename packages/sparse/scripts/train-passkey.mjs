@@ -130,9 +130,12 @@ async function main() {
   const t0 = performance.now();
   const dense = spec.landmark?.denseSteps && !init ? await train(model, task, { ...spec.train, steps: spec.landmark.denseSteps, lr, progressLine: true }) : null;
   if (spec.landmark) setLandmarks(model, spec.landmark.blockSize, task.landmarks);
-  const res = await train(model, task, { ...spec.train, steps, lr, ...(dense ? { seed: spec.train.seed + 1 } : {}), progressLine: true });
+  // --seed / --batch / --workers: a continued run (--init) with the recipe's seed would replay the same batches.
+  const seed = Number(arg('--seed', dense ? spec.train.seed + 1 : spec.train.seed));
+  const batchSize = Number(arg('--batch', spec.train.batchSize));
+  const workers = Number(arg('--workers', 1));
+  const res = await train(model, task, { ...spec.train, steps, lr, seed, batchSize, workers, progressLine: true });
   const seconds = (performance.now() - t0) / 1000;
-  const allSteps = steps + (spec.landmark?.denseSteps ?? 0);
   model.setAttention('all', 'softmax');
   const evals = [];
   for (const n of [T, 4 * T]) {
@@ -154,9 +157,9 @@ async function main() {
     ...(previous ? { previous } : {}),
     ...(spec.landmark ? { landmark: spec.landmark } : {}),
     train: {
-      ...spec.train, steps, lr, finalLoss: res.losses.at(-1),
+      ...spec.train, steps, lr, seed, batchSize, workers, finalLoss: res.losses.at(-1),
       ...(dense ? { denseSteps: spec.landmark.denseSteps, denseFinalLoss: dense.losses.at(-1), groupedSeed: spec.train.seed + 1 } : {}),
-      seconds, tokensPerSecond: (allSteps * spec.train.batchSize * T) / seconds, note: 'seconds are wall clock on a shared 2-core machine',
+      seconds, tokensPerSecond: ((dense ? spec.landmark.denseSteps * spec.train.batchSize : 0) + steps * batchSize) * T / seconds, note: 'seconds are wall clock on a shared 2-core machine',
     },
     eval: evals,
   };
