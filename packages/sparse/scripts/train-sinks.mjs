@@ -22,7 +22,7 @@ import { cpuDevice, Rng } from '@attnlab/tensor';
 import { CharTokenizer, Transformer, evaluate, loadHFModel, saveModel, train } from '@attnlab/models';
 import { sinkMetrics, streamingLLM } from '../dist/src/index.js';
 
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +49,7 @@ const base = {
   data: 'backcopy',
 };
 export const recipes = {
-  'sink-softmax': { ...base, attention: 'softmax', sinkToken: false, description: '(a) softmax attention, 2 layers, d=128, 2 heads, RoPE, T=256 (after 600 steps at 32), Bigram-Backcopy over the characters of Moby Dick, plain windows of the stream' },
+  'sink-softmax': { ...base, attention: 'softmax', sinkToken: false, description: '(a) softmax attention, 2 layers, d=128, 2 heads, RoPE, T=256 (after stages at 32, 64 and 128), Bigram-Backcopy over the characters of Moby Dick, plain windows of the stream' },
   'sink-token': { ...base, attention: 'softmax', sinkToken: true, description: '(b) as (a) with a learnable sink token (a dedicated id) prepended to every sequence' },
   'sink-sigmoid': { ...base, attention: 'sigmoid', sinkToken: true, description: '(c) sigmoid attention without normalisation, σ(s + b) with b = -log n (K3), with the sink token of (b), otherwise as (a)' },
 };
@@ -140,6 +140,7 @@ async function main() {
     previous = JSON.parse(readFileSync(join(scratch, 'metrics.json'), 'utf8'));
     if (previous.recipe !== name) throw new Error(`--init ${init} holds recipe '${previous.recipe}', not '${name}'`);
     model = await loadHFModel(scratch, { device: cpuDevice() });
+    rmSync(scratch, { recursive: true, force: true });
   } else model = new Transformer({ ...recipe.model, vocabSize }, { seed: recipe.initSeed, device: cpuDevice() });
   const stepBase = previous ? previous.sinks.snapshots.at(-1).step : 0;
   if (recipe.attention !== 'softmax') model.setAttention('all', recipe.attention);
@@ -150,6 +151,8 @@ async function main() {
   console.log(`${name}: ${model} on ${task.name}, vocab ${vocabSize}${sinkId === null ? '' : ` (sink token id ${sinkId})`}`);
 
   const snapshots = previous ? [...previous.sinks.snapshots] : [];
+  /** Whether a stage's step (0-based, of `total`) is snapshotted: every `every` steps and its last. */
+  const snapDue = (step, total) => (step + 1) % every === 0 || step === total - 1;
   const snap = async (step, loss) => {
     const s = { step, loss, ...summary(await sinkMetrics.measureSinks(model, rows)) };
     snapshots.push(s);
@@ -200,7 +203,7 @@ async function main() {
     const r = await train(model, stTask, {
       ...st, workers, progress: false, progressLine: false,
       onStep: async ({ step, loss, tokensPerSecond }) => {
-        if ((step + 1) % every === 0 || step === st.steps - 1) {
+        if (snapDue(step, st.steps)) {
           console.log(`  stage T=${st.seqLen} ${tokensPerSecond.toFixed(0)} tok/s`);
           await snap(stepBase + before + step + 1, loss);
         }
@@ -217,7 +220,7 @@ async function main() {
     progressLine: false,
     onStep: async ({ step, loss, tokensPerSecond }) => {
       const saving = saveEvery !== null && (step + 1) % saveEvery === 0 && step < steps - 1;
-      if ((step + 1) % every === 0 || step === steps - 1 || saving) {
+      if (snapDue(step, steps) || saving) {
         console.log(`  ${tokensPerSecond.toFixed(0)} tok/s`);
         await snap(stepBase + shortSteps + step + 1, loss);
       }
